@@ -1,0 +1,1 @@
+"""The Anaplan Integration API v2 client: auth, limiter, retries, typed results."""

@@ -1,0 +1,1 @@
+"""A faithful Anaplan API simulator for demo mode and tests."""
