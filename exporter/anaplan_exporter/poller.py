@@ -1,0 +1,196 @@
+"""The background poller: decides what to ask Anaplan and when, and publishes immutable snapshots.
+
+Scheduling: every object is polled on each *full cycle* (every ``idle_interval``); an object whose newest
+task is unfinished is also polled in between, never more often than ``active_interval`` (Anaplan asks for at
+most one status check per 5 s) and less often as the run gets longer, up to ``active_max_interval``.
+Discovery (names, "*" selections, process step names) runs at start and every ``discovery_interval``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from .config import PollingConfig, TargetConfig
+from .discovery import CatalogReader, Discoverer, WatchedObject
+from .sharding import shard_of
+from .snapshot import Snapshot
+from .tracker import ObjectTracker, TaskReader
+
+log = logging.getLogger(__name__)
+
+
+class AnaplanReader(CatalogReader, TaskReader, Protocol):
+    """Everything the poller reads from Anaplan."""
+
+    @property
+    def token_expires_at(self) -> float | None: ...
+
+
+def active_interval(polling: PollingConfig, running_for: float) -> float:
+    """Poll interval for an unfinished task: 5 s at first, a tenth of its age later, capped."""
+    return min(polling.active_max_interval, max(polling.active_interval, running_for / 10.0))
+
+
+class Poller:
+    """Owns the trackers; ``tick()`` does one round, ``start()`` runs rounds in a background thread."""
+
+    def __init__(
+        self,
+        client: AnaplanReader,
+        targets: Sequence[TargetConfig],
+        polling: PollingConfig,
+        *,
+        shard: int = 0,
+        shard_total: int = 1,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._targets = tuple(targets)
+        self._polling = polling
+        self._shard = shard
+        self._shard_total = shard_total
+        self._clock = clock
+        self._discoverer = Discoverer(client)
+        self._trackers: dict[tuple[str, str, str, str], ObjectTracker] = {}
+        self._by_target: dict[int, list[WatchedObject]] = {}
+        self._next_discovery = 0.0
+        self._next_full = 0.0
+        self._next_active: dict[tuple[str, str, str, str], float] = {}
+        self._seen: set[tuple[str, str, str, str]] = set()
+        """Objects polled at least once; new ones are polled on the next round, not the next full cycle."""
+        self._discovery_ok = False
+        self._ready = False
+        self._last_success: float | None = None
+        self._poll_duration: float | None = None
+        self._executor = ThreadPoolExecutor(max_workers=max(1, polling.workers), thread_name_prefix="poll")
+        self._snapshot = Snapshot(poll_interval_seconds=polling.idle_interval)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The latest published snapshot (a plain attribute read: safe from any thread)."""
+        return self._snapshot
+
+    # -- one round ------------------------------------------------------------------------------------
+
+    def tick(self) -> bool:
+        """Run whatever is due now: discovery, a full cycle, or the active objects. Returns anaplan_up."""
+        now = self._clock()
+        if now >= self._next_discovery:
+            self._discover()
+            self._next_discovery = now + self._polling.discovery_interval
+        full = now >= self._next_full
+        if full:
+            due = list(self._trackers.values())
+            self._next_full = now + self._polling.idle_interval
+        else:
+            due = [
+                t
+                for k, t in self._trackers.items()
+                if (t.active and self._next_active.get(k, 0.0) <= now) or k not in self._seen
+            ]
+        self._seen.update(t.ref.key for t in due)
+        started = time.monotonic()
+        if due:
+            list(self._executor.map(lambda t: t.poll(self._client, self._clock()), due))
+        finished = self._clock()
+        for tracker in due:
+            since = tracker.active_since
+            if since is not None:
+                self._next_active[tracker.ref.key] = finished + active_interval(
+                    self._polling, max(0.0, finished - since)
+                )
+        up = self._discovery_ok and all(t.up for t in self._trackers.values())
+        if full:
+            self._poll_duration = time.monotonic() - started
+            self._ready = True
+        if up and (full or due):
+            self._last_success = finished
+        self._publish(finished, up)
+        return up
+
+    def next_due(self) -> float:
+        """When the next tick has work to do."""
+        due = min(self._next_full, self._next_discovery)
+        for key, tracker in self._trackers.items():
+            if key not in self._seen:
+                return self._clock()
+            if tracker.active:
+                due = min(due, self._next_active.get(key, 0.0))
+        return due
+
+    def _discover(self) -> None:
+        result = self._discoverer.discover(self._targets)
+        found: dict[int, list[WatchedObject]] = {}
+        for watched in result.objects:
+            found.setdefault(watched.target_index, []).append(watched)
+        for index in range(len(self._targets)):
+            if index in result.failed_targets:
+                # Keep what an earlier discovery found; else watch the objects configured by ID.
+                found[index] = self._by_target.get(index) or result.fallbacks.get(index, [])
+        self._by_target = found
+        wanted = {
+            w.ref.key: w
+            for group in found.values()
+            for w in group
+            if shard_of(w.ref, self._shard_total) == self._shard
+        }
+        for key in list(self._trackers):
+            if key not in wanted:
+                del self._trackers[key]
+                self._next_active.pop(key, None)
+                self._seen.discard(key)
+        for key, watched in wanted.items():
+            tracker = self._trackers.get(key)
+            if tracker is None:
+                self._trackers[key] = ObjectTracker(watched.ref, watched.step_names)
+            else:
+                tracker.ref = watched.ref
+                if watched.step_names:
+                    tracker.step_names = watched.step_names
+        self._discovery_ok = result.ok
+        log.info("discovery: watching %d objects (%d errors)", len(self._trackers), len(result.errors))
+
+    def _publish(self, now: float, up: bool) -> None:
+        try:
+            token_expiry = self._client.token_expires_at
+        except Exception:  # a property of the client must never break publishing
+            token_expiry = None
+        self._snapshot = Snapshot(
+            objects=tuple(t.status(now) for t in self._trackers.values()),
+            ready=self._ready,
+            up=up,
+            last_success_time=self._last_success,
+            poll_duration_seconds=self._poll_duration,
+            poll_interval_seconds=self._polling.idle_interval,
+            token_expires_at=token_expiry,
+        )
+
+    # -- background thread --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="poller", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # keep polling whatever happens; the error is logged and the round retried
+                log.exception("poll round failed")
+                self._stop.wait(self._polling.active_interval)
+                continue
+            wait = self.next_due() - self._clock()
+            self._stop.wait(min(max(wait, 0.05), self._polling.idle_interval))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._executor.shutdown(wait=False, cancel_futures=True)

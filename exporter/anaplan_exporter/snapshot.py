@@ -1,0 +1,99 @@
+"""The poller's output: one immutable value the collector turns into metrics.
+
+The poller builds a new ``Snapshot`` after each round of polls and swaps a reference; a scrape reads whichever
+snapshot is current, so it never waits on Anaplan and never sees a half-updated state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .anaplan.models import ImportRowCounts, ObjectType, Task
+
+COMPLETION_RESULTS = ("success", "failure", "cancelled")
+ERROR_REASONS = (
+    "not_found",
+    "forbidden",
+    "auth",
+    "rate_limited",
+    "server_error",
+    "connection",
+    "bad_response",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """A watched object: its identity, readable names and the run expectations configured for it."""
+
+    workspace_id: str
+    workspace_name: str
+    model_id: str
+    model_name: str
+    object_type: ObjectType
+    object_id: str
+    object_name: str
+    expected_every: float | None = None
+    max_duration: float | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Identity that survives renames: what the poller keys its state by."""
+        return (self.workspace_id, self.model_id, self.object_type.value, self.object_id)
+
+    def label_values(self) -> tuple[str, ...]:
+        return (
+            self.workspace_id,
+            self.workspace_name,
+            self.model_id,
+            self.model_name,
+            self.object_type.value,
+            self.object_id,
+            self.object_name,
+        )
+
+
+@dataclass(frozen=True)
+class StepStatus:
+    """One step of a process run, from the task's nested results."""
+
+    step_id: str
+    step_name: str
+    successful: bool
+    duration_seconds: float | None = None
+    start_time: float | None = None
+
+
+@dataclass(frozen=True)
+class ObjectStatus:
+    """Everything known about one watched object after its latest poll."""
+
+    ref: ObjectRef
+    up: bool = False
+    task: Task | None = None
+    """The newest task (by creation time) as last fetched."""
+    duration_seconds: float | None = None
+    steps: tuple[StepStatus, ...] = ()
+    """Steps of the newest run that has a result (a running process shows its previous run's steps)."""
+    row_counts: ImportRowCounts | None = None
+    last_success_time: float | None = None
+    last_failure_time: float | None = None
+    completions: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(COMPLETION_RESULTS, 0))
+    errors: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The whole state the collector reads."""
+
+    objects: tuple[ObjectStatus, ...] = ()
+    ready: bool = False
+    """True once the first full poll cycle has finished."""
+    up: bool = False
+    """True when the last full poll cycle polled every object (and discovery) without error."""
+    last_success_time: float | None = None
+    poll_duration_seconds: float | None = None
+    poll_interval_seconds: float = 60.0
+    token_expires_at: float | None = None
