@@ -1,0 +1,255 @@
+"""The read-only Anaplan Integration API v2 client: typed results, typed errors.
+
+It only ever GETs from the integration API (POSTs go to the auth services alone), so it cannot start,
+cancel or change anything in a tenant.
+"""
+
+from __future__ import annotations
+
+import logging
+import random as _random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import TypeVar
+from urllib.parse import quote
+
+import requests
+
+from .. import __version__
+from .auth import Credentials, token_authorization
+from .errors import AnaplanAuthError, AnaplanConfigurationError
+from .limiter import Limiter
+from .models import Model, ModelObject, ObjectType, ProcessMetadata, Task, TaskSummary, Workspace
+from .observer import ApiObserver, NullObserver
+from .parsing import (
+    Paging,
+    parse_models,
+    parse_objects,
+    parse_paging,
+    parse_process_metadata,
+    parse_task_list,
+    parse_task_status,
+    parse_workspaces,
+)
+from .tokens import TokenManager
+from .transport import RetryPolicy, Transport, decode_json
+
+__all__ = ["AnaplanClient", "ApiObserver", "ClientSettings"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A guard against a server whose paging never ends; 5000 pages of 5000 items is far beyond any model.
+_MAX_PAGES = 5000
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Hosts, timeouts, retry and rate budgets. ``backoff_max`` caps every single wait, Retry-After too."""
+
+    api_url: str = "https://api.anaplan.com/2/0"
+    auth_url: str = "https://auth.anaplan.com"
+    oauth_url: str = "https://us1a.app.anaplan.com"
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_retries: int = 4
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    max_concurrency: int = 4
+    requests_per_second: float = 5.0
+    refresh_margin: float = 300.0
+    verify_tls: bool | str = True
+    user_agent: str = f"anaplan-exporter/{__version__}"
+    page_size: int = 5000
+
+    def __post_init__(self) -> None:
+        for name in ("api_url", "auth_url", "oauth_url"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+                raise AnaplanConfigurationError(
+                    f"client setting {name}: expected an http(s) URL, got {value!r}"
+                )
+        positive = ("connect_timeout", "read_timeout", "requests_per_second")
+        non_negative = ("backoff_initial", "backoff_max", "refresh_margin")
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name in positive and not value > 0:
+                raise AnaplanConfigurationError(f"client setting {field.name}: must be > 0, got {value!r}")
+            if field.name in non_negative and not value >= 0:
+                raise AnaplanConfigurationError(f"client setting {field.name}: must be >= 0, got {value!r}")
+        if self.max_retries < 0:
+            raise AnaplanConfigurationError(
+                f"client setting max_retries: must be >= 0, got {self.max_retries}"
+            )
+        if self.max_concurrency < 1:
+            raise AnaplanConfigurationError(
+                f"client setting max_concurrency: must be >= 1, got {self.max_concurrency}"
+            )
+        if not 1 <= self.page_size <= 5000:
+            raise AnaplanConfigurationError(
+                f"client setting page_size: must be 1..5000, got {self.page_size}"
+            )
+
+
+def _segment(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+class AnaplanClient:
+    """Thread-safe: share one instance (one token, one limiter) between all polling threads."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        credentials: Credentials,
+        *,
+        observer: ApiObserver | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._settings = settings
+        self._observer: ApiObserver = observer if observer is not None else NullObserver()
+        self._own_session = session is None
+        self._session = session if session is not None else requests.Session()
+        self._limiter = Limiter(
+            settings.max_concurrency, settings.requests_per_second, clock=clock, sleep=sleep
+        )
+        self._transport = Transport(
+            self._session,
+            self._limiter,
+            observer=self._observer,
+            retry=RetryPolicy(settings.max_retries, settings.backoff_initial, settings.backoff_max),
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            verify_tls=settings.verify_tls,
+            user_agent=settings.user_agent,
+            clock=clock,
+            sleep=sleep,
+            random=random,
+        )
+        self._tokens = TokenManager(
+            credentials,
+            self._transport,
+            auth_url=settings.auth_url,
+            oauth_url=settings.oauth_url,
+            refresh_margin=settings.refresh_margin,
+            observer=self._observer,
+            clock=clock,
+        )
+        self._api = settings.api_url.rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"AnaplanClient(api_url={self._api!r}, auth={self._tokens.method!r})"
+
+    # ----------------------------------------------------------------- public API
+
+    def list_workspaces(self) -> list[Workspace]:
+        return self._paged("list_workspaces", "/workspaces", parse_workspaces)
+
+    def list_models(self, workspace_id: str) -> list[Model]:
+        return self._paged("list_models", f"/workspaces/{_segment(workspace_id)}/models", parse_models)
+
+    def list_objects(self, workspace_id: str, model_id: str, object_type: ObjectType) -> list[ModelObject]:
+        path = f"{self._model_path(workspace_id, model_id)}/{object_type.collection}"
+        return self._paged("list_objects", path, lambda body: parse_objects(body, object_type))
+
+    def process_metadata(self, workspace_id: str, model_id: str, process_id: str) -> ProcessMetadata:
+        path = f"{self._model_path(workspace_id, model_id)}/processes/{_segment(process_id)}"
+        return parse_process_metadata(self._get("process_metadata", path))
+
+    def list_tasks(
+        self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str
+    ) -> list[TaskSummary]:
+        path = f"{self._object_path(workspace_id, model_id, object_type, object_id)}/tasks"
+        return self._paged("list_tasks", path, lambda body: parse_task_list(body)[0])
+
+    def task_status(
+        self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str, task_id: str
+    ) -> Task:
+        """A task's status; processes ask for ``includeProcessDetails=true`` (step start times, durations)."""
+        path = (
+            f"{self._object_path(workspace_id, model_id, object_type, object_id)}/tasks/{_segment(task_id)}"
+        )
+        params = {"includeProcessDetails": "true"} if object_type is ObjectType.PROCESS else None
+        return parse_task_status(self._get("task_status", path, params))
+
+    @property
+    def token_expires_at(self) -> float | None:
+        """Epoch seconds of the cached token's expiry; None before the first token and for static tokens."""
+        return self._tokens.expires_at
+
+    def close(self) -> None:
+        """Log out an auth-service token (best effort) and close the HTTP session if the client made it."""
+        self._tokens.logout()
+        if self._own_session:
+            self._session.close()
+
+    # ----------------------------------------------------------------- internals
+
+    def _model_path(self, workspace_id: str, model_id: str) -> str:
+        return f"/workspaces/{_segment(workspace_id)}/models/{_segment(model_id)}"
+
+    def _object_path(self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str) -> str:
+        return f"{self._model_path(workspace_id, model_id)}/{object_type.collection}/{_segment(object_id)}"
+
+    def _get(self, endpoint: str, path: str, params: Mapping[str, str | int] | None = None) -> object:
+        """GET an integration API path; on a 401 renew the token once and replay once."""
+        url = self._api + path
+        token = self._tokens.token()
+        try:
+            response = self._transport.send(
+                "GET",
+                url,
+                endpoint=endpoint,
+                headers={"Authorization": token_authorization(token)},
+                params=params,
+            )
+        except AnaplanAuthError:
+            if not self._tokens.renewable:
+                raise
+            self._observer.retried("unauthorized")
+            log.info("%s: token refused (HTTP 401); authenticating again and replaying once", endpoint)
+            token = self._tokens.renew_after_unauthorized(token)
+            try:
+                response = self._transport.send(
+                    "GET",
+                    url,
+                    endpoint=endpoint,
+                    headers={"Authorization": token_authorization(token)},
+                    params=params,
+                )
+            except AnaplanAuthError:
+                self._observer.auth_failed()
+                raise
+        return decode_json(response, endpoint)
+
+    def _paged(self, endpoint: str, path: str, parse: Callable[[object], list[T]]) -> list[T]:
+        """Every page of a list endpoint, following ``meta.paging`` by ``offset``/``limit``."""
+        items: list[T] = []
+        offset = 0
+        for _ in range(_MAX_PAGES):
+            body = self._get(endpoint, path, {"offset": offset, "limit": self._settings.page_size})
+            page = parse(body)
+            items.extend(page)
+            next_offset = _next_offset(parse_paging(body), offset, len(page))
+            if next_offset is None:
+                return items
+            offset = next_offset
+        log.warning("%s: stopped after %d pages; the server's paging does not end", endpoint, _MAX_PAGES)
+        return items
+
+
+def _next_offset(paging: Paging | None, requested: int, received: int) -> int | None:
+    """The offset of the next page, or None when this was the last one (or paging makes no progress)."""
+    if paging is None or paging.total_size is None:
+        return None
+    size = paging.current_page_size if paging.current_page_size is not None else received
+    start = paging.offset if paging.offset is not None else requested
+    following = start + size
+    if size <= 0 or following >= paging.total_size or following <= requested:
+        return None
+    return following

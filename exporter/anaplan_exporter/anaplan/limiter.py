@@ -1,0 +1,81 @@
+"""One shared gate for every HTTP attempt: a concurrency cap plus a requests-per-second budget.
+
+The rate part is a virtual-scheduling token bucket (GCRA): each caller reserves the next free start time
+under a lock and then sleeps until it outside the lock, so waits are exact and testable with a fake clock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+
+class Limiter:
+    """Caps concurrent requests at ``max_concurrency`` and starts at ``requests_per_second``.
+
+    ``burst`` is how many requests may start back to back after an idle period (1 = evenly spaced).
+    Thread-safe; share one instance between every thread that talks to the same tenant.
+    """
+
+    def __init__(
+        self,
+        max_concurrency: int,
+        requests_per_second: float,
+        *,
+        burst: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        if requests_per_second <= 0:
+            raise ValueError(f"requests_per_second must be positive, got {requests_per_second}")
+        if burst < 1:
+            raise ValueError(f"burst must be at least 1, got {burst}")
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._interval = 1.0 / requests_per_second
+        self._tolerance = (burst - 1.0) * self._interval
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next_start: float | None = None  # the theoretical arrival time of the next request
+        self._in_flight = 0
+        # Reservations are made inside a concurrency slot, so they never run further ahead than this; a
+        # clock stepping backwards must not turn into a long sleep.
+        self._max_ahead = max_concurrency * self._interval + self._tolerance
+
+    @property
+    def in_flight(self) -> int:
+        """How many callers are inside :meth:`slot` right now."""
+        with self._lock:
+            return self._in_flight
+
+    def reserve(self) -> float:
+        """Book the next start time and return how long the caller must wait for it (seconds)."""
+        with self._lock:
+            now = self._clock()
+            theoretical = now if self._next_start is None else max(self._next_start, now)
+            theoretical = min(theoretical, now + self._max_ahead)
+            wait = max(0.0, theoretical - self._tolerance - now)
+            self._next_start = theoretical + self._interval
+            return wait
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one concurrency slot, after waiting for a rate slot, for the duration of one attempt."""
+        self._slots.acquire()
+        try:
+            wait = self.reserve()
+            if wait > 0:
+                self._sleep(wait)
+            with self._lock:
+                self._in_flight += 1
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+        finally:
+            self._slots.release()
