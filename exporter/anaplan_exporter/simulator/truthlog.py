@@ -1,0 +1,48 @@
+"""``--ground-truth FILE``: append one JSON line per task that reaches a terminal state while running."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from .engine import Engine, truth
+
+
+class GroundTruthLog:
+    """A background thread that checks every ``interval`` seconds which runs finished since last time."""
+
+    def __init__(self, engine: Engine, path: Path, interval: float = 0.5) -> None:
+        self._engine = engine
+        self._path = path
+        self._interval = interval
+        self._stop = threading.Event()
+        self._last = engine.epoch
+        self._thread = threading.Thread(target=self._loop, name="ground-truth-log", daemon=True)
+
+    def start(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._path.touch()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and write what finished up to now."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.flush()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.flush()
+
+    def flush(self) -> None:
+        now = self._engine.now()
+        if now <= self._last:
+            return
+        runs = self._engine.finished_between(self._last, now)
+        self._last = now
+        if not runs:
+            return
+        lines = [json.dumps(truth(self._engine.view(run, run.ends)), sort_keys=True) + "\n" for run in runs]
+        with self._path.open("a", encoding="utf-8") as out:
+            out.writelines(lines)

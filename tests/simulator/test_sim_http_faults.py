@@ -1,0 +1,131 @@
+"""Fault injection on the real simulator process, switched on and off at runtime."""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from support.simulator import SimulatorHandle, running_simulator
+
+SCENARIO: dict[str, Any] = {
+    "users": [{"username": "u@example.com", "password": "pw"}],
+    "workspaces": [{"id": "abc", "name": "W"}],
+}
+OFF: dict[str, Any] = {
+    "latency": None,
+    "error_rate_5xx": None,
+    "rate_limit": None,
+    "max_requests_per_second": None,
+    "malformed_json_rate": None,
+    "token_early_expiry": None,
+    "drop_connection_rate": None,
+    "scope": "integration",
+}
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorHandle]:
+    with running_simulator(SCENARIO, tmp_path_factory.mktemp("sim")) as handle:
+        yield handle
+
+
+@pytest.fixture
+def token(sim: SimulatorHandle) -> Iterator[str]:
+    sim.set_faults(**OFF)
+    auth = "Basic " + base64.b64encode(b"u@example.com:pw").decode()
+    response = requests.post(sim.url + "/token/authenticate", headers={"Authorization": auth}, timeout=10)
+    yield response.json()["tokenInfo"]["tokenValue"]
+    sim.set_faults(**OFF)
+
+
+def workspaces(sim: SimulatorHandle, token: str) -> requests.Response:
+    headers = {"Authorization": f"AnaplanAuthToken {token}"}
+    return requests.get(sim.api_url + "/workspaces", headers=headers, timeout=10)
+
+
+def test_rate_limit_bursts_answer_429_with_retry_after_seconds(sim: SimulatorHandle, token: str) -> None:
+    sim.set_faults(rate_limit={"every": 600, "for": 30})
+    response = workspaces(sim, token)
+    assert response.status_code == 429
+    assert 1 <= int(response.headers["Retry-After"]) <= 30
+    assert response.json()["status"]["code"] == 429
+    sim.set_faults(rate_limit=None)
+    assert workspaces(sim, token).status_code == 200
+
+
+def test_rate_limit_retry_after_as_http_date(sim: SimulatorHandle, token: str) -> None:
+    sim.set_faults(rate_limit={"every": 600, "for": 30, "retry_after": 7, "retry_after_format": "http-date"})
+    response = workspaces(sim, token)
+    assert response.status_code == 429
+    when = email.utils.parsedate_to_datetime(response.headers["Retry-After"]).timestamp()
+    assert time.time() + 4 <= when <= time.time() + 9
+
+
+def test_auth_is_spared_unless_scope_is_all(sim: SimulatorHandle, token: str) -> None:
+    sim.set_faults(rate_limit={"every": 600, "for": 30})
+    auth = {"Authorization": f"AnaplanAuthToken {token}"}
+    assert requests.get(sim.url + "/token/validate", headers=auth, timeout=10).status_code == 200
+    sim.set_faults(scope="all")
+    assert requests.get(sim.url + "/token/validate", headers=auth, timeout=10).status_code == 429
+
+
+def test_requests_per_second_cap(sim: SimulatorHandle, token: str) -> None:
+    sim.set_faults(max_requests_per_second=5)
+    codes = [workspaces(sim, token).status_code for _ in range(12)]
+    assert codes.count(200) >= 5 and codes.count(429) >= 1
+    assert sim.stats()["max_requests_per_second"] >= 12
+
+
+def test_server_errors(sim: SimulatorHandle, token: str) -> None:
+    sim.set_faults(error_rate_5xx=1)
+    codes = {workspaces(sim, token).status_code for _ in range(20)}
+    assert codes <= {500, 502, 503} and codes
+    assert sim.stats()["requests"]["workspaces"].keys() >= {str(c) for c in codes}
+
+
+def test_malformed_json(sim: SimulatorHandle, token: str) -> None:
+    sim.set_faults(malformed_json_rate=1)
+    response = workspaces(sim, token)
+    assert response.status_code == 200
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(response.text)
+
+
+def test_dropped_connections(sim: SimulatorHandle, token: str) -> None:
+    sim.set_faults(drop_connection_rate=1)
+    with pytest.raises(requests.ConnectionError):
+        workspaces(sim, token)
+    assert sim.stats()["requests"]["workspaces"]["dropped"] >= 1
+    sim.set_faults(drop_connection_rate=0)
+    assert workspaces(sim, token).status_code == 200
+
+
+def test_latency(sim: SimulatorHandle, token: str) -> None:
+    sim.set_faults(latency={"min": 0.3, "max": 0.4})
+    started = time.monotonic()
+    assert workspaces(sim, token).status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+def test_tokens_expire_early(sim: SimulatorHandle, token: str) -> None:
+    sim.set_faults(token_early_expiry=1)
+    assert workspaces(sim, token).status_code == 200
+    deadline = time.monotonic() + 10
+    status = 200
+    while status == 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        status = workspaces(sim, token).status_code
+    assert status == 401
+
+
+def test_invalid_fault_settings_are_rejected_with_the_key(sim: SimulatorHandle) -> None:
+    response = requests.post(sim.url + "/__sim/faults", json={"error_rate_5xx": 3}, timeout=10)
+    assert response.status_code == 400
+    assert "error_rate_5xx: must be a probability" in response.json()["error"]
