@@ -1,0 +1,576 @@
+"""The exporter's configuration: a YAML file turned into validated, immutable values.
+
+``load_config`` reads the file; ``parse_config`` validates already-parsed data. Every fault raises a
+ConfigError whose message is one line naming the file and the key path. Secret values (passwords, tokens,
+keys) are read here but never repeated in a message. The reference is ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal, cast
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .anaplan.auth import (
+    BasicCredentials,
+    CertificateCredentials,
+    Credentials,
+    OAuthCredentials,
+    StaticTokenCredentials,
+)
+from .anaplan.client import ClientSettings
+from .anaplan.errors import AnaplanConfigurationError
+from .anaplan.models import ObjectType
+from .config_source import (
+    ConfigError,
+    Context,
+    Section,
+    YamlInt,
+    describe,
+    parse_duration,
+    read_yaml_file,
+)
+from .web import parse_listen_address
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "Credentials",
+    "DurationPolicy",
+    "ObjectSelection",
+    "ObjectSelector",
+    "PollingConfig",
+    "TargetConfig",
+    "WebConfig",
+    "apply_web_config_file",
+    "describe_duration",
+    "load_config",
+    "parse_config",
+    "parse_duration",
+]
+
+MIN_ACTIVE_INTERVAL = 5.0
+"""Anaplan: check an ongoing task's status no more than once every 5 seconds."""
+
+
+@dataclass(frozen=True)
+class DurationPolicy:
+    """How often an object is expected to run and how long a run may take (seconds; None: not checked)."""
+
+    expected_every: float | None = None
+    max_duration: float | None = None
+
+
+@dataclass(frozen=True)
+class ObjectSelector:
+    """One configured object: its ID or name (resolved ID first, then name) and its own policy, if any."""
+
+    ref: str
+    expected_every: float | None = None
+    max_duration: float | None = None
+
+
+@dataclass(frozen=True)
+class ObjectSelection:
+    """The objects of one kind to watch: ``all`` of them (``"*"``) and/or the listed ones."""
+
+    all: bool = False
+    items: tuple[ObjectSelector, ...] = ()
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """A model to watch; ``expected_every`` and ``max_duration`` are already merged with the defaults."""
+
+    workspace: str
+    model: str
+    selections: Mapping[ObjectType, ObjectSelection]
+    expected_every: float | None = None
+    max_duration: float | None = None
+
+    def policy(self, selector: ObjectSelector | None = None) -> DurationPolicy:
+        """The policy of an object: its own values where set, else the target's."""
+        if selector is None:
+            return DurationPolicy(self.expected_every, self.max_duration)
+        return DurationPolicy(
+            selector.expected_every if selector.expected_every is not None else self.expected_every,
+            selector.max_duration if selector.max_duration is not None else self.max_duration,
+        )
+
+
+@dataclass(frozen=True)
+class PollingConfig:
+    idle_interval: float = 60.0
+    active_interval: float = 5.0
+    active_max_interval: float = 60.0
+    discovery_interval: float = 600.0
+    workers: int = 8
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    listen_address: str = ":10118"
+    telemetry_path: str = "/metrics"
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_client_ca_file: str | None = None
+    basic_auth_users: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """User name -> bcrypt hash."""
+
+
+@dataclass(frozen=True)
+class Config:
+    client: ClientSettings
+    credentials: Credentials
+    targets: tuple[TargetConfig, ...]
+    polling: PollingConfig = field(default_factory=PollingConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    shard: int = 0
+    shard_total: int = 1
+    source: str = ""
+    """The file the configuration came from."""
+
+
+# --- entry points ---
+
+
+def load_config(path: Path, environ: Mapping[str, str] = os.environ) -> Config:
+    """Read, expand and validate a configuration file."""
+    return parse_config(read_yaml_file(path), str(path), environ)
+
+
+def parse_config(data: object, source: str, environ: Mapping[str, str]) -> Config:
+    """Validate parsed YAML; relative file paths are taken relative to the folder of ``source``."""
+    ctx = Context(source, Path(source).parent, environ)
+    if data is None:
+        raise ctx.error("", "the configuration is empty")
+    top = Section(ctx, data, "", ("anaplan", "targets", "polling", "defaults", "web", "sharding"))
+    if "anaplan" not in top:
+        raise ctx.error("anaplan", "required key is missing")
+    anaplan = top.section("anaplan", _ANAPLAN_KEYS)
+    defaults = _policy(top.section("defaults", ("expected_every", "max_duration")), DurationPolicy())
+    shard, shard_total = _sharding(top.section("sharding", ("shard", "total")))
+    return Config(
+        client=_client_settings(anaplan),
+        credentials=_credentials(anaplan),
+        targets=_targets(top, defaults),
+        polling=_polling(top.section("polling", _POLLING_KEYS)),
+        web=_web(top.section("web", _WEB_KEYS)),
+        shard=shard,
+        shard_total=shard_total,
+        source=source,
+    )
+
+
+def apply_web_config_file(config: Config, path: Path, environ: Mapping[str, str] = os.environ) -> Config:
+    """Take TLS and basic auth from an exporter-toolkit web config file (``--web.config.file``).
+
+    The file has ``tls_server_config`` and ``basic_auth_users`` at its top level. They must then not also
+    be set under ``web:`` in the main file, so that there is one place to look.
+    """
+    web = config.web
+    if web.tls_cert_file or web.basic_auth_users:
+        raise ConfigError(
+            str(path),
+            "",
+            f"TLS or basic auth is also set under 'web:' in {config.source}; keep it in one place",
+        )
+    data = read_yaml_file(path)
+    ctx = Context(str(path), path.parent, environ)
+    top = Section(ctx, data, "", ("tls_server_config", "basic_auth_users"))
+    cert, key, client_ca = _tls_server_config(top)
+    return replace(
+        config,
+        web=replace(
+            web,
+            tls_cert_file=cert,
+            tls_key_file=key,
+            tls_client_ca_file=client_ca,
+            basic_auth_users=_basic_auth_users(top),
+        ),
+    )
+
+
+# --- anaplan ---
+
+_ANAPLAN_KEYS = (
+    "api_url",
+    "auth_url",
+    "oauth_url",
+    "auth",
+    "timeouts",
+    "retries",
+    "max_concurrency",
+    "requests_per_second",
+    "tls_verify",
+)
+
+
+def _url(section: Section, key: str) -> str | None:
+    value = section.string(key)
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise section.ctx.error(section.at(key), f"expected an http(s) URL, got {describe(value)}")
+    return value.strip().rstrip("/")
+
+
+def _client_settings(anaplan: Section) -> ClientSettings:
+    """Only keys present in the file are passed on: ClientSettings holds the defaults."""
+    settings: dict[str, object] = {}
+    for key in ("api_url", "auth_url", "oauth_url"):
+        url = _url(anaplan, key)
+        if url is not None:
+            settings[key] = url
+    timeouts = anaplan.section("timeouts", ("connect", "read"))
+    retries = anaplan.section("retries", ("max", "backoff_initial", "backoff_max"))
+    optional: dict[str, object] = {
+        "connect_timeout": timeouts.duration("connect", None),
+        "read_timeout": timeouts.duration("read", None),
+        "backoff_initial": retries.duration("backoff_initial", None, strict=False),
+        "backoff_max": retries.duration("backoff_max", None, strict=False),
+        "requests_per_second": anaplan.number("requests_per_second", None),
+    }
+    if "max" in retries:
+        optional["max_retries"] = retries.integer("max", 0, minimum=0)
+    if "max_concurrency" in anaplan:
+        optional["max_concurrency"] = anaplan.integer("max_concurrency", 1, minimum=1)
+    settings.update({key: value for key, value in optional.items() if value is not None})
+    if "tls_verify" in anaplan:
+        verify = anaplan.boolean_or_string("tls_verify", True)
+        if isinstance(verify, str):
+            bundle = anaplan.ctx.resolve_path(verify)
+            if not bundle.exists():
+                raise anaplan.ctx.error(anaplan.at("tls_verify"), f"CA bundle {bundle} does not exist")
+            verify = str(bundle)
+        settings["verify_tls"] = verify
+    backoff_initial, backoff_max = settings.get("backoff_initial"), settings.get("backoff_max")
+    if (
+        isinstance(backoff_initial, float)
+        and isinstance(backoff_max, float)
+        and backoff_max < backoff_initial
+    ):
+        raise anaplan.ctx.error(retries.at("backoff_max"), "must not be less than backoff_initial")
+    try:
+        return ClientSettings(**settings)  # type: ignore[arg-type]
+    except AnaplanConfigurationError as exc:  # a check of the client's own, should ours miss one
+        raise anaplan.ctx.error(anaplan.path, str(exc)) from None
+
+
+_AUTH_KEYS: dict[str, tuple[str, ...]] = {
+    "basic": ("username", "password", "password_file"),
+    "certificate": (
+        "certificate_file",
+        "private_key_file",
+        "private_key_password",
+        "private_key_password_file",
+        "payload_version",
+    ),
+    "oauth": (
+        "client_id",
+        "refresh_token",
+        "refresh_token_file",
+        "client_secret",
+        "client_secret_file",
+        "token_store",
+    ),
+    "token": ("token", "token_file"),
+}
+
+
+def _credentials(anaplan: Section) -> Credentials:
+    if "auth" not in anaplan:
+        raise anaplan.ctx.error(anaplan.at("auth"), "required key is missing")
+    every_key = {"method", *(key for keys in _AUTH_KEYS.values() for key in keys)}
+    auth = anaplan.section("auth", every_key)
+    method = auth.string("method")
+    if method is None:
+        raise auth.ctx.error(auth.at("method"), f"required key is missing ({', '.join(_AUTH_KEYS)})")
+    method = auth.choice("method", _AUTH_KEYS, "basic")
+    for key in auth:
+        if key != "method" and key not in _AUTH_KEYS[method]:
+            raise auth.ctx.error(auth.at(key), f"not used by auth method {method!r}")
+    if method == "basic":
+        username = auth.required_string("username")
+        password = auth.secret("password", required=True)
+        assert password is not None
+        return BasicCredentials(username, password)
+    if method == "certificate":
+        return _certificate_credentials(auth)
+    if method == "oauth":
+        return _oauth_credentials(auth)
+    token = auth.secret("token", required=True)
+    assert token is not None
+    return StaticTokenCredentials(token)
+
+
+def _certificate_credentials(auth: Section) -> CertificateCredentials:
+    ctx = auth.ctx
+    cert_name = auth.required_string("certificate_file")
+    key_name = auth.required_string("private_key_file")
+    cert_pem = ctx.read_file(auth.at("certificate_file"), cert_name)
+    key_pem = ctx.read_file(auth.at("private_key_file"), key_name)
+    password_text = auth.secret("private_key_password", required=False)
+    password = password_text.encode("utf-8") if password_text is not None else None
+    version = cast(Literal["v1", "v2"], auth.choice("payload_version", ("v1", "v2"), "v2"))
+    try:
+        certificate = x509.load_pem_x509_certificates(cert_pem)[0]
+    except ValueError:
+        raise ctx.error(auth.at("certificate_file"), f"{cert_name} is not a PEM certificate") from None
+    key_at = auth.at("private_key_file")
+    try:
+        key = serialization.load_pem_private_key(key_pem, password)
+    except TypeError:
+        if password is None:
+            raise ctx.error(key_at, "the key is encrypted: set private_key_password(_file)") from None
+        raise ctx.error(key_at, "the key is not encrypted but private_key_password is set") from None
+    except ValueError:
+        raise ctx.error(
+            key_at, f"cannot load {key_name} (not a PEM private key, or a wrong password)"
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ctx.error(key_at, "Anaplan certificate authentication needs an RSA key")
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if key.public_key().public_bytes(*spki) != certificate.public_key().public_bytes(*spki):
+        raise ctx.error(key_at, f"the key does not match the certificate in {cert_name}")
+    return CertificateCredentials(cert_pem, key_pem, password, version)
+
+
+def _oauth_credentials(auth: Section) -> OAuthCredentials:
+    client_id = auth.required_string("client_id")
+    client_secret = auth.secret("client_secret", required=False)
+    token_store = auth.file_path("token_store")
+    if token_store is not None and not token_store.parent.is_dir():
+        raise auth.ctx.error(auth.at("token_store"), f"folder {token_store.parent} does not exist")
+    refresh_token = auth.secret("refresh_token", required=False) or _stored_refresh_token(token_store)
+    if refresh_token is None:
+        raise auth.ctx.error(
+            auth.path,
+            "refresh_token or refresh_token_file is required (unless token_store already holds one)",
+        )
+    return OAuthCredentials(client_id, refresh_token, token_file=token_store, client_secret=client_secret)
+
+
+def _stored_refresh_token(token_store: Path | None) -> str | None:
+    """The refresh token a previous run saved in ``token_store`` (it replaces the configured one anyway)."""
+    if token_store is None:
+        return None
+    try:
+        return token_store.read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+# --- targets ---
+
+_KINDS = {kind.collection: kind for kind in ObjectType}
+_TARGET_KEYS = ("workspace", "model", *_KINDS, "expected_every", "max_duration")
+_OBJECT_ID = re.compile(r"\d{12}")
+
+
+def _policy(section: Section, inherited: DurationPolicy) -> DurationPolicy:
+    return DurationPolicy(
+        section.duration("expected_every", inherited.expected_every),
+        section.duration("max_duration", inherited.max_duration),
+    )
+
+
+def _targets(top: Section, defaults: DurationPolicy) -> tuple[TargetConfig, ...]:
+    entries = top.items("targets")
+    if not entries:
+        raise top.ctx.error("targets", "at least one target is required")
+    targets: list[TargetConfig] = []
+    seen: dict[tuple[str, str], str] = {}
+    for path, data in entries:
+        section = Section(top.ctx, data, path, _TARGET_KEYS)
+        workspace = section.required_string("workspace")
+        model = section.required_string("model")
+        if (workspace, model) in seen:
+            raise top.ctx.error(path, f"same workspace and model as {seen[workspace, model]}; merge them")
+        seen[workspace, model] = path
+        policy = _policy(section, defaults)
+        selections = types.MappingProxyType({kind: _selection(section, kind) for kind in ObjectType})
+        if not any(selection.all or selection.items for selection in selections.values()):
+            raise top.ctx.error(path, f"selects no objects (set one of {', '.join(_KINDS)})")
+        targets.append(TargetConfig(workspace, model, selections, policy.expected_every, policy.max_duration))
+    return tuple(targets)
+
+
+def _selection(target: Section, kind: ObjectType) -> ObjectSelection:
+    key = kind.collection
+    raw = target.raw(key)
+    if raw == "*":
+        return ObjectSelection(all=True)
+    if isinstance(raw, str):
+        raise target.ctx.error(target.at(key), f'expected a list or "*", got {describe(raw)}')
+    select_all = False
+    items: list[ObjectSelector] = []
+    seen: dict[str, str] = {}
+    for path, entry in target.items(key):
+        entry = target.ctx.expand(entry, path)
+        if entry == "*":
+            select_all = True
+            continue
+        selector = _selector(target.ctx, path, entry, kind)
+        folded = selector.ref.casefold()
+        if folded in seen:
+            raise target.ctx.error(path, f"{selector.ref!r} is already listed at {seen[folded]}")
+        seen[folded] = path
+        items.append(selector)
+    return ObjectSelection(all=select_all, items=tuple(items))
+
+
+def _selector(ctx: Context, path: str, entry: object, kind: ObjectType) -> ObjectSelector:
+    if isinstance(entry, Mapping):
+        section = Section(ctx, entry, path, ("id", "name", "expected_every", "max_duration"))
+        if ("id" in section) == ("name" in section):
+            raise ctx.error(path, "set exactly one of id or name")
+        ref_key = "id" if "id" in section else "name"
+        ref = section.required_string(ref_key)
+        policy = _policy(section, DurationPolicy())
+        selector = ObjectSelector(ref.strip(), policy.expected_every, policy.max_duration)
+    elif isinstance(entry, YamlInt):
+        selector = ObjectSelector(entry.text)
+    elif isinstance(entry, int) and not isinstance(entry, bool):
+        selector = ObjectSelector(str(entry))
+    elif isinstance(entry, str) and entry.strip():
+        selector = ObjectSelector(entry.strip())
+    else:
+        raise ctx.error(path, f"expected an object ID, a name or a mapping, got {describe(entry)}")
+    if _OBJECT_ID.fullmatch(selector.ref):
+        actual = ObjectType.from_id(selector.ref)
+        if actual is not None and actual is not kind:
+            raise ctx.error(
+                path,
+                f"{selector.ref} is the ID of {_a(actual.value)} (prefix {actual.id_prefix}), "
+                f"not of {_a(kind.value)}",
+            )
+    return selector
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
+
+
+# --- polling, sharding ---
+
+_POLLING_KEYS = ("idle_interval", "active_interval", "active_max_interval", "discovery_interval", "workers")
+
+
+def _polling(section: Section) -> PollingConfig:
+    defaults = PollingConfig()
+    active = section.duration(
+        "active_interval", defaults.active_interval, minimum=MIN_ACTIVE_INTERVAL, strict=False
+    )
+    assert active is not None
+    active_max = section.duration("active_max_interval", max(defaults.active_max_interval, active))
+    assert active_max is not None
+    if active_max < active:
+        raise section.ctx.error(section.at("active_max_interval"), "must not be less than active_interval")
+    idle = section.duration("idle_interval", defaults.idle_interval)
+    discovery = section.duration("discovery_interval", defaults.discovery_interval)
+    assert idle is not None and discovery is not None
+    workers = section.integer("workers", defaults.workers, minimum=1)
+    return PollingConfig(idle, active, active_max, discovery, workers)
+
+
+def _sharding(section: Section) -> tuple[int, int]:
+    total = section.integer("total", 1, minimum=1)
+    shard = section.integer("shard", 0, minimum=0)
+    if shard >= total:
+        raise section.ctx.error(
+            section.at("shard"), f"must be less than sharding.total ({total}), got {shard}"
+        )
+    return shard, total
+
+
+# --- web ---
+
+_WEB_KEYS = ("listen_address", "telemetry_path", "tls_server_config", "basic_auth_users")
+_RESERVED_PATHS = ("/", "/-/healthy", "/-/ready")
+_BCRYPT_HASH = re.compile(r"\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}")
+
+
+def _web(section: Section) -> WebConfig:
+    listen = section.string("listen_address", WebConfig.listen_address)
+    assert listen is not None
+    try:
+        parse_listen_address(listen)
+    except ValueError as exc:
+        raise section.ctx.error(section.at("listen_address"), str(exc)) from None
+    telemetry = section.string("telemetry_path", WebConfig.telemetry_path)
+    assert telemetry is not None
+    if not telemetry.startswith("/") or telemetry in _RESERVED_PATHS or any(c.isspace() for c in telemetry):
+        raise section.ctx.error(
+            section.at("telemetry_path"),
+            f"expected a path such as /metrics (not /, /-/healthy or /-/ready), got {describe(telemetry)}",
+        )
+    cert, key, client_ca = _tls_server_config(section)
+    return WebConfig(listen, telemetry, cert, key, client_ca, _basic_auth_users(section))
+
+
+def _tls_server_config(parent: Section) -> tuple[str | None, str | None, str | None]:
+    if "tls_server_config" not in parent:
+        return None, None, None
+    tls = parent.section("tls_server_config", ("cert_file", "key_file", "client_ca_file", "client_auth_type"))
+    cert = tls.readable_file("cert_file", required=True)
+    key = tls.readable_file("key_file", required=True)
+    client_ca = tls.readable_file("client_ca_file")
+    auth_type = tls.string("client_auth_type")
+    if auth_type is not None:
+        if auth_type != "RequireAndVerifyClientCert":
+            raise tls.ctx.error(
+                tls.at("client_auth_type"),
+                "only RequireAndVerifyClientCert is supported (with client_ca_file), "
+                f"got {describe(auth_type)}",
+            )
+        if client_ca is None:
+            raise tls.ctx.error(
+                tls.at("client_ca_file"), "required with client_auth_type RequireAndVerifyClientCert"
+            )
+    return str(cert), str(key), None if client_ca is None else str(client_ca)
+
+
+def _basic_auth_users(parent: Section) -> Mapping[str, str]:
+    raw = parent.raw("basic_auth_users")
+    if raw is None:
+        return types.MappingProxyType({})
+    if not isinstance(raw, Mapping):
+        raise parent.ctx.error(
+            parent.at("basic_auth_users"), f"expected a mapping of user to bcrypt hash, got {describe(raw)}"
+        )
+    users: dict[str, str] = {}
+    for user, hashed in raw.items():
+        path = f"{parent.at('basic_auth_users')}.{user}"
+        if not isinstance(user, str) or not user or ":" in user:
+            raise parent.ctx.error(path, "user names must be non-empty strings without ':'")
+        hashed = parent.ctx.expand(hashed, path)
+        if not isinstance(hashed, str) or not _BCRYPT_HASH.fullmatch(hashed.strip()):
+            raise parent.ctx.error(
+                path, "expected a bcrypt hash (e.g. from: htpasswd -nBC 10 \"\" | tr -d ':\\n')"
+            )
+        users[user] = hashed.strip()
+    return types.MappingProxyType(users)
+
+
+def describe_duration(seconds: float) -> str:
+    """``5400`` -> ``1h30m``: the inverse of parse_duration, for messages and the landing page."""
+    remaining = round(seconds)
+    if remaining == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        amount, remaining = divmod(remaining, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts)
