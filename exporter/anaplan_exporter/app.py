@@ -73,7 +73,7 @@ class Exporter:
         self.stopping.set()
         if self.server is not None:
             self.server.stop()
-        self.poller.stop(timeout=3.0)
+        self.poller.stop(timeout=2.0)
         self.client.close()
 
 

@@ -138,9 +138,10 @@ class Discoverer:
             for selector in selection.items:
                 found = _match(available, selector.ref)
                 if found is None:
+                    errors.append(f"{kind.value} {selector.ref!r} not found in model {model.name!r}")
                     if not _OBJECT_ID.match(selector.ref):
-                        errors.append(f"{kind.value} {selector.ref!r} not found")
                         continue
+                    # Still watched under its ID: the listing may hide it, and its polls will tell.
                     found = ModelObject(id=selector.ref, name=selector.ref, type=kind)
                 chosen = [c for c in chosen if c[0].id != found.id]
                 policy = target.policy(selector)

@@ -87,18 +87,17 @@ class Poller:
             self._next_discovery = now + self._polling.discovery_interval
         full = now >= self._next_full
         if full:
-            due = list(self._trackers.values())
             self._next_full = now + self._polling.idle_interval
-        else:
-            due = [
-                t
-                for k, t in self._trackers.items()
-                if (t.active and self._next_active.get(k, 0.0) <= now) or k not in self._seen
-            ]
+        # An unfinished task keeps its own (>= 5 s) schedule even on a full cycle: Anaplan asks for it.
+        due = [
+            t
+            for k, t in self._trackers.items()
+            if k not in self._seen or (self._next_active.get(k, 0.0) <= now if t.active else full)
+        ]
         self._seen.update(t.ref.key for t in due)
         started = time.monotonic()
         if due:
-            list(self._executor.map(lambda t: t.poll(self._client, self._clock()), due))
+            list(self._executor.map(self._poll_one, due))
         finished = self._clock()
         for tracker in due:
             since = tracker.active_since
@@ -114,6 +113,11 @@ class Poller:
             self._last_success = finished
         self._publish(finished, up)
         return up
+
+    def _poll_one(self, tracker: ObjectTracker) -> bool:
+        if self._stop.is_set():  # shutting down: leave the rest of the round undone
+            return False
+        return tracker.poll(self._client, self._clock())
 
     def next_due(self) -> float:
         """When the next tick has work to do."""

@@ -188,3 +188,24 @@ def test_shard_is_stable_and_depends_only_on_ids() -> None:
     assert [shard_of(ref(f"1120000000{i:02d}", ObjectType.IMPORT), 4) for i in range(20)] == [
         shard_of(ref(f"1120000000{i:02d}", ObjectType.IMPORT), 4) for i in range(20)
     ]
+
+
+def test_running_task_is_not_polled_faster_than_5s_even_with_a_short_idle_interval() -> None:
+    api = api_with_objects()
+    api.add("118000000002", running("P1", 995.0))
+    clock = Clock()
+    fast = PollingConfig(idle_interval=1, active_interval=5, active_max_interval=60, discovery_interval=600)
+    poller = Poller(api, [target(processes=ids("118000000002"))], fast, clock=clock)
+    for _ in range(10):
+        poller.tick()
+        clock.now += 1
+    assert api.status_calls == ["P1", "P1"]  # at 1000 and 1005, not every second
+
+
+def test_configured_id_missing_from_the_model_is_watched_but_makes_anaplan_up_0() -> None:
+    api = api_with_objects()
+    poller = Poller(api, [target(actions=ids("117999999999"))], POLLING, clock=Clock())
+    assert not poller.tick()  # Anaplan lists no tasks for unknown IDs: only discovery can tell
+    (only,) = poller.snapshot.objects
+    assert only.ref.object_id == "117999999999" and only.up
+    assert not poller.snapshot.up
