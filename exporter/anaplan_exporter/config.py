@@ -219,7 +219,10 @@ def _url(section: Section, key: str) -> str | None:
     value = section.string(key)
     if value is None:
         return None
-    parts = urlsplit(value.strip())
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:  # e.g. an unclosed [IPv6 literal
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise section.ctx.error(section.at(key), f"expected an http(s) URL, got {describe(value)}")
     return value.strip().rstrip("/")
@@ -367,7 +370,7 @@ def _stored_refresh_token(token_store: Path | None) -> str | None:
         return None
     try:
         return token_store.read_text(encoding="utf-8").strip() or None
-    except (OSError, UnicodeDecodeError):
+    except (OSError, ValueError):  # ValueError: not UTF-8, or a NUL character in the path
         return None
 
 

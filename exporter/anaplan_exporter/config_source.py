@@ -13,6 +13,7 @@ import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -48,7 +49,10 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"{_DURATION_HINT}, got {describe(value)}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float
+            seconds = math.inf
     else:
         text = value.strip()
         if _NUMBER_RE.fullmatch(text):
@@ -81,6 +85,17 @@ class YamlInt(int):
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys and keeps the source text of integers."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """A scalar no Python value can hold (``!!int abc``, month 13, 5000 digits) is a YAML error at its
+        line (the value itself is not repeated: it may be a secret)."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError):
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value as {kind}", node.start_mark
+            ) from None
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[object, object]:
@@ -143,7 +158,9 @@ def describe(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, YamlInt):
-        return value.text
+        return value.text if len(value.text) <= 80 else value.text[:77] + "..."
+    if isinstance(value, int) and abs(value) >= 10**80:  # no 400-digit numbers in a one-line message
+        return f"{'-' if value < 0 else ''}a number of more than 80 digits"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
@@ -210,7 +227,10 @@ class Context:
         return expanded
 
     def resolve_path(self, value: str) -> Path:
-        path = Path(value).expanduser()
+        try:
+            path = Path(value).expanduser()
+        except RuntimeError:  # ~user of an unknown user: left as written, so reading it names it
+            path = Path(value)
         return path if path.is_absolute() else self.base_dir / path
 
     def read_file(self, path: str, value: str) -> bytes:
@@ -218,7 +238,7 @@ class Context:
         file = self.resolve_path(value)
         try:
             return file.read_bytes()
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
             raise self.error(path, f"cannot read {file}: {_os_reason(exc)}") from None
 
 
@@ -304,12 +324,13 @@ class Section:
         number: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
             number = int(value)
-        elif isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        elif isinstance(value, str) and re.fullmatch(r"-?\d{1,80}", value.strip()):
             number = int(value.strip())
         if number is None:
             raise self.ctx.error(self.at(key), f"expected an integer, got {describe(value)}")
         if number < minimum:
-            raise self.ctx.error(self.at(key), f"must be at least {minimum}, got {number}")
+            shown = describe(value) if isinstance(value, int) else number
+            raise self.ctx.error(self.at(key), f"must be at least {minimum}, got {shown}")
         return number
 
     def number(self, key: str, default: float | None, *, positive: bool = True) -> float | None:
@@ -318,7 +339,7 @@ class Section:
             return default
         number: float | None = None
         if isinstance(value, int | float) and not isinstance(value, bool):
-            number = float(value)
+            number = float(value) if isinstance(value, float) or abs(value) < 2**1023 else math.inf
         elif isinstance(value, str):
             try:
                 number = float(value.strip())

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 HISTORY_LOOKBACK = 3
 """At start-up, how many older finished runs to fetch to find the last success and failure."""
 
+FORGET_COUNTED_AFTER = 86400.0
+"""A counted task is forgotten once it has been missing from the task list this long (seconds): a list that
+briefly leaves tasks out must not make them count again, and memory stays bounded."""
+
 
 class TaskReader(Protocol):
     """The two client calls a tracker needs (``AnaplanClient`` provides them)."""
@@ -92,7 +96,8 @@ class ObjectTracker:
         self.ref = ref
         self.step_names: Mapping[str, str] = step_names or {}
         self._baseline_taken = False
-        self._counted: set[str] = set()
+        self._counted: dict[str, float] = {}
+        """IDs of finished tasks already counted (or history), with when each was last listed."""
         self._newest: Task | None = None
         self._with_result: Task | None = None
         self._up = False
@@ -172,9 +177,9 @@ class ObjectTracker:
         fetched = {newest.task_id: newest}
 
         if not self._baseline_taken:
-            self._take_baseline(client, summaries, fetched)
+            self._take_baseline(client, summaries, fetched, now)
         else:
-            self._count_completions(client, summaries, fetched)
+            self._count_completions(client, summaries, fetched, now)
 
         if not newest.state.terminal:
             self._seen_running, self._finished_at = newest.task_id, None
@@ -183,14 +188,19 @@ class ObjectTracker:
         self._newest = newest
         if newest.result is not None:
             self._with_result = newest
-        self._counted.intersection_update({s.task_id for s in summaries})
+        listed = {s.task_id for s in summaries}
+        self._counted = {
+            task_id: now if task_id in listed else seen
+            for task_id, seen in self._counted.items()
+            if task_id in listed or now - seen < FORGET_COUNTED_AFTER
+        }
 
     def _take_baseline(
-        self, client: TaskReader, summaries: list[TaskSummary], fetched: dict[str, Task]
+        self, client: TaskReader, summaries: list[TaskSummary], fetched: dict[str, Task], now: float
     ) -> None:
         """Mark the history as already counted and find the last success/failure among recent runs."""
         finished = [s for s in summaries if s.state.terminal]
-        self._counted.update(s.task_id for s in finished)
+        self._counted.update(dict.fromkeys((s.task_id for s in finished), now))
         finished.sort(key=lambda s: s.creation_time or 0.0, reverse=True)
         lookups = 0
         for summary in finished:
@@ -206,7 +216,7 @@ class ObjectTracker:
         self._baseline_taken = True
 
     def _count_completions(
-        self, client: TaskReader, summaries: list[TaskSummary], fetched: dict[str, Task]
+        self, client: TaskReader, summaries: list[TaskSummary], fetched: dict[str, Task], now: float
     ) -> None:
         """Count every task that finished since the last poll, oldest first, each exactly once."""
         todo = [s for s in summaries if s.task_id not in self._counted]
@@ -220,7 +230,7 @@ class ObjectTracker:
             result = classify(task)
             if result is None:
                 continue
-            self._counted.add(summary.task_id)
+            self._counted[summary.task_id] = now
             self._completions[result] += 1
             self._remember_outcome(result, task.creation_time or summary.creation_time)
 

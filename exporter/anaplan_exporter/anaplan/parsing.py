@@ -34,6 +34,9 @@ T = TypeVar("T")
 # Deeper nesting than this is not a process result but garbage (or an attack on the recursion limit).
 _MAX_NESTING = 16
 
+# A row count outside 0..2**53 is garbage: no float sample holds it exactly, and sums of huge ones overflow.
+_MAX_ROW_COUNT = 2**53
+
 _ROW_COUNT_KEYS = {
     "totalRowCount": "total",
     "successRowCount": "success",
@@ -338,7 +341,7 @@ def _row_counts(details: tuple[ResultDetail, ...]) -> ImportRowCounts | None:
     for detail in details:
         for key, field_name in _ROW_COUNT_KEYS.items():
             count = _integer(detail.values.get(key))
-            if count is not None:
+            if count is not None and 0 <= count <= _MAX_ROW_COUNT:
                 totals[field_name] += count
                 seen = True
     return ImportRowCounts(**totals) if seen else None
