@@ -338,7 +338,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         area, kind = sim.classify(path)
         sim.stats.begin()
+        # The request is counted before the client can see the answer (or the dropped connection), so
+        # stats read right after a response always include it and in-flight never outlasts a client's wait.
         status: int | str = "dropped"
+        counted = False
         try:
             decision = Decision()
             if area != "other" and sim.faults.applies_to(area == "integration"):
@@ -346,6 +349,8 @@ class _Handler(BaseHTTPRequestHandler):
             if decision.latency:
                 time.sleep(decision.latency)
             if decision.drop:
+                sim.stats.end(kind, status)
+                counted = True
                 self.drop()
                 return
             response = sim.fault_response(decision, path)
@@ -360,9 +365,12 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     response = Response(404, {"error": f"no such endpoint {path}"})
             status = response.status
+            sim.stats.end(kind, status)
+            counted = True
             self.send(response, malformed=decision.malformed)
         finally:
-            sim.stats.end(kind, status)
+            if not counted:
+                sim.stats.end(kind, status)
 
     def read_body(self) -> bytes:
         length = self.headers.get("Content-Length")
