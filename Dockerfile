@@ -20,7 +20,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 WORKDIR /src
 RUN python -m venv /opt/anaplan-exporter
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY exporter/ exporter/
 # A plain (non-editable) install: the runtime stage gets the venv alone, without the sources.
 RUN /opt/anaplan-exporter/bin/pip install --no-cache-dir /src \

@@ -157,14 +157,15 @@ def test_build_context_holds_the_package_and_nothing_else() -> None:
     patterns = dockerignore_patterns(DOCKERIGNORE.read_text(encoding="utf-8"))
     context = set(build_context(REPO, patterns))
     package = REPO / "exporter" / "anaplan_exporter"
-    needed = {"pyproject.toml", "README.md"} | {
+    top_level = ("pyproject.toml", "README.md", "LICENSE")  # what the package build reads
+    needed = set(top_level) | {
         p.relative_to(REPO).as_posix()
         for p in package.rglob("*")
         if p.is_file() and p.suffix in (".py", ".yml", ".typed")
     }
     assert needed <= context, f"missing from the build context: {sorted(needed - context)[:10]}"
     assert "exporter/anaplan_exporter/simulator/default-scenario.yml" in context  # demo mode needs it
-    unwanted = [p for p in context if not (p.startswith("exporter/") or p in ("pyproject.toml", "README.md"))]
+    unwanted = [p for p in context if not (p.startswith("exporter/") or p in top_level)]
     assert not unwanted, f"sent to the build needlessly: {sorted(unwanted)[:10]}"
     for path in (".git/HEAD", ".venv/bin/python", "tests/conftest.py", "exporter/x/__pycache__/a.pyc"):
         assert is_ignored(path, patterns), path
