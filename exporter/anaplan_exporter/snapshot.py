@@ -1,7 +1,8 @@
 """The poller's output: one immutable value the collector turns into metrics.
 
 The poller builds a new ``Snapshot`` after each round of polls and swaps a reference; a scrape reads whichever
-snapshot is current, so it never waits on Anaplan and never sees a half-updated state.
+snapshot is current, so it never waits on Anaplan and never sees a half-updated state. The classes use slots:
+at 10,000 watched processes there are some 60,000 of these objects alive.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ ERROR_REASONS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObjectRef:
     """A watched object: its identity, readable names and the run expectations configured for it."""
 
@@ -55,7 +56,7 @@ class ObjectRef:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepStatus:
     """One step of a process run, from the task's nested results."""
 
@@ -66,7 +67,7 @@ class StepStatus:
     start_time: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObjectStatus:
     """Everything known about one watched object after its latest poll."""
 
@@ -84,7 +85,7 @@ class ObjectStatus:
     errors: Mapping[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """The whole state the collector reads."""
 

@@ -108,6 +108,9 @@ class ObjectTracker:
         self._seen_running: str | None = None
         """ID of the newest task while we saw it unfinished: only then can we time its end ourselves."""
         self._finished_at: float | None = None
+        self._status: ObjectStatus | None = None
+        """The last ``status()``, reused until a poll or a rename: publishing stays cheap for idle objects."""
+        self._status_steps: Mapping[str, str] | None = None
 
     # -- state queries used by the scheduler -------------------------------------------------------
 
@@ -134,6 +137,7 @@ class ObjectTracker:
 
     def poll(self, client: TaskReader, now: float) -> bool:
         """One poll; True on success. On failure the last good state stays and the error is counted."""
+        self._status = None
         try:
             self._poll(client, now)
         except AnaplanError as exc:
@@ -248,9 +252,18 @@ class ObjectTracker:
         """An immutable view for the snapshot (``ref`` replaces the names after a rediscovery)."""
         if ref is not None:
             self.ref = ref
+        cached = self._status
+        if (
+            cached is not None
+            and not self.active  # a running task's duration grows with ``now``
+            and cached.ref is self.ref
+            and self._status_steps is self.step_names
+        ):
+            return cached
         result_task = self._with_result
         result = result_task.result if result_task is not None else None
-        return ObjectStatus(
+        self._status_steps = self.step_names
+        self._status = ObjectStatus(
             ref=self.ref,
             up=self._up,
             task=self._newest,
@@ -262,6 +275,7 @@ class ObjectTracker:
             completions=dict(self._completions),
             errors=dict(self._errors),
         )
+        return self._status
 
     def _duration(self, now: float) -> float | None:
         task = self._newest
