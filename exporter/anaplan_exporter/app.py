@@ -6,11 +6,12 @@ import html
 import logging
 import threading
 
-from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, make_wsgi_app
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 from . import __version__
 from .anaplan.client import AnaplanClient
 from .config import Config
+from .exposition import make_metrics_app
 from .metrics import ApiStats, SnapshotCollector
 from .poller import Poller
 from .snapshot import Snapshot
@@ -26,9 +27,13 @@ class Exporter:
         self.config = config
         self.stopping = threading.Event()
         self.registry = CollectorRegistry()
-        ProcessCollector(registry=self.registry)
-        PlatformCollector(registry=self.registry)
-        self.stats = ApiStats(self.registry)
+        """Every metric, for the library's encoders (``--once``)."""
+        self.own_registry = CollectorRegistry()
+        """The exporter's own process and API metrics; ``/metrics`` renders the snapshot's separately."""
+        ProcessCollector(registry=self.own_registry)
+        PlatformCollector(registry=self.own_registry)
+        self.stats = ApiStats(self.own_registry)
+        self.registry.register(self.own_registry)
         self.client = AnaplanClient(
             config.client,
             config.credentials,
@@ -42,7 +47,8 @@ class Exporter:
             shard=config.shard,
             shard_total=config.shard_total,
         )
-        self.registry.register(SnapshotCollector(lambda: self.poller.snapshot, __version__))
+        self.collector = SnapshotCollector(lambda: self.poller.snapshot, __version__)
+        self.registry.register(self.collector)
         self.server: WebServer | None = None
 
     def _sleep(self, seconds: float) -> None:
@@ -52,7 +58,7 @@ class Exporter:
     def serve(self) -> WebServer:
         web = self.config.web
         app = make_app(
-            make_wsgi_app(self.registry),
+            make_metrics_app(self.collector, self.own_registry),
             is_ready=lambda: self.poller.snapshot.ready,
             landing_page=lambda: landing_page(self.poller.snapshot, web.telemetry_path),
             telemetry_path=web.telemetry_path,

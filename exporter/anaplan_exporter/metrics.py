@@ -1,4 +1,4 @@
-"""Prometheus side: the snapshot collector (a pure function of the snapshot) and the API call counters.
+"""Prometheus side: the snapshot's metric families (a pure function of the snapshot) and the API counters.
 
 Example of what one watched process contributes (abridged)::
 
@@ -6,18 +6,24 @@ Example of what one watched process contributes (abridged)::
     anaplan_task_success{...,object_id="118000000002"} 0.0
     anaplan_task_completions_total{...,object_id="118000000002",result="failure"} 3.0
     anaplan_task_step_duration_seconds{...,step_id="112000000007",step_name="Load sales"} 1.112
+
+Each per-object family is described once (``FAMILIES``: name, help, type, extra labels and a function from
+an object's status to its samples). ``build_families`` turns them into prometheus_client families;
+``exposition.render_snapshot`` writes the same series as text straight from the snapshot, which is what
+``/metrics`` serves (the library path costs seconds and hundreds of MB at 10,000 objects).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from .anaplan.models import TaskState
-from .snapshot import COMPLETION_RESULTS, ERROR_REASONS, Snapshot
+from .snapshot import COMPLETION_RESULTS, ERROR_REASONS, ObjectStatus, Snapshot
 
 OBJECT_LABELS = (
     "workspace_id",
@@ -33,133 +39,235 @@ STATES = tuple(state.value for state in TaskState)
 ROW_OUTCOMES = ("total", "success", "failed", "ignored", "warnings")
 RETRY_REASONS = ("rate_limited", "server_error", "connection", "unauthorized")
 
+Sample = tuple[tuple[str, ...], float]
+"""Values of the family's extra labels (after the object's labels) and the sample value."""
 
-def _gauge(name: str, doc: str, labels: Iterable[str] = OBJECT_LABELS) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, doc, labels=list(labels))
+
+@dataclass(frozen=True)
+class Family:
+    """A per-object metric family: every watched object contributes ``samples(status)``."""
+
+    name: str
+    documentation: str
+    type: str  # "gauge" or "counter" (the counter's samples are named ``name + "_total"``)
+    extra_labels: tuple[str, ...]
+    samples: Callable[[ObjectStatus], Sequence[Sample]]
+
+
+_NONE: tuple[Sample, ...] = ()
+
+
+def _one(value: float | None) -> Sequence[Sample]:
+    return _NONE if value is None else (((), value),)
+
+
+def _state(obj: ObjectStatus) -> Sequence[Sample]:
+    task = obj.task
+    if task is None:
+        return _NONE
+    current = task.state.value
+    return [((value,), 1.0 if value == current else 0.0) for value in STATES]
+
+
+def _progress(obj: ObjectStatus) -> Sequence[Sample]:
+    return _NONE if obj.task is None else _one(obj.task.progress)
+
+
+def _success(obj: ObjectStatus) -> Sequence[Sample]:
+    task = obj.task
+    if task is None or task.result is None:
+        return _NONE
+    return (((), 1.0 if task.result.successful else 0.0),)
+
+
+def _dump(obj: ObjectStatus) -> Sequence[Sample]:
+    task = obj.task
+    if task is None or task.result is None:
+        return _NONE
+    return (((), 1.0 if task.result.failure_dump_available else 0.0),)
+
+
+def _created(obj: ObjectStatus) -> Sequence[Sample]:
+    return _NONE if obj.task is None else _one(obj.task.creation_time)
+
+
+def _duration(obj: ObjectStatus) -> Sequence[Sample]:
+    return _NONE if obj.task is None else _one(obj.duration_seconds)
+
+
+def _info(obj: ObjectStatus) -> Sequence[Sample]:
+    task = obj.task
+    if task is None:
+        return _NONE
+    return (((task.task_id, task.current_step, task.state.value), 1.0),)
+
+
+def _completions(obj: ObjectStatus) -> Sequence[Sample]:
+    return [((result,), float(obj.completions.get(result, 0))) for result in COMPLETION_RESULTS]
+
+
+def _step_values(
+    obj: ObjectStatus, pick: Callable[[float | None, float | None, bool], float | None]
+) -> list[Sample]:
+    out: list[Sample] = []
+    for step in obj.steps:
+        value = pick(step.duration_seconds, step.start_time, step.successful)
+        if value is not None:
+            out.append(((step.step_id, step.step_name), value))
+    return out
+
+
+def _rows(obj: ObjectStatus) -> Sequence[Sample]:
+    if obj.row_counts is None:
+        return _NONE
+    return [((outcome,), float(count)) for outcome, count in obj.row_counts.as_dict().items()]
+
+
+def _errors(obj: ObjectStatus) -> Sequence[Sample]:
+    return [((reason,), float(obj.errors.get(reason, 0))) for reason in ERROR_REASONS]
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        "anaplan_task_state",
+        "State of the newest task of the object: 1 for its state, 0 for the others.",
+        "gauge",
+        ("state",),
+        _state,
+    ),
+    Family("anaplan_task_progress_ratio", "Progress of the newest task (0 to 1).", "gauge", (), _progress),
+    Family(
+        "anaplan_task_success",
+        "1 if the newest task succeeded, 0 if it failed; absent until it ends.",
+        "gauge",
+        (),
+        _success,
+    ),
+    Family(
+        "anaplan_task_failure_dump_available",
+        "1 if the newest finished task left a failure dump file.",
+        "gauge",
+        (),
+        _dump,
+    ),
+    Family(
+        "anaplan_task_created_timestamp_seconds", "Creation time of the newest task.", "gauge", (), _created
+    ),
+    Family(
+        "anaplan_task_duration_seconds",
+        "Run time of the newest task: Anaplan's duration when given, else time since creation while running.",
+        "gauge",
+        (),
+        _duration,
+    ),
+    Family(
+        "anaplan_task_info",
+        "Identity of the newest task.",
+        "gauge",
+        ("task_id", "current_step", "state"),
+        _info,
+    ),
+    Family(
+        "anaplan_task_last_success_timestamp_seconds",
+        "Creation time of the newest successful task seen.",
+        "gauge",
+        (),
+        lambda obj: _one(obj.last_success_time),
+    ),
+    Family(
+        "anaplan_task_last_failure_timestamp_seconds",
+        "Creation time of the newest failed task seen.",
+        "gauge",
+        (),
+        lambda obj: _one(obj.last_failure_time),
+    ),
+    Family(
+        "anaplan_task_completions",
+        "Tasks seen finishing since the exporter started, by result (history at start-up is not counted).",
+        "counter",
+        ("result",),
+        _completions,
+    ),
+    Family(
+        "anaplan_task_step_duration_seconds",
+        "Duration of a process step.",
+        "gauge",
+        ("step_id", "step_name"),
+        lambda obj: _step_values(obj, lambda duration, start, ok: duration),
+    ),
+    Family(
+        "anaplan_task_step_success",
+        "1 if the process step succeeded, else 0.",
+        "gauge",
+        ("step_id", "step_name"),
+        lambda obj: _step_values(obj, lambda duration, start, ok: 1.0 if ok else 0.0),
+    ),
+    Family(
+        "anaplan_task_step_start_timestamp_seconds",
+        "Start time of a process step.",
+        "gauge",
+        ("step_id", "step_name"),
+        lambda obj: _step_values(obj, lambda duration, start, ok: start),
+    ),
+    Family(
+        "anaplan_import_rows",
+        "Row counts of the newest finished import task.",
+        "gauge",
+        ("outcome",),
+        _rows,
+    ),
+    Family(
+        "anaplan_task_expected_interval_seconds",
+        "Configured interval within which a success is due.",
+        "gauge",
+        (),
+        lambda obj: _one(obj.ref.expected_every),
+    ),
+    Family(
+        "anaplan_task_max_duration_seconds",
+        "Configured run time after which a task is stuck.",
+        "gauge",
+        (),
+        lambda obj: _one(obj.ref.max_duration),
+    ),
+    Family(
+        "anaplan_target_up",
+        "1 if the last poll of the object succeeded.",
+        "gauge",
+        (),
+        lambda obj: (((), 1.0 if obj.up else 0.0),),
+    ),
+    Family(
+        "anaplan_poll_errors",
+        "Failed polls of the object, by reason.",
+        "counter",
+        ("reason",),
+        _errors,
+    ),
+)
 
 
 def build_families(snapshot: Snapshot, version: str) -> list[Metric]:
     """Every metric family that describes ``snapshot``: no I/O, no clock, same input same output."""
-    state = _gauge(
-        "anaplan_task_state",
-        "State of the newest task of the object: 1 for its state, 0 for the others.",
-        [*OBJECT_LABELS, "state"],
-    )
-    progress = _gauge("anaplan_task_progress_ratio", "Progress of the newest task (0 to 1).")
-    success = _gauge(
-        "anaplan_task_success", "1 if the newest task succeeded, 0 if it failed; absent until it ends."
-    )
-    dump = _gauge(
-        "anaplan_task_failure_dump_available", "1 if the newest finished task left a failure dump file."
-    )
-    created = _gauge("anaplan_task_created_timestamp_seconds", "Creation time of the newest task.")
-    duration = _gauge(
-        "anaplan_task_duration_seconds",
-        "Run time of the newest task: Anaplan's duration when given, else time since creation while running.",
-    )
-    info = _gauge(
-        "anaplan_task_info",
-        "Identity of the newest task.",
-        [*OBJECT_LABELS, "task_id", "current_step", "state"],
-    )
-    last_success = _gauge(
-        "anaplan_task_last_success_timestamp_seconds", "Creation time of the newest successful task seen."
-    )
-    last_failure = _gauge(
-        "anaplan_task_last_failure_timestamp_seconds", "Creation time of the newest failed task seen."
-    )
-    completions = CounterMetricFamily(
-        "anaplan_task_completions",
-        "Tasks seen finishing since the exporter started, by result (history at start-up is not counted).",
-        labels=[*OBJECT_LABELS, "result"],
-    )
-    step_duration = _gauge("anaplan_task_step_duration_seconds", "Duration of a process step.", STEP_LABELS)
-    step_success = _gauge(
-        "anaplan_task_step_success", "1 if the process step succeeded, else 0.", STEP_LABELS
-    )
-    step_start = _gauge(
-        "anaplan_task_step_start_timestamp_seconds", "Start time of a process step.", STEP_LABELS
-    )
-    rows = _gauge(
-        "anaplan_import_rows", "Row counts of the newest finished import task.", [*OBJECT_LABELS, "outcome"]
-    )
-    expected = _gauge(
-        "anaplan_task_expected_interval_seconds", "Configured interval within which a success is due."
-    )
-    max_duration = _gauge(
-        "anaplan_task_max_duration_seconds", "Configured run time after which a task is stuck."
-    )
-    target_up = _gauge("anaplan_target_up", "1 if the last poll of the object succeeded.")
-    errors = CounterMetricFamily(
-        "anaplan_poll_errors", "Failed polls of the object, by reason.", labels=[*OBJECT_LABELS, "reason"]
-    )
-
-    for obj in snapshot.objects:
-        labels = list(obj.ref.label_values())
-        target_up.add_metric(labels, 1.0 if obj.up else 0.0)
-        for reason in ERROR_REASONS:
-            errors.add_metric([*labels, reason], float(obj.errors.get(reason, 0)))
-        for result in COMPLETION_RESULTS:
-            completions.add_metric([*labels, result], float(obj.completions.get(result, 0)))
-        if obj.ref.expected_every is not None:
-            expected.add_metric(labels, obj.ref.expected_every)
-        if obj.ref.max_duration is not None:
-            max_duration.add_metric(labels, obj.ref.max_duration)
-        if obj.last_success_time is not None:
-            last_success.add_metric(labels, obj.last_success_time)
-        if obj.last_failure_time is not None:
-            last_failure.add_metric(labels, obj.last_failure_time)
-        for step in obj.steps:
-            step_labels = [*labels, step.step_id, step.step_name]
-            step_success.add_metric(step_labels, 1.0 if step.successful else 0.0)
-            if step.duration_seconds is not None:
-                step_duration.add_metric(step_labels, step.duration_seconds)
-            if step.start_time is not None:
-                step_start.add_metric(step_labels, step.start_time)
-        if obj.row_counts is not None:
-            for outcome, count in obj.row_counts.as_dict().items():
-                rows.add_metric([*labels, outcome], float(count))
-        task = obj.task
-        if task is None:
-            continue
-        for value in STATES:
-            state.add_metric([*labels, value], 1.0 if task.state.value == value else 0.0)
-        info.add_metric([*labels, task.task_id, task.current_step, task.state.value], 1.0)
-        if task.progress is not None:
-            progress.add_metric(labels, task.progress)
-        if task.creation_time is not None:
-            created.add_metric(labels, task.creation_time)
-        if obj.duration_seconds is not None:
-            duration.add_metric(labels, obj.duration_seconds)
-        if task.result is not None:
-            success.add_metric(labels, 1.0 if task.result.successful else 0.0)
-            dump.add_metric(labels, 1.0 if task.result.failure_dump_available else 0.0)
-
-    families: list[Metric] = [
-        state,
-        progress,
-        success,
-        dump,
-        created,
-        duration,
-        info,
-        last_success,
-        last_failure,
-        completions,
-        step_duration,
-        step_success,
-        step_start,
-        rows,
-        expected,
-        max_duration,
-        target_up,
-        errors,
-    ]
-    families.extend(_exporter_families(snapshot, version))
+    families: list[Metric] = []
+    for spec in FAMILIES:
+        labels = [*OBJECT_LABELS, *spec.extra_labels]
+        family: GaugeMetricFamily | CounterMetricFamily
+        if spec.type == "counter":
+            family = CounterMetricFamily(spec.name, spec.documentation, labels=labels)
+        else:
+            family = GaugeMetricFamily(spec.name, spec.documentation, labels=labels)
+        for obj in snapshot.objects:
+            object_labels = obj.ref.label_values()
+            for extra, value in spec.samples(obj):
+                family.add_metric([*object_labels, *extra], value)
+        families.append(family)
+    families.extend(exporter_families(snapshot, version))
     return families
 
 
-def _exporter_families(snapshot: Snapshot, version: str) -> Iterator[Metric]:
+def exporter_families(snapshot: Snapshot, version: str) -> Iterator[Metric]:
+    """The exporter-wide families of a snapshot (health, poll timing, token expiry, build)."""
     yield GaugeMetricFamily(
         "anaplan_up",
         "1 if the last poll round reached every object without error.",
@@ -194,23 +302,20 @@ def _exporter_families(snapshot: Snapshot, version: str) -> Iterator[Metric]:
 
 
 class SnapshotCollector(Collector):
-    """Yields the families of the current snapshot, built once per snapshot and reused by later scrapes."""
+    """Yields the families of the current snapshot (the library path: ``--once`` and plain registries).
+
+    ``/metrics`` does not come through here: it renders the snapshot directly (see ``exposition``).
+    """
 
     def __init__(self, get_snapshot: Callable[[], Snapshot], version: str) -> None:
-        self._get_snapshot = get_snapshot
-        self._version = version
-        self._cache: tuple[Snapshot, list[Metric]] | None = None
+        self.get_snapshot = get_snapshot
+        self.version = version
 
     def describe(self) -> list[Metric]:
         return []  # unchecked collector: registering it must not trigger a collect
 
     def collect(self) -> Iterable[Metric]:
-        snapshot = self._get_snapshot()
-        cache = self._cache
-        if cache is None or cache[0] is not snapshot:
-            cache = (snapshot, build_families(snapshot, self._version))
-            self._cache = cache
-        return cache[1]
+        return build_families(self.get_snapshot(), self.version)
 
 
 class ApiStats:
