@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 from .anaplan.errors import AnaplanError
@@ -83,11 +83,29 @@ def _match(items: Iterable[_Named], wanted: str) -> _Named | None:
     return matches[0] if matches else None
 
 
-class Discoverer:
-    """Resolves targets with one pass of list calls (workspaces once, models once per workspace)."""
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+Mapper = Callable[[Callable[[_In], _Out], Iterable[_In]], Iterator[_Out]]
 
-    def __init__(self, client: CatalogReader) -> None:
+
+class Discoverer:
+    """Resolves targets with one pass of list calls (workspaces once, models once per workspace).
+
+    Process metadata (one request per process, for step names) is fetched through ``mapper``: the poller
+    passes its thread pool's ``map`` so that thousands of processes do not wait on each other. Only the
+    processes ``wanted`` (this replica's shard) are looked up.
+    """
+
+    def __init__(
+        self,
+        client: CatalogReader,
+        *,
+        mapper: Mapper[WatchedObject, tuple[dict[str, str], str | None]] = map,
+        wanted: Callable[[ObjectRef], bool] = lambda ref: True,
+    ) -> None:
         self._client = client
+        self._map = mapper
+        self._wanted = wanted
 
     def discover(self, targets: Iterable[TargetConfig]) -> DiscoveryResult:
         result = DiscoveryResult(objects=[], errors=[], failed_targets=set())
@@ -113,6 +131,7 @@ class Discoverer:
                 continue
             if errors:
                 result.errors.extend(f"targets[{index}]: {e}" for e in errors)
+        self._add_step_names(result)
         for message in result.errors:
             log.warning("discovery: %s", message)
         return result
@@ -158,18 +177,30 @@ class Discoverer:
                     expected_every=expected_every,
                     max_duration=max_duration,
                 )
-                out.append(WatchedObject(ref, index, self._step_names(ref, errors)))
+                out.append(WatchedObject(ref, index))
         return errors
 
-    def _step_names(self, ref: ObjectRef, errors: list[str]) -> dict[str, str]:
-        if ref.object_type is not ObjectType.PROCESS:
-            return {}
+    def _add_step_names(self, result: DiscoveryResult) -> None:
+        """Look up the step names of every wanted process, concurrently; failures become errors."""
+        positions = [
+            i
+            for i, watched in enumerate(result.objects)
+            if watched.ref.object_type is ObjectType.PROCESS and self._wanted(watched.ref)
+        ]
+        looked_up = self._map(self._step_names, [result.objects[i] for i in positions])
+        for i, (names, error) in zip(positions, looked_up, strict=True):
+            watched = result.objects[i]
+            if error is not None:
+                result.errors.append(f"targets[{watched.target_index}]: {error}")
+            result.objects[i] = replace(watched, step_names=names)
+
+    def _step_names(self, watched: WatchedObject) -> tuple[dict[str, str], str | None]:
+        ref = watched.ref
         try:
             metadata = self._client.process_metadata(ref.workspace_id, ref.model_id, ref.object_id)
         except AnaplanError as exc:
-            errors.append(f"process {ref.object_id} metadata: {exc}")
-            return {}
-        return {step.object_id: step.name or step.object_id for step in metadata.steps}
+            return {}, f"process {ref.object_id} metadata: {exc}"
+        return {step.object_id: step.name or step.object_id for step in metadata.steps}, None
 
 
 def _by_id_only(index: int, target: TargetConfig) -> list[WatchedObject]:

@@ -55,7 +55,12 @@ class Poller:
         self._shard = shard
         self._shard_total = shard_total
         self._clock = clock
-        self._discoverer = Discoverer(client)
+        self._executor = ThreadPoolExecutor(max_workers=max(1, polling.workers), thread_name_prefix="poll")
+        self._discoverer = Discoverer(
+            client,
+            mapper=self._executor.map,
+            wanted=lambda ref: shard_of(ref, shard_total) == shard,
+        )
         self._trackers: dict[tuple[str, str, str, str], ObjectTracker] = {}
         self._by_target: dict[int, list[WatchedObject]] = {}
         self._next_discovery = 0.0
@@ -67,7 +72,6 @@ class Poller:
         self._ready = False
         self._last_success: float | None = None
         self._poll_duration: float | None = None
-        self._executor = ThreadPoolExecutor(max_workers=max(1, polling.workers), thread_name_prefix="poll")
         self._snapshot = Snapshot(poll_interval_seconds=polling.idle_interval)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -1,0 +1,70 @@
+"""Discovery's process-metadata lookups: concurrent, limited to this replica's shard, failures named."""
+
+from __future__ import annotations
+
+import threading
+
+from anaplan_exporter.anaplan.errors import AnaplanPermissionError
+from anaplan_exporter.anaplan.models import ModelObject, ObjectType, ProcessMetadata, ProcessStep
+from anaplan_exporter.config import ObjectSelection, PollingConfig, TargetConfig
+from anaplan_exporter.discovery import Discoverer
+from anaplan_exporter.poller import Poller
+from anaplan_exporter.sharding import shard_of
+
+from .fakes import MODEL, WS, FakeAnaplan, ref
+
+PROCESSES = [f"1180000000{i:02d}" for i in range(12)]
+
+
+class MetadataRecorder(FakeAnaplan):
+    """Records which processes' metadata was read and how many reads overlapped at most."""
+
+    def __init__(self, barrier_parties: int = 0) -> None:
+        super().__init__()
+        self.objects = {ObjectType.PROCESS: [ModelObject(p, f"P{p}", ObjectType.PROCESS) for p in PROCESSES]}
+        self.steps = {p: (ProcessStep("112000000001", f"step of {p}"),) for p in PROCESSES}
+        self.looked_up: list[str] = []
+        self._lock = threading.Lock()
+        self._barrier = threading.Barrier(barrier_parties) if barrier_parties else None
+
+    def process_metadata(self, workspace_id: str, model_id: str, process_id: str) -> ProcessMetadata:
+        with self._lock:
+            self.looked_up.append(process_id)
+        if self._barrier is not None:
+            # Returns only when `parties` lookups are in flight at once: a serial discovery would time out.
+            self._barrier.wait(timeout=5)
+        if process_id == PROCESSES[3]:
+            raise AnaplanPermissionError(403, "Forbidden", "process_metadata")
+        return super().process_metadata(workspace_id, model_id, process_id)
+
+
+def every_process() -> list[TargetConfig]:
+    return [
+        TargetConfig(workspace=WS, model=MODEL, selections={ObjectType.PROCESS: ObjectSelection(all=True)})
+    ]
+
+
+def test_step_names_are_looked_up_and_a_failed_lookup_is_named() -> None:
+    api = MetadataRecorder()
+    result = Discoverer(api).discover(every_process())
+    names = {w.ref.object_id: w.step_names for w in result.objects}
+    assert names[PROCESSES[0]] == {"112000000001": f"step of {PROCESSES[0]}"}
+    assert names[PROCESSES[3]] == {}
+    assert len(result.errors) == 1
+    assert result.errors[0].startswith(f"targets[0]: process {PROCESSES[3]} metadata: ")
+    assert "403" in result.errors[0]
+    assert sorted(api.looked_up) == PROCESSES
+
+
+def test_poller_looks_up_metadata_concurrently_and_only_for_its_shard() -> None:
+    mine = [p for p in PROCESSES if shard_of(ref(p), 2) == 0]
+    assert len(mine) >= 2
+    api = MetadataRecorder(barrier_parties=len(mine))
+    polling = PollingConfig(workers=len(PROCESSES))
+    poller = Poller(api, every_process(), polling, shard=0, shard_total=2)
+    try:
+        poller.tick()
+    finally:
+        poller.stop()
+    assert sorted(api.looked_up) == sorted(mine)
+    assert {o.ref.object_id for o in poller.snapshot.objects} == set(mine)
