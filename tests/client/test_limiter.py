@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from contextlib import ExitStack
 
 import pytest
 
-from anaplan_exporter.anaplan.limiter import Limiter
+from anaplan_exporter.anaplan.limiter import ARRIVAL_MARGIN, Limiter
 
 from .fakes import FakeClock
 
 
 def test_rate_spaces_starts_evenly() -> None:
     clock = FakeClock(100.0)
-    limiter = Limiter(4, 5.0, clock=clock, sleep=clock.sleep)
+    limiter = Limiter(4, 5.0, arrival_margin=0.0, clock=clock, sleep=clock.sleep)
     for _ in range(4):
         with limiter.slot():
             pass
@@ -25,7 +26,7 @@ def test_rate_spaces_starts_evenly() -> None:
 
 def test_idle_time_is_not_banked_beyond_the_burst() -> None:
     clock = FakeClock(0.0)
-    limiter = Limiter(4, 2.0, burst=3, clock=clock, sleep=clock.sleep)
+    limiter = Limiter(4, 2.0, burst=3, arrival_margin=0.0, clock=clock, sleep=clock.sleep)
     clock.advance(60)
     for _ in range(5):
         with limiter.slot():
@@ -36,7 +37,7 @@ def test_idle_time_is_not_banked_beyond_the_burst() -> None:
 
 def test_reservations_from_many_threads_never_exceed_the_rate() -> None:
     clock = FakeClock(0.0)
-    limiter = Limiter(50, 10.0, clock=clock, sleep=lambda _s: None)
+    limiter = Limiter(50, 10.0, arrival_margin=0.0, clock=clock, sleep=lambda _s: None)
     waits: list[float] = []
     lock = threading.Lock()
 
@@ -54,6 +55,34 @@ def test_reservations_from_many_threads_never_exceed_the_rate() -> None:
     assert sorted(waits) == pytest.approx([i * 0.1 for i in range(20)])
 
 
+@pytest.mark.parametrize("rate", [1.0, 3.0, 10.0, 50.0])
+def test_no_second_sees_more_than_the_rate_even_when_requests_arrive_late(rate: float) -> None:
+    clock = FakeClock(0.0)
+    limiter = Limiter(1, rate, clock=clock, sleep=clock.sleep)
+    starts = []
+    for _ in range(int(rate) * 4):
+        with limiter.slot():
+            starts.append(clock.now)
+    rng = random.Random(7)
+    for _ in range(50):
+        # Each request reaches Anaplan up to the margin late; count them as the simulator does, in every
+        # one-second window (t - 1, t] that ends on an arrival.
+        arrivals = sorted(start + rng.uniform(0, ARRIVAL_MARGIN * 0.999) for start in starts)
+        peak = max(sum(1 for a in arrivals if t - 1.0 < a <= t) for t in arrivals)
+        assert peak <= rate
+
+
+def test_without_the_margin_a_late_request_puts_one_more_in_a_second() -> None:
+    clock = FakeClock(0.0)
+    limiter = Limiter(1, 10.0, arrival_margin=0.0, clock=clock, sleep=clock.sleep)
+    starts = []
+    for _ in range(11):
+        with limiter.slot():
+            starts.append(clock.now)
+    arrivals = [starts[0] + 0.01, *starts[1:]]  # the first one 10 ms late
+    assert sum(1 for a in arrivals if arrivals[-1] - 1.0 < a <= arrivals[-1]) == 11
+
+
 def test_clock_stepping_back_does_not_cause_a_long_sleep() -> None:
     clock = FakeClock(1000.0)
     limiter = Limiter(2, 1.0, clock=clock, sleep=clock.sleep)
@@ -62,7 +91,7 @@ def test_clock_stepping_back_does_not_cause_a_long_sleep() -> None:
     clock.now = 0.0  # wall clock set back by a quarter of an hour
     with limiter.slot():
         pass
-    assert max(clock.sleeps) <= 2.0
+    assert max(clock.sleeps) <= 2 * (1.0 + ARRIVAL_MARGIN)  # at most one interval per concurrency slot
 
 
 def test_concurrency_cap_blocks_until_a_slot_frees() -> None:

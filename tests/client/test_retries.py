@@ -18,6 +18,7 @@ from anaplan_exporter.anaplan.errors import (
     AnaplanResponseError,
     AnaplanServerError,
 )
+from anaplan_exporter.anaplan.limiter import ARRIVAL_MARGIN
 from anaplan_exporter.anaplan.transport import RetryPolicy, parse_retry_after
 
 from .conftest import MakeClient
@@ -182,8 +183,8 @@ def test_every_attempt_passes_through_the_limiter(
     http.get(WORKSPACES, json=EMPTY)
     client = make_client(STATIC, requests_per_second=0.5, random=lambda: 0.0)
     client.list_workspaces()
-    # backoff 0 s, then the limiter makes the retry wait for its 2 s slot
-    assert clock.sleeps == pytest.approx([0.0, 2.0])
+    # backoff 0 s, then the limiter makes the retry wait for its slot: 1/0.5 s plus the arrival margin
+    assert clock.sleeps == pytest.approx([0.0, 2.0 * (1 + ARRIVAL_MARGIN)])
 
 
 def test_timeouts_and_tls_settings_reach_requests(make_client: MakeClient) -> None:
