@@ -36,7 +36,7 @@ from harness import (
     memory_kb,
     parse_exporter_config,
     percentile,
-    running_exporter_process,
+    running_exporter,
     running_simulator,
     scrape,
 )
@@ -286,7 +286,7 @@ def scrape_cost(objects: int, steps: int, scrapes: int, workdir: Path) -> list[R
             idle_interval=60,
         )
         started = time.perf_counter()
-        with running_exporter_process(config, workdir, ready_timeout=1800) as exporter:
+        with running_exporter(config, workdir, ready_timeout=1800) as exporter:
             ready_after = time.perf_counter() - started
             start_requests = count(sim.stats())
             url = exporter.url + "/metrics"

@@ -1,27 +1,20 @@
 """Shared plumbing for the benchmarks and the soak: real processes, scrapes, memory, exposition parsing.
 
 The simulator is started with the test helper ``support.simulator.running_simulator``; the exporter with
-``running_exporter_process`` below (like ``support.exporter.running_exporter``, with a readiness timeout
-that suits 10,000 objects).
+``support.exporter.running_exporter`` (with a readiness timeout that suits 10,000 objects).
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "tests") not in sys.path:
@@ -30,8 +23,7 @@ if str(REPO / "tests") not in sys.path:
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from anaplan_exporter.config import Config, parse_config  # noqa: E402
-from support.exporter import ExporterHandle, exporter_command  # noqa: E402
-from support.net import free_port, wait_http  # noqa: E402
+from support.exporter import ExporterHandle, running_exporter  # noqa: E402
 from support.simulator import SimulatorHandle, running_simulator  # noqa: E402
 
 __all__ = [
@@ -44,7 +36,7 @@ __all__ = [
     "memory_kb",
     "parse_exporter_config",
     "percentile",
-    "running_exporter_process",
+    "running_exporter",
     "running_simulator",
     "scrape",
 ]
@@ -85,41 +77,6 @@ def exporter_config(
 
 def parse_exporter_config(data: dict[str, Any]) -> Config:
     return parse_config(data, "<bench>", PASSWORD_ENV)
-
-
-@contextmanager
-def running_exporter_process(
-    config: dict[str, Any], workdir: Path, ready_timeout: float = 60.0
-) -> Iterator[ExporterHandle]:
-    """The real ``anaplan-exporter`` on a free loopback port, ready; SIGTERM when the block ends."""
-    path = workdir / "exporter.yml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    port = free_port()
-    log_path = workdir / f"exporter-{port}.log"
-    env = {**os.environ, **PASSWORD_ENV}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*exporter_command(), "--config", str(path), "--web.listen-address", f"127.0.0.1:{port}"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-    handle = ExporterHandle(f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        try:
-            wait_http(handle.url + "/-/ready", timeout=ready_timeout)
-        except TimeoutError as exc:
-            raise RuntimeError(f"exporter not ready: {exc}\n{handle.logs()[-3000:]}") from None
-        yield handle
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @dataclass(frozen=True)

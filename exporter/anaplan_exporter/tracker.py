@@ -120,11 +120,6 @@ class ObjectTracker:
         return self._up
 
     @property
-    def polled(self) -> bool:
-        """True once a poll succeeded at least once."""
-        return self._baseline_taken
-
-    @property
     def active(self) -> bool:
         """True while the newest task is unfinished, so it deserves the faster poll interval."""
         return self._newest is not None and not self._newest.state.terminal

@@ -56,9 +56,16 @@ def simulator_config(api_root: str, **overrides: Any) -> dict[str, Any]:
 
 @contextmanager
 def running_exporter(
-    config: dict[str, Any] | Path, tmp_path: Path, *extra_args: str, env: dict[str, str] | None = None
+    config: dict[str, Any] | Path,
+    tmp_path: Path,
+    *extra_args: str,
+    env: dict[str, str] | None = None,
+    ready_timeout: float = 30.0,
 ) -> Iterator[ExporterHandle]:
-    """Run the exporter on a free loopback port until the block ends; wait until it is ready."""
+    """Run the exporter on a free loopback port until the block ends; wait until it is ready.
+
+    The benchmarks raise ``ready_timeout`` for 10,000 objects; SIGTERM at the end, SIGKILL after 15 s.
+    """
     if isinstance(config, dict):
         path = tmp_path / "exporter.yml"
         path.write_text(yaml.safe_dump(config))
@@ -85,7 +92,7 @@ def running_exporter(
     handle = ExporterHandle(f"http://127.0.0.1:{port}", process, log_path)
     try:
         try:
-            wait_http(handle.url + "/-/ready", timeout=30)
+            wait_http(handle.url + "/-/ready", timeout=ready_timeout)
         except TimeoutError as exc:
             raise AssertionError(f"exporter not ready: {exc}\n{handle.logs()[-3000:]}") from None
         yield handle
@@ -93,7 +100,7 @@ def running_exporter(
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
