@@ -254,13 +254,7 @@ class AnaplanClient:
         url = self._api + path
         token = self._tokens.token()
         try:
-            response = self._transport.send(
-                "GET",
-                url,
-                endpoint=endpoint,
-                headers={"Authorization": token_authorization(token)},
-                params=params,
-            )
+            response = self._send_get(url, endpoint, token, params)
         except AnaplanAuthError:
             if not self._tokens.renewable:
                 raise
@@ -268,17 +262,17 @@ class AnaplanClient:
             log.info("%s: token refused (HTTP 401); authenticating again and replaying once", endpoint)
             token = self._tokens.renew_after_unauthorized(token)
             try:
-                response = self._transport.send(
-                    "GET",
-                    url,
-                    endpoint=endpoint,
-                    headers={"Authorization": token_authorization(token)},
-                    params=params,
-                )
+                response = self._send_get(url, endpoint, token, params)
             except AnaplanAuthError:
                 self._observer.auth_failed()
                 raise
         return decode_json(response, endpoint)
+
+    def _send_get(
+        self, url: str, endpoint: str, token: str, params: Mapping[str, str | int] | None
+    ) -> requests.Response:
+        headers = {"Authorization": token_authorization(token)}
+        return self._transport.send("GET", url, endpoint=endpoint, headers=headers, params=params)
 
     def _paged(self, endpoint: str, path: str, parse: Callable[[object], list[T]]) -> list[T]:
         """Every page of a list endpoint, following ``meta.paging`` by ``offset``/``limit``."""
