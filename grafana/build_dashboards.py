@@ -575,9 +575,27 @@ def tasks_dashboard() -> Dashboard:
                 f"(anaplan_task_failure_dump_available{{{OBJ}}} == 1)"
                 f" * on ({KEYS}) group_left (task_id) anaplan_task_info{{{OBJ}}}"
             ],
-            (8, 8),
+            (12, 8),
             rename={"model_name": "Model", "object_type": "Type", "object_name": "Object", "task_id": "Task"},
             hide=["Value", "workspace_name", "instance"],
+        ),
+        table(
+            "Process steps with a failure dump",
+            "Steps of the newest process runs that left a failure dump: Anaplan's dump endpoint takes the "
+            "task ID and the step's object ID.",
+            [
+                f"(anaplan_task_step_failure_dump_available{{{OBJ}}} == 1)"
+                f" * on ({KEYS}) group_left (task_id) anaplan_task_info{{{OBJ}}}"
+            ],
+            (12, 8),
+            rename={
+                "model_name": "Model",
+                "object_name": "Process",
+                "step_name": "Step",
+                "step_id": "Step object ID",
+                "task_id": "Task",
+            },
+            hide=["Value", "workspace_name", "instance", "object_type"],
         ),
         bargauge(
             "Import rows failed and ignored",
@@ -588,7 +606,7 @@ def tasks_dashboard() -> Dashboard:
                     "{{object_name}}: {{outcome}}",
                 )
             ],
-            (16, 8),
+            (24, 8),
             "none",
             thresholds(("green", None), ("orange", 1)),
             1000,

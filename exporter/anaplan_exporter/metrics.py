@@ -23,7 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from .anaplan.models import TaskState
-from .snapshot import COMPLETION_RESULTS, ERROR_REASONS, ObjectStatus, Snapshot
+from .snapshot import COMPLETION_RESULTS, ERROR_REASONS, ObjectStatus, Snapshot, StepStatus
 
 OBJECT_LABELS = (
     "workspace_id",
@@ -106,12 +106,10 @@ def _completions(obj: ObjectStatus) -> Sequence[Sample]:
     return [((result,), float(obj.completions.get(result, 0))) for result in COMPLETION_RESULTS]
 
 
-def _step_values(
-    obj: ObjectStatus, pick: Callable[[float | None, float | None, bool], float | None]
-) -> list[Sample]:
+def _step_values(obj: ObjectStatus, pick: Callable[[StepStatus], float | None]) -> list[Sample]:
     out: list[Sample] = []
     for step in obj.steps:
-        value = pick(step.duration_seconds, step.start_time, step.successful)
+        value = pick(step)
         if value is not None:
             out.append(((step.step_id, step.step_name), value))
     return out
@@ -193,21 +191,28 @@ FAMILIES: tuple[Family, ...] = (
         "Duration of a process step.",
         "gauge",
         ("step_id", "step_name"),
-        lambda obj: _step_values(obj, lambda duration, start, ok: duration),
+        lambda obj: _step_values(obj, lambda step: step.duration_seconds),
     ),
     Family(
         "anaplan_task_step_success",
         "1 if the process step succeeded, else 0.",
         "gauge",
         ("step_id", "step_name"),
-        lambda obj: _step_values(obj, lambda duration, start, ok: 1.0 if ok else 0.0),
+        lambda obj: _step_values(obj, lambda step: 1.0 if step.successful else 0.0),
     ),
     Family(
         "anaplan_task_step_start_timestamp_seconds",
         "Start time of a process step.",
         "gauge",
         ("step_id", "step_name"),
-        lambda obj: _step_values(obj, lambda duration, start, ok: start),
+        lambda obj: _step_values(obj, lambda step: step.start_time),
+    ),
+    Family(
+        "anaplan_task_step_failure_dump_available",
+        "1 if the process step left a failure dump file (fetch it with the step's object id), else 0.",
+        "gauge",
+        ("step_id", "step_name"),
+        lambda obj: _step_values(obj, lambda step: 1.0 if step.failure_dump_available else 0.0),
     ),
     Family(
         "anaplan_import_rows",

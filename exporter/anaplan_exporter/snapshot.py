@@ -65,6 +65,8 @@ class StepStatus:
     successful: bool
     duration_seconds: float | None = None
     start_time: float | None = None
+    failure_dump_available: bool = False
+    """This step left the failure dump (its ``objectId`` is the one to ask Anaplan's dump endpoint for)."""
 
 
 @dataclass(frozen=True, slots=True)

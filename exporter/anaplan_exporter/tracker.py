@@ -303,6 +303,7 @@ class ObjectTracker:
                     successful=nested.successful,
                     duration_seconds=nested.duration_seconds,
                     start_time=nested.start_time,
+                    failure_dump_available=nested.failure_dump_available,
                 )
             )
         return tuple(steps)

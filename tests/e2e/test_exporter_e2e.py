@@ -195,6 +195,7 @@ def test_metrics_match_the_simulators_ground_truth(tmp_path: Path) -> None:
     for step in runs[1]["steps"]:
         step_labels = {**process, "step_id": step["object_id"], "step_name": step["name"]}
         assert pick(samples, "anaplan_task_step_success", **step_labels) == 1
+        assert pick(samples, "anaplan_task_step_failure_dump_available", **step_labels) == 0
         assert pick(samples, "anaplan_task_step_duration_seconds", **step_labels) == pytest.approx(
             step["duration"], abs=0.01
         )

@@ -182,6 +182,7 @@ def test_the_published_examples_become_the_right_metrics(tmp_path: Path) -> None
     assert got[("anaplan_task_step_duration_seconds", step)] == pytest.approx(1.112)  # "1112" ms
     assert got[("anaplan_task_step_start_timestamp_seconds", step)] == pytest.approx(1677624625.790)
     assert got[("anaplan_task_step_success", step)] == 1.0
+    assert got[("anaplan_task_step_failure_dump_available", step)] == 0.0
     info = (
         ("current_step", "Complete."),
         ("object_id", PROCESS),

@@ -22,6 +22,7 @@ CONTRACT_METRICS = frozenset(
         "anaplan_task_step_duration_seconds",
         "anaplan_task_step_success",
         "anaplan_task_step_start_timestamp_seconds",
+        "anaplan_task_step_failure_dump_available",
         "anaplan_import_rows",
         "anaplan_task_expected_interval_seconds",
         "anaplan_task_max_duration_seconds",

@@ -37,7 +37,10 @@ PROCESS = ObjectStatus(
     up=True,
     task=finished("T1", 1677624625.0, ok=False, failure_dump_available=True, duration_seconds=0.868),
     duration_seconds=0.868,
-    steps=(StepStatus("112000000007", "Load sales", False, 1.112, 1677624625.79),),
+    steps=(
+        StepStatus("117000000015", "Clear", True, 0.2, 1677624625.59),
+        StepStatus("112000000007", "Load sales", False, 1.112, 1677624625.79, failure_dump_available=True),
+    ),
     last_success_time=1677620000.0,
     last_failure_time=1677624625.0,
     completions={"success": 4, "failure": 2, "cancelled": 1},
@@ -95,6 +98,8 @@ def test_per_object_values() -> None:
     assert value(s, "anaplan_task_step_duration_seconds", step_name="Load sales", **p) == 1.112
     assert value(s, "anaplan_task_step_success", step_id="112000000007", **p) == 0
     assert value(s, "anaplan_task_step_start_timestamp_seconds", step_id="112000000007", **p) == 1677624625.79
+    assert value(s, "anaplan_task_step_failure_dump_available", step_id="112000000007", **p) == 1
+    assert value(s, "anaplan_task_step_failure_dump_available", step_id="117000000015", **p) == 0
     assert value(s, "anaplan_target_up", **p) == 1
     assert value(s, "anaplan_poll_errors_total", reason="rate_limited", **p) == 3
     assert value(s, "anaplan_poll_errors_total", reason="not_found", **p) == 0

@@ -161,10 +161,10 @@ def test_process_steps_are_named_from_metadata_and_kept_while_next_run_is_in_pro
     api.add("118000000002", running("B", 300.0))
     tracker.poll(api, now=305.0)
     status = tracker.status(305.0)
-    assert [(s.step_id, s.step_name, s.successful) for s in status.steps] == [
-        ("112000000007", "Load sales", True),
-        ("116000000001", "116000000001", False),
-        ("112000000007", "Load sales #2", True),
+    assert [(s.step_id, s.step_name, s.successful, s.failure_dump_available) for s in status.steps] == [
+        ("112000000007", "Load sales", True, False),
+        ("116000000001", "116000000001", False, True),
+        ("112000000007", "Load sales #2", True, False),
     ]
     assert status.steps[0].duration_seconds == 1.112
     assert status.task is not None and status.task.task_id == "B"

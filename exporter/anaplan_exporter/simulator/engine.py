@@ -279,6 +279,7 @@ def truth(view: RunView) -> dict[str, Any]:
                 "successful": s.successful,
                 "start_time": s.start,
                 "duration": s.duration,
+                "failure_dump": s.failure_dump,
             }
             for s in (run.steps_ran() if terminal else ())
         ],
