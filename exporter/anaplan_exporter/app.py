@@ -5,15 +5,18 @@ from __future__ import annotations
 import html
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 from . import __version__
 from .anaplan.client import AnaplanClient
-from .config import Config
+from .config import Config, ConfigError
 from .exposition import make_metrics_app
 from .metrics import ApiStats, SnapshotCollector
 from .poller import Poller
+from .reload import ReloadStats, restart_needed
 from .snapshot import Snapshot
 from .web import WebServer, make_app
 
@@ -33,6 +36,7 @@ class Exporter:
         ProcessCollector(registry=self.own_registry)
         PlatformCollector(registry=self.own_registry)
         self.stats = ApiStats(self.own_registry)
+        self.reloads = ReloadStats(self.own_registry)
         self.registry.register(self.own_registry)
         self.client = AnaplanClient(
             config.client,
@@ -50,6 +54,29 @@ class Exporter:
         self.collector = SnapshotCollector(lambda: self.poller.snapshot, __version__)
         self.registry.register(self.collector)
         self.server: WebServer | None = None
+
+    def reload(self, load: Callable[[], Config]) -> bool:
+        """Load the configuration again and watch its targets; refuse (and keep running) on any problem."""
+        try:
+            fresh = load()
+        except ConfigError as exc:
+            log.error("configuration reload failed, still running the previous one: %s", exc)
+            self.reloads.failed()
+            return False
+        sections = restart_needed(self.config, fresh)
+        if sections:
+            log.error(
+                "configuration reload refused, still running the previous one: %s changed, which needs a "
+                "restart (a reload applies targets and defaults only)",
+                ", ".join(sections),
+            )
+            self.reloads.failed()
+            return False
+        self.config = fresh
+        self.poller.reconfigure(fresh.targets)
+        self.reloads.succeeded(time.time())
+        log.info("configuration reloaded from %s: %d targets", fresh.source, len(fresh.targets))
+        return True
 
     def _sleep(self, seconds: float) -> None:
         """Backoff waits end early on shutdown, so SIGTERM is honoured within seconds."""

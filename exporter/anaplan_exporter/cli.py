@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 0
             if args.once:
                 return _run_once(config)
-            return _serve(config, demo=args.config is None)
+            return _serve(config, args)
     except ConfigError as exc:
         print(f"anaplan-exporter: {exc}", file=sys.stderr)
         return 1
@@ -116,15 +116,24 @@ def _run_once(config: Config) -> int:
         exporter.stop()
 
 
-def _serve(config: Config, demo: bool) -> int:
+def _serve(config: Config, args: argparse.Namespace) -> int:
+    demo = args.config is None
     stop = threading.Event()
+    reload_requested = threading.Event()
+    attention = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("received signal %d, shutting down", signum)
         stop.set()
+        attention.set()
+
+    def on_hangup(signum: int, frame: FrameType | None) -> None:
+        reload_requested.set()
+        attention.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_hangup)
     exporter = Exporter(config)
     server = exporter.serve()
     scheme = "https" if config.web.tls_cert_file else "http"
@@ -139,8 +148,16 @@ def _serve(config: Config, demo: bool) -> int:
             f"(metrics at {url.rstrip('/')}{config.web.telemetry_path})",
             flush=True,
         )
-    while not stop.wait(1.0):
-        pass
+    while not stop.is_set():
+        attention.wait(1.0)
+        attention.clear()
+        if reload_requested.is_set() and not stop.is_set():
+            reload_requested.clear()
+            if demo:
+                log.info("SIGHUP: nothing to reload in demo mode")
+            else:
+                log.info("SIGHUP: reloading the configuration from %s", args.config)
+                exporter.reload(lambda: _apply_overrides(load_config(args.config), args))
     exporter.stop()
     log.info("stopped")
     if threading.active_count() > 1:

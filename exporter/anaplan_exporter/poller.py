@@ -74,6 +74,10 @@ class Poller:
         self._poll_duration: float | None = None
         self._snapshot = Snapshot(poll_interval_seconds=polling.idle_interval)
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        """Set to end the background thread's wait early (stop, or new targets to apply)."""
+        self._pending_targets: tuple[TargetConfig, ...] | None = None
+        self._pending_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     @property
@@ -83,10 +87,29 @@ class Poller:
 
     # -- one round ------------------------------------------------------------------------------------
 
+    def reconfigure(self, targets: Sequence[TargetConfig]) -> None:
+        """Watch ``targets`` from the next round on (a configuration reload).
+
+        The next round runs discovery at once. Objects watched before and after keep their trackers, so
+        their counters, last success and last failure carry on; objects no longer configured disappear.
+        """
+        with self._pending_lock:
+            self._pending_targets = tuple(targets)
+        self._wake.set()
+
+    def _apply_pending_targets(self) -> bool:
+        with self._pending_lock:
+            pending, self._pending_targets = self._pending_targets, None
+        if pending is None:
+            return False
+        self._targets = pending
+        self._by_target = {}  # indexes refer to the old list; a failing target falls back to its IDs
+        return True
+
     def tick(self) -> bool:
         """Run whatever is due now: discovery, a full cycle, or the active objects. Returns anaplan_up."""
         now = self._clock()
-        if now >= self._next_discovery:
+        if self._apply_pending_targets() or now >= self._next_discovery:
             self._discover()
             self._next_discovery = now + self._polling.discovery_interval
         full = now >= self._next_full
@@ -188,6 +211,7 @@ class Poller:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # before the round: a reload during it ends the next wait at once
             try:
                 self.tick()
             except Exception:  # keep polling whatever happens; the error is logged and the round retried
@@ -195,10 +219,11 @@ class Poller:
                 self._stop.wait(self._polling.active_interval)
                 continue
             wait = self.next_due() - self._clock()
-            self._stop.wait(min(max(wait, 0.05), self._polling.idle_interval))
+            self._wake.wait(min(max(wait, 0.05), self._polling.idle_interval))
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -33,6 +33,8 @@ CONTRACT_METRICS = frozenset(
         "anaplan_poll_duration_seconds",
         "anaplan_poll_interval_seconds",
         "anaplan_api_requests_total",
+        "anaplan_exporter_config_last_reload_successful",
+        "anaplan_exporter_config_last_reload_success_timestamp_seconds",
         *(f"anaplan_api_request_duration_seconds_{part}" for part in ("bucket", "sum", "count")),
         "anaplan_api_retries_total",
         "anaplan_auth_failures_total",
