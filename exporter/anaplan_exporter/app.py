@@ -59,7 +59,7 @@ class Exporter:
         """Load the configuration again and watch its targets; refuse (and keep running) on any problem."""
         try:
             fresh = load()
-        except ConfigError as exc:
+        except (ConfigError, ValueError) as exc:
             log.error("configuration reload failed, still running the previous one: %s", exc)
             self.reloads.failed()
             return False

@@ -88,6 +88,11 @@ def test_exporter_reload_applies_good_files_and_refuses_bad_ones_keeping_the_old
         )
         assert exporter.own_registry.get_sample_value(gauge) == 0
         assert not exporter.reload(lambda: config(polling={"idle_interval": "30s"}))
+
+        def bad_override() -> Config:
+            raise ValueError("--shard: expected I/N")
+
+        assert not exporter.reload(bad_override)
         assert exporter.config.polling == config().polling
 
         wider = config(targets=[{"workspace": WS, "model": MODEL, "processes": "*"}])
