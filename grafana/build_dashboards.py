@@ -152,13 +152,14 @@ def stat(
     mappings: list[Json] | None = None,
     text_mode: str = "value",
     legend: str = "",
+    width: int = 4,
 ) -> Json:
     return panel(
         "stat",
         title,
         description,
         [target(expr, legend)],
-        (4, 4),
+        (width, 4),
         unit,
         defaults={
             "color": {"mode": "thresholds"},
@@ -672,12 +673,23 @@ def exporter_dashboard() -> Dashboard:
             "Refused or failed authentications and token refreshes within the time range.",
             f"sum(increase(anaplan_auth_failures_total{{{INST}}}[$__range]))",
             steps=thresholds(("green", None), ("red", 1)),
+            width=3,
         ),
         stat(
             "HTTP 429 answers",
             "Requests Anaplan refused with HTTP 429 (rate limited) within the time range.",
             f'sum(increase(anaplan_api_requests_total{{{INST}, code="429"}}[$__range])) or vector(0)',
             steps=thresholds(("green", None), ("orange", 1)),
+            width=3,
+        ),
+        stat(
+            "Config reload",
+            "Outcome of the last configuration reload (SIGHUP); a refused reload leaves the previous "
+            "configuration running and the log names the fault.",
+            f"min(anaplan_exporter_config_last_reload_successful{{{INST}}})",
+            steps=thresholds(("red", None), ("green", 1)),
+            mappings=value_map((1, "OK", "green"), (0, "Refused", "red")),
+            width=3,
         ),
         stat(
             "Version",
@@ -686,6 +698,7 @@ def exporter_dashboard() -> Dashboard:
             text_mode="name",
             legend="{{version}}",
             steps=thresholds(("text", None)),
+            width=3,
         ),
         state_timeline(
             "Poll health per object",
