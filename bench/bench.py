@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created
 from prometheus_client.parser import text_string_to_metric_families
 
 from anaplan_exporter.anaplan.client import AnaplanClient
+from anaplan_exporter.config import Config
 from anaplan_exporter.poller import Poller
 from harness import (
     REPO,
@@ -96,20 +97,25 @@ def delta(before: dict[str, Any], after: dict[str, Any], *kinds: str) -> int:
 # ----------------------------------------------------------------------------------- poll cost
 
 
+def idle_tenant_config(sim_url: str, idle_interval: float) -> Config:
+    """The benchmark settings, watching every import, export and action of the ``idle_objects`` tenant."""
+    return parse_exporter_config(
+        exporter_config(
+            sim_url,
+            all_of_model("imports", "exports", "actions"),
+            concurrency=CONCURRENCY,
+            requests_per_second=REQUESTS_PER_SECOND,
+            workers=WORKERS,
+            idle_interval=idle_interval,
+        )
+    )
+
+
 def poll_cost(objects: int, workdir: Path) -> list[Row]:
     """Discovery and a first cycle, then two steady full cycles, each timed around ``Poller.tick()``."""
     rows: list[Row] = []
     with running_simulator(idle_objects(objects, latency=LATENCY), workdir) as sim:
-        config = parse_exporter_config(
-            exporter_config(
-                sim.url,
-                all_of_model("imports", "exports", "actions"),
-                concurrency=CONCURRENCY,
-                requests_per_second=REQUESTS_PER_SECOND,
-                workers=WORKERS,
-                idle_interval=60,
-            )
-        )
+        config = idle_tenant_config(sim.url, idle_interval=60.0)
         client = AnaplanClient(config.client, config.credentials)
         skew = [0.0]  # the poller's clock jumps one idle interval before each tick: every tick is full
         poller = Poller(client, config.targets, config.polling, clock=lambda: time.time() + skew[0])
@@ -203,16 +209,7 @@ def auth_rate(scale: float, hours: float, workdir: Path) -> list[Row]:
     lifetime, margin, hour = TOKEN_LIFETIME / scale, REFRESH_MARGIN / scale, 3600.0 / scale
     scenario = idle_objects(100, latency=LATENCY, token_lifetime=lifetime)
     with running_simulator(scenario, workdir) as sim:
-        config = parse_exporter_config(
-            exporter_config(
-                sim.url,
-                all_of_model("imports", "exports", "actions"),
-                concurrency=CONCURRENCY,
-                requests_per_second=REQUESTS_PER_SECOND,
-                workers=WORKERS,
-                idle_interval=60.0 / scale,
-            )
-        )
+        config = idle_tenant_config(sim.url, idle_interval=60.0 / scale)
         recorder = AuthRecorder()
         settings = dataclasses.replace(config.client, refresh_margin=margin)
         client = AnaplanClient(settings, config.credentials, observer=recorder)

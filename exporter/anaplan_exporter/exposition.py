@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from .metrics import FAMILIES, OBJECT_LABELS, Family, SnapshotCollector, exporter_families
-from .snapshot import ObjectRef, ObjectStatus, Snapshot
+from .snapshot import ObjectRef, Snapshot
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -121,13 +121,7 @@ def _value(value: float) -> str:
 
 def render_snapshot(snapshot: Snapshot, openmetrics: bool = False) -> Iterator[bytes]:
     """The per-object families of ``snapshot`` as UTF-8 chunks, in ``FAMILIES`` order."""
-    labels: dict[ObjectRef, _ObjectLabels] = {}
-    objects: list[tuple[ObjectStatus, _ObjectLabels]] = []
-    for obj in snapshot.objects:
-        found = labels.get(obj.ref)
-        if found is None:
-            found = labels[obj.ref] = _ObjectLabels(obj.ref)
-        objects.append((obj, found))
+    objects = [(obj, _ObjectLabels(obj.ref)) for obj in snapshot.objects]
     escaped: dict[str, str] = {}  # extra label values that repeat: states, results, reasons, outcomes
     for spec in FAMILIES:
         headers = _Headers(spec, openmetrics)
