@@ -29,7 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from anaplan_exporter.anaplan.client import AnaplanClient
 from anaplan_exporter.config import Config
-from anaplan_exporter.poller import Poller
+from anaplan_exporter.polling.poller import Poller
 from harness import (
     REPO,
     exporter_config,

@@ -15,7 +15,7 @@ from .anaplan.client import AnaplanClient
 from .config import Config, ConfigError
 from .exposition import make_metrics_app
 from .metrics import ApiStats, SnapshotCollector
-from .poller import Poller
+from .polling.poller import Poller
 from .reload import ReloadStats, restart_needed
 from .snapshot import Snapshot
 from .web import WebServer, make_app

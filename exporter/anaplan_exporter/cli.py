@@ -20,7 +20,7 @@ from . import __version__
 from .app import Exporter
 from .config import Config, ConfigError, apply_web_config_file, load_config
 from .logs import LEVELS, setup_logging
-from .sharding import parse_shard
+from .polling.sharding import parse_shard
 from .web import parse_listen_address
 
 log = logging.getLogger("anaplan_exporter")

@@ -15,7 +15,7 @@ import yaml
 
 from anaplan_exporter.cli import build_parser
 from anaplan_exporter.config import load_config
-from anaplan_exporter.sharding import parse_shard
+from anaplan_exporter.polling.sharding import parse_shard
 from anaplan_exporter.web import DEFAULT_PORT, HEALTHY_PATH, READY_PATH
 from support.binaries import find_binary
 

@@ -26,9 +26,9 @@ from anaplan_exporter.anaplan.models import (
 from anaplan_exporter.anaplan.parsing import parse_task_list, parse_task_status
 from anaplan_exporter.config import ObjectSelection, ObjectSelector, PollingConfig, TargetConfig
 from anaplan_exporter.metrics import build_families
-from anaplan_exporter.poller import Poller
+from anaplan_exporter.polling.poller import Poller
+from anaplan_exporter.polling.tracker import ObjectTracker
 from anaplan_exporter.snapshot import COMPLETION_RESULTS, ObjectStatus, Snapshot
-from anaplan_exporter.tracker import ObjectTracker
 
 from .model import ERRORS, POLL_EVERY, T0, Run, ScriptedAnaplan, run_lists
 from .strategies import json_values, task_documents

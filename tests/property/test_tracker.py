@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from anaplan_exporter.anaplan.errors import AnaplanError
 from anaplan_exporter.anaplan.models import ObjectType, TaskState
+from anaplan_exporter.polling.tracker import ObjectTracker, error_reason
 from anaplan_exporter.snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus
-from anaplan_exporter.tracker import ObjectTracker, error_reason
 
 from .model import ERRORS, POLL_EVERY, T0, Run, ScriptedAnaplan, run_lists
 

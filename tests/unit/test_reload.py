@@ -8,7 +8,7 @@ import pytest
 
 from anaplan_exporter.app import Exporter
 from anaplan_exporter.config import Config, ConfigError, parse_config
-from anaplan_exporter.poller import Poller
+from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.reload import restart_needed
 
 from .fakes import MODEL, WS, finished

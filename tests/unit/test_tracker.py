@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from anaplan_exporter.anaplan.errors import AnaplanNotFoundError, AnaplanResponseError
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
-from anaplan_exporter.tracker import ObjectTracker
+from anaplan_exporter.polling.tracker import ObjectTracker
 
 from .fakes import FakeAnaplan, finished, ref, running
 

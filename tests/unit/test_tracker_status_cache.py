@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from anaplan_exporter.tracker import ObjectTracker
+from anaplan_exporter.polling.tracker import ObjectTracker
 
 from .fakes import FakeAnaplan, finished, ref, running
 

@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from .config import PollingConfig, TargetConfig
+from ..config import PollingConfig, TargetConfig
+from ..snapshot import Snapshot
 from .discovery import CatalogReader, Discoverer, WatchedObject
 from .sharding import shard_of
-from .snapshot import Snapshot
 from .tracker import ObjectTracker, TaskReader
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Protocol
 
-from .anaplan.errors import (
+from ..anaplan.errors import (
     AnaplanAuthError,
     AnaplanConnectionError,
     AnaplanError,
@@ -25,8 +25,8 @@ from .anaplan.errors import (
     AnaplanResponseError,
     AnaplanServerError,
 )
-from .anaplan.models import ObjectType, Task, TaskResult, TaskState, TaskSummary
-from .snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus, StepStatus
+from ..anaplan.models import ObjectType, Task, TaskResult, TaskState, TaskSummary
+from ..snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus, StepStatus
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
-from .anaplan.errors import AnaplanError
-from .anaplan.models import Model, ModelObject, ObjectType, ProcessMetadata, Workspace
-from .config import TargetConfig
-from .snapshot import ObjectRef
+from ..anaplan.errors import AnaplanError
+from ..anaplan.models import Model, ModelObject, ObjectType, ProcessMetadata, Workspace
+from ..config import TargetConfig
+from ..snapshot import ObjectRef
 
 log = logging.getLogger(__name__)
 

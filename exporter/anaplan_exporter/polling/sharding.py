@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .snapshot import ObjectRef
+from ..snapshot import ObjectRef
 
 
 def shard_of(ref: ObjectRef, total: int) -> int:
