@@ -70,6 +70,15 @@ class StepStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class PollError:
+    """The last failed poll of an object: a bounded reason, Anaplan's or the network's message, and when."""
+
+    reason: str
+    message: str
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectStatus:
     """Everything known about one watched object after its latest poll."""
 
@@ -85,6 +94,10 @@ class ObjectStatus:
     last_failure_time: float | None = None
     completions: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(COMPLETION_RESULTS, 0))
     errors: Mapping[str, int] = field(default_factory=dict)
+    last_poll_time: float | None = None
+    """When the last poll of the object ended (successful or not); None before the first."""
+    last_error: PollError | None = None
+    """The most recent failed poll, kept after the object recovers (compare its time with the last poll)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +113,9 @@ class Snapshot:
     poll_duration_seconds: float | None = None
     poll_interval_seconds: float = 60.0
     token_expires_at: float | None = None
+    discovery_errors: tuple[str, ...] = ()
+    """What the last discovery could not resolve (refused authentication, unreachable host, unknown names)."""
+    oldest_poll_age_seconds: float | None = None
+    """Age of the least recently polled object's last poll: how far the idle sweep lags."""
+    budget_used_ratio: float | None = None
+    """Share of the request budget used over the last minute."""

@@ -196,3 +196,23 @@ def test_unknown_state_keeps_being_polled() -> None:
     tracker.poll(api, now=120.0)
     assert api.status_calls == ["A", "A"]
     assert tracker.active
+
+
+def test_last_poll_time_and_last_error_are_kept_for_the_status_page() -> None:
+    api = FakeAnaplan()
+    api.add("118000000002", finished("A", 100.0))
+    tracker = ObjectTracker(ref())
+    assert tracker.status(50.0).last_poll_time is None
+    tracker.poll(api, now=200.0)
+    assert tracker.status(200.0).last_poll_time == 200.0
+    assert tracker.status(200.0).last_error is None
+    api.failing["118000000002"] = AnaplanNotFoundError(404, "Object not found", "list_tasks")
+    tracker.poll(api, now=260.0)
+    error = tracker.status(260.0).last_error
+    assert error is not None and (error.reason, error.time) == ("not_found", 260.0)
+    assert "Object not found" in error.message
+    del api.failing["118000000002"]
+    tracker.poll(api, now=320.0)
+    status = tracker.status(320.0)
+    assert status.up and status.last_poll_time == 320.0
+    assert status.last_error is not None and status.last_error.time == 260.0  # kept after recovery

@@ -69,6 +69,7 @@ class Poller:
         self._seen: set[tuple[str, str, str, str]] = set()
         """Objects polled at least once; new ones are polled on the next round, not the next full cycle."""
         self._discovery_ok = False
+        self._discovery_errors: tuple[str, ...] = ()
         self._ready = False
         self._last_success: float | None = None
         self._poll_duration: float | None = None
@@ -186,6 +187,7 @@ class Poller:
                 if watched.step_names:
                     tracker.step_names = watched.step_names
         self._discovery_ok = result.ok
+        self._discovery_errors = tuple(result.errors)
         log.info("discovery: watching %d objects (%d errors)", len(self._trackers), len(result.errors))
 
     def _publish(self, now: float, up: bool) -> None:
@@ -201,6 +203,7 @@ class Poller:
             poll_duration_seconds=self._poll_duration,
             poll_interval_seconds=self._polling.idle_interval,
             token_expires_at=token_expiry,
+            discovery_errors=self._discovery_errors,
         )
 
     # -- background thread --------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from ..anaplan.errors import (
     AnaplanServerError,
 )
 from ..anaplan.models import ObjectType, Task, TaskResult, TaskState, TaskSummary
-from ..snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus, StepStatus
+from ..snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus, PollError, StepStatus
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,8 @@ class ObjectTracker:
         self._status: ObjectStatus | None = None
         """The last ``status()``, reused until a poll or a rename: publishing stays cheap for idle objects."""
         self._status_steps: Mapping[str, str] | None = None
+        self._last_poll: float | None = None
+        self._last_error: PollError | None = None
 
     # -- state queries used by the scheduler -------------------------------------------------------
 
@@ -133,21 +135,23 @@ class ObjectTracker:
     def poll(self, client: TaskReader, now: float) -> bool:
         """One poll; True on success. On failure the last good state stays and the error is counted."""
         self._status = None
+        self._last_poll = now
         try:
             self._poll(client, now)
         except AnaplanError as exc:
-            self._fail(error_reason(exc), exc)
+            self._fail(error_reason(exc), exc, now)
             return False
         except Exception as exc:  # a bug or an unforeseen shape must not stop the other objects
             log.exception("unexpected error polling %s %s", self.ref.object_type.value, self.ref.object_id)
-            self._fail("other", exc)
+            self._fail("other", exc, now)
             return False
         self._up = True
         return True
 
-    def _fail(self, reason: str, exc: BaseException) -> None:
+    def _fail(self, reason: str, exc: BaseException, now: float) -> None:
         self._up = False
         self._errors[reason] = self._errors.get(reason, 0) + 1
+        self._last_error = PollError(reason, str(exc), now)
         log.warning(
             "poll failed object_type=%s object_id=%s reason=%s error=%s",
             self.ref.object_type.value,
@@ -269,6 +273,8 @@ class ObjectTracker:
             last_failure_time=self._last_failure,
             completions=dict(self._completions),
             errors=dict(self._errors),
+            last_poll_time=self._last_poll,
+            last_error=self._last_error,
         )
         return self._status
 
