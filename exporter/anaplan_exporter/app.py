@@ -39,7 +39,7 @@ class Exporter:
         self.reloads = ReloadStats(self.own_registry)
         self.registry.register(self.own_registry)
         self.client = AnaplanClient(
-            config.client,
+            config.replica_client,
             config.credentials,
             observer=self.stats,
             sleep=self._sleep,
@@ -50,6 +50,7 @@ class Exporter:
             config.polling,
             shard=config.shard,
             shard_total=config.shard_total,
+            budget=self.client.budget,
         )
         self.collector = SnapshotCollector(lambda: self.poller.snapshot, __version__)
         self.registry.register(self.collector)

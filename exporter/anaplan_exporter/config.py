@@ -114,6 +114,8 @@ class PollingConfig:
     active_max_interval: float = 60.0
     discovery_interval: float = 600.0
     workers: int = 8
+    metadata_refresh_interval: float = 86400.0
+    """How often a process's step names are read again (besides when a run names an unknown step)."""
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,18 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     shard: int = 0
     shard_total: int = 1
+    replica_requests_per_second: float | None = None
+    """An explicit request budget for this replica; None: ``client.requests_per_second / shard_total``."""
     source: str = ""
     """The file the configuration came from."""
+
+    @property
+    def replica_client(self) -> ClientSettings:
+        """The client settings of this replica: the deployment's request budget is shared by its shards."""
+        rate = self.replica_requests_per_second
+        if rate is None:
+            rate = self.client.requests_per_second / self.shard_total
+        return replace(self.client, requests_per_second=rate)
 
 
 # --- entry points ---
@@ -158,7 +170,8 @@ def parse_config(data: object, source: str, environ: Mapping[str, str]) -> Confi
         raise ctx.error("anaplan", "required key is missing")
     anaplan = top.section("anaplan", _ANAPLAN_KEYS)
     defaults = _policy(top.section("defaults", ("expected_every", "max_duration")), DurationPolicy())
-    shard, shard_total = _sharding(top.section("sharding", ("shard", "total")))
+    sharding = top.section("sharding", ("shard", "total", "replica_requests_per_second"))
+    shard, shard_total = _sharding(sharding)
     return Config(
         client=_client_settings(anaplan),
         credentials=_credentials(anaplan),
@@ -167,6 +180,7 @@ def parse_config(data: object, source: str, environ: Mapping[str, str]) -> Confi
         web=_web(top.section("web", _WEB_KEYS)),
         shard=shard,
         shard_total=shard_total,
+        replica_requests_per_second=sharding.number("replica_requests_per_second", None),
         source=source,
     )
 
@@ -467,7 +481,14 @@ def _a(noun: str) -> str:
 
 # --- polling, sharding ---
 
-_POLLING_KEYS = ("idle_interval", "active_interval", "active_max_interval", "discovery_interval", "workers")
+_POLLING_KEYS = (
+    "idle_interval",
+    "active_interval",
+    "active_max_interval",
+    "discovery_interval",
+    "metadata_refresh_interval",
+    "workers",
+)
 
 
 def _polling(section: Section) -> PollingConfig:
@@ -483,8 +504,10 @@ def _polling(section: Section) -> PollingConfig:
     idle = section.duration("idle_interval", defaults.idle_interval)
     discovery = section.duration("discovery_interval", defaults.discovery_interval)
     assert idle is not None and discovery is not None
+    metadata = section.duration("metadata_refresh_interval", defaults.metadata_refresh_interval)
+    assert idle is not None and discovery is not None and metadata is not None
     workers = section.integer("workers", defaults.workers, minimum=1)
-    return PollingConfig(idle, active, active_max, discovery, workers)
+    return PollingConfig(idle, active, active_max, discovery, workers, metadata)
 
 
 def _sharding(section: Section) -> tuple[int, int]:

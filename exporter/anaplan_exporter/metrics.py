@@ -275,26 +275,39 @@ def exporter_families(snapshot: Snapshot, version: str) -> Iterator[Metric]:
     """The exporter-wide families of a snapshot (health, poll timing, token expiry, build)."""
     yield GaugeMetricFamily(
         "anaplan_up",
-        "1 if the last poll round reached every object without error.",
+        "1 if discovery succeeded and the last poll of every object succeeded.",
         value=1.0 if snapshot.up else 0.0,
     )
     if snapshot.last_success_time is not None:
         yield GaugeMetricFamily(
             "anaplan_last_poll_success_timestamp_seconds",
-            "End of the last poll round that reached every object without error.",
+            "Last time discovery and the last poll of every object had all succeeded.",
             value=snapshot.last_success_time,
         )
     if snapshot.poll_duration_seconds is not None:
         yield GaugeMetricFamily(
             "anaplan_poll_duration_seconds",
-            "Duration of the last full poll cycle.",
+            "Time the last sweep took to poll every watched object once.",
             value=snapshot.poll_duration_seconds,
         )
     yield GaugeMetricFamily(
         "anaplan_poll_interval_seconds",
-        "Configured interval between full poll cycles.",
+        "Configured interval between two polls of an idle object (polling.idle_interval).",
         value=snapshot.poll_interval_seconds,
     )
+    if snapshot.oldest_poll_age_seconds is not None:
+        yield GaugeMetricFamily(
+            "anaplan_poll_oldest_age_seconds",
+            "Seconds since the least recently polled object was polled: above the idle interval, the "
+            "request budget cannot cover every object that often.",
+            value=snapshot.oldest_poll_age_seconds,
+        )
+    if snapshot.budget_used_ratio is not None:
+        yield GaugeMetricFamily(
+            "anaplan_request_budget_used_ratio",
+            "Share of this replica's request budget (requests_per_second) used over the last minute.",
+            value=snapshot.budget_used_ratio,
+        )
     if snapshot.token_expires_at is not None:
         yield GaugeMetricFamily(
             "anaplan_auth_token_expiry_timestamp_seconds",

@@ -22,6 +22,7 @@ _RESTART_ONLY = (
     ("web", "web"),
     ("shard", "sharding"),
     ("shard_total", "sharding"),
+    ("replica_requests_per_second", "sharding"),
 )
 """Config fields a reload may not change, and the configuration section each comes from."""
 

@@ -128,6 +128,7 @@ def test_everything_else_is_read(load: Load, minimal: dict[str, object], tmp_pat
         "active_interval": "10s",
         "active_max_interval": "5m",
         "discovery_interval": "1h",
+        "metadata_refresh_interval": "12h",
         "workers": 3,
     }
     minimal["sharding"] = {"shard": 2, "total": 3}
@@ -145,8 +146,11 @@ def test_everything_else_is_read(load: Load, minimal: dict[str, object], tmp_pat
         requests_per_second=0.5,
         verify_tls=str(tmp_path / "ca.pem"),
     )
-    assert config.polling == PollingConfig(120, 10, 300, 3600, 3)
+    assert config.polling == PollingConfig(120, 10, 300, 3600, 3, 43200)
     assert (config.shard, config.shard_total) == (2, 3)
+    assert config.replica_client.requests_per_second == 0.5 / 3  # the shards share the deployment's budget
+    minimal["sharding"] = {"shard": 2, "total": 3, "replica_requests_per_second": 0.25}
+    assert load(minimal).replica_client.requests_per_second == 0.25  # unless a replica's figure is set
 
 
 @pytest.mark.parametrize(

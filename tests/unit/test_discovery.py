@@ -13,6 +13,15 @@ from anaplan_exporter.polling.sharding import shard_of
 
 from .fakes import MODEL, WS, FakeAnaplan, ref
 
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 PROCESSES = [f"1180000000{i:02d}" for i in range(12)]
 
 
@@ -44,16 +53,33 @@ def every_process() -> list[TargetConfig]:
     ]
 
 
-def test_step_names_are_looked_up_and_a_failed_lookup_is_named() -> None:
+def test_discovery_reads_no_metadata_and_step_names_are_read_one_process_at_a_time() -> None:
     api = MetadataRecorder()
-    result = Discoverer(api).discover(every_process())
-    names = {w.ref.object_id: w.step_names for w in result.objects}
-    assert names[PROCESSES[0]] == {"112000000001": f"step of {PROCESSES[0]}"}
-    assert names[PROCESSES[3]] == {}
-    assert len(result.errors) == 1
-    assert result.errors[0].startswith(f"targets[0]: process {PROCESSES[3]} metadata: ")
-    assert "403" in result.errors[0]
-    assert sorted(api.looked_up) == PROCESSES
+    discoverer = Discoverer(api)
+    result = discoverer.discover(every_process())
+    assert result.ok and len(result.objects) == len(PROCESSES)
+    assert api.looked_up == []  # metadata is the poller's low-priority work, not discovery's
+    first = next(w.ref for w in result.objects if w.ref.object_id == PROCESSES[0])
+    assert discoverer.step_names(first) == {"112000000001": f"step of {PROCESSES[0]}"}
+
+
+def test_a_failed_metadata_read_is_named_in_the_discovery_errors_and_retried() -> None:
+    api = MetadataRecorder()
+    clock = Clock()
+    poller = Poller(api, every_process(), PollingConfig(workers=4), clock=clock)
+    try:
+        assert not poller.tick()
+        (error,) = poller.snapshot.discovery_errors
+        assert error.startswith(f"process {PROCESSES[3]} metadata: ") and "403" in error
+        assert sorted(api.looked_up) == PROCESSES
+        clock.now += 4
+        poller.tick()
+        assert len(api.looked_up) == len(PROCESSES)  # not before the 5 s backoff
+        clock.now += 1
+        poller.tick()
+        assert api.looked_up[len(PROCESSES) :] == [PROCESSES[3]]
+    finally:
+        poller.stop()
 
 
 def test_poller_looks_up_metadata_concurrently_and_only_for_its_shard() -> None:

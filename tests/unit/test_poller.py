@@ -97,7 +97,10 @@ def test_idle_objects_wait_for_the_idle_interval_and_active_ones_get_5s_polls() 
     assert api.list_calls == 4  # both idle now
     clock.now = 1060.0
     poller.tick()
-    assert api.list_calls == 6  # full cycle
+    assert api.list_calls == 5  # the action, idle since its poll at 1000
+    clock.now = 1070.0
+    poller.tick()
+    assert api.list_calls == 6  # the process: 60 s after its own last poll at 1010, no global round
     process = next(o for o in poller.snapshot.objects if o.ref.object_id == "118000000002")
     assert process.completions["success"] == 1
 

@@ -231,6 +231,11 @@ class AnaplanClient:
         return parse_task_status(self._get("task_status", path, params))
 
     @property
+    def budget(self) -> Limiter:
+        """The shared request budget (the poller paces its work by it and reports its use)."""
+        return self._limiter
+
+    @property
     def token_expires_at(self) -> float | None:
         """Epoch seconds of the cached token's expiry; None before the first token and for static tokens."""
         return self._tokens.expires_at

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+USAGE_WINDOW = 60.0
+"""Seconds over which :meth:`Limiter.used_ratio` measures the share of the budget spent."""
 
 ARRIVAL_MARGIN = 0.1
 """Seconds of delay between a request's start and its arrival at Anaplan that cannot push a one-second
@@ -60,12 +64,37 @@ class Limiter:
         # Reservations are made inside a concurrency slot, so they never run further ahead than this; a
         # clock stepping backwards must not turn into a long sleep.
         self._max_ahead = max_concurrency * self._interval + self._tolerance
+        self._starts: deque[float] = deque()
+        """Booked start times of the last :data:`USAGE_WINDOW` seconds."""
 
     @property
     def in_flight(self) -> int:
         """How many callers are inside :meth:`slot` right now."""
         with self._lock:
             return self._in_flight
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two starts at the sustained rate."""
+        return self._interval
+
+    def free_in(self) -> float:
+        """Seconds until a request booked now could start (0 when nobody is waiting for a start)."""
+        with self._lock:
+            now = self._clock()
+            if self._next_start is None:
+                return 0.0
+            return max(0.0, min(self._next_start - self._tolerance, now + self._max_ahead) - now)
+
+    def used_ratio(self) -> float:
+        """Share of the sustained budget booked over the last minute (0 to 1)."""
+        with self._lock:
+            self._forget_old_starts(self._clock())
+            return min(1.0, len(self._starts) * self._interval / USAGE_WINDOW)
+
+    def _forget_old_starts(self, now: float) -> None:
+        while self._starts and self._starts[0] < now - USAGE_WINDOW:
+            self._starts.popleft()
 
     def reserve(self) -> float:
         """Book the next start time and return how long the caller must wait for it (seconds)."""
@@ -75,6 +104,8 @@ class Limiter:
             theoretical = min(theoretical, now + self._max_ahead)
             wait = max(0.0, theoretical - self._tolerance - now)
             self._next_start = theoretical + self._interval
+            self._starts.append(theoretical)
+            self._forget_old_starts(now)
             return wait
 
     @contextmanager

@@ -1,16 +1,17 @@
 """Turn configured targets (IDs or names, or "*") into the concrete objects to watch, with readable names.
 
-Runs at start-up and on the discovery interval. A target that cannot be resolved keeps its previous
-resolution; an explicitly configured ID that cannot be looked up is still watched under its ID, so its
-failures show up as ``anaplan_target_up 0`` instead of the object silently disappearing.
+Runs at start-up, on the discovery interval and after a reload (sooner, with backoff, after a failure). A
+target that cannot be resolved keeps its previous resolution; an explicitly configured ID that cannot be
+looked up is still watched under its ID, so its failures show up as ``anaplan_target_up 0`` instead of the
+object silently disappearing.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from ..anaplan.errors import AnaplanError
@@ -41,7 +42,6 @@ class CatalogReader(Protocol):
 class WatchedObject:
     ref: ObjectRef
     target_index: int = 0
-    step_names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,29 +83,15 @@ def _match(items: Iterable[_Named], wanted: str) -> _Named | None:
     return matches[0] if matches else None
 
 
-_In = TypeVar("_In")
-_Out = TypeVar("_Out")
-Mapper = Callable[[Callable[[_In], _Out], Iterable[_In]], Iterator[_Out]]
-
-
 class Discoverer:
     """Resolves targets with one pass of list calls (workspaces once, models once per workspace).
 
-    Process metadata (one request per process, for step names) is fetched through ``mapper``: the poller
-    passes its thread pool's ``map`` so that thousands of processes do not wait on each other. Only the
-    processes ``wanted`` (this replica's shard) are looked up.
+    Process metadata (one request per process, for step names) is not part of a discovery: the poller reads
+    it with :meth:`step_names` as low-priority work of its own, once per process and then rarely.
     """
 
-    def __init__(
-        self,
-        client: CatalogReader,
-        *,
-        mapper: Mapper[WatchedObject, tuple[dict[str, str], str | None]] = map,
-        wanted: Callable[[ObjectRef], bool] = lambda ref: True,
-    ) -> None:
+    def __init__(self, client: CatalogReader) -> None:
         self._client = client
-        self._map = mapper
-        self._wanted = wanted
 
     def discover(self, targets: Iterable[TargetConfig]) -> DiscoveryResult:
         result = DiscoveryResult(objects=[], errors=[], failed_targets=set())
@@ -131,7 +117,6 @@ class Discoverer:
                 continue
             if errors:
                 result.errors.extend(f"targets[{index}]: {e}" for e in errors)
-        self._add_step_names(result)
         for message in result.errors:
             log.warning("discovery: %s", message)
         return result
@@ -180,27 +165,10 @@ class Discoverer:
                 out.append(WatchedObject(ref, index))
         return errors
 
-    def _add_step_names(self, result: DiscoveryResult) -> None:
-        """Look up the step names of every wanted process, concurrently; failures become errors."""
-        positions = [
-            i
-            for i, watched in enumerate(result.objects)
-            if watched.ref.object_type is ObjectType.PROCESS and self._wanted(watched.ref)
-        ]
-        looked_up = self._map(self._step_names, [result.objects[i] for i in positions])
-        for i, (names, error) in zip(positions, looked_up, strict=True):
-            watched = result.objects[i]
-            if error is not None:
-                result.errors.append(f"targets[{watched.target_index}]: {error}")
-            result.objects[i] = replace(watched, step_names=names)
-
-    def _step_names(self, watched: WatchedObject) -> tuple[dict[str, str], str | None]:
-        ref = watched.ref
-        try:
-            metadata = self._client.process_metadata(ref.workspace_id, ref.model_id, ref.object_id)
-        except AnaplanError as exc:
-            return {}, f"process {ref.object_id} metadata: {exc}"
-        return {step.object_id: step.name or step.object_id for step in metadata.steps}, None
+    def step_names(self, ref: ObjectRef) -> dict[str, str]:
+        """A process's step names by step object ID (raises AnaplanError)."""
+        metadata = self._client.process_metadata(ref.workspace_id, ref.model_id, ref.object_id)
+        return {step.object_id: step.name or step.object_id for step in metadata.steps}
 
 
 def _by_id_only(index: int, target: TargetConfig) -> list[WatchedObject]:

@@ -1,27 +1,48 @@
 """The background poller: decides what to ask Anaplan and when, and publishes immutable snapshots.
 
-Scheduling: every object is polled on each *full cycle* (every ``idle_interval``); an object whose newest
-task is unfinished is also polled in between, never more often than ``active_interval`` (Anaplan asks for at
-most one status check per 5 s) and less often as the run gets longer, up to ``active_max_interval``.
-Discovery (names, "*" selections, process step names) runs at start and every ``discovery_interval``.
+Scheduling is continuous (see ``schedule``): every object has its own due time, and one scheduling thread
+hands the most urgent due work to the worker pool as soon as a worker is free and the shared request budget
+allows a start. Running tasks come first (one check per ``active_interval``, Anaplan's 5 s, slowing down for
+long runs up to ``active_max_interval``), then objects never polled, then idle objects oldest first (every
+``idle_interval``, stretched evenly when the budget cannot cover them all), then discovery and process
+metadata. No request waits for another object's answer, and each outcome is published within a second.
+
+Threads: only the scheduling thread changes the poller's state. A worker owns the tracker (or discovery) it
+was handed until it returns a closure, which the scheduling thread applies.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Protocol
 
+from ..anaplan.errors import AnaplanError
+from ..anaplan.models import ObjectType
 from ..config import PollingConfig, TargetConfig
-from ..snapshot import Snapshot
-from .discovery import CatalogReader, Discoverer, WatchedObject
+from ..snapshot import ObjectRef, ObjectStatus, Snapshot
+from .discovery import CatalogReader, Discoverer, DiscoveryResult, WatchedObject
+from .schedule import Schedule, Urgency
 from .sharding import shard_of
 from .tracker import ObjectTracker, TaskReader
 
 log = logging.getLogger(__name__)
+
+Key = tuple[str, str, str, str]
+Apply = Callable[[float], None]
+
+RETRY_INITIAL = 5.0
+"""First wait before a failed discovery or metadata read is tried again; doubles up to its interval."""
+PUBLISH_COALESCE = 0.2
+"""Outcomes arriving within this many seconds share one snapshot (so 10,000 quick polls are not 10,000
+snapshots); an outcome is published no later than this after it arrives."""
+PUBLISH_EVERY = 1.0
+"""A snapshot is published at least this often: running durations and the poll lag keep growing."""
 
 
 class AnaplanReader(CatalogReader, TaskReader, Protocol):
@@ -31,13 +52,45 @@ class AnaplanReader(CatalogReader, TaskReader, Protocol):
     def token_expires_at(self) -> float | None: ...
 
 
+class RequestBudget(Protocol):
+    """The shared request budget, as the scheduler sees it (``anaplan.limiter.Limiter`` provides it)."""
+
+    @property
+    def interval(self) -> float: ...
+
+    def free_in(self) -> float: ...
+
+    def used_ratio(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class _Discovery:
+    """The schedule's key for discovery."""
+
+
+@dataclass(frozen=True)
+class _Metadata:
+    """The schedule's key for reading one process's step names."""
+
+    key: Key
+
+
+DISCOVERY = _Discovery()
+
+
 def active_interval(polling: PollingConfig, running_for: float) -> float:
     """Poll interval for an unfinished task: 5 s at first, a tenth of its age later, capped."""
     return min(polling.active_max_interval, max(polling.active_interval, running_for / 10.0))
 
 
+def retry_delay(failures: int, ceiling: float) -> float:
+    """Backoff after ``failures`` consecutive failures: 5 s, 10 s, 20 s ... up to ``ceiling``."""
+    return min(ceiling, RETRY_INITIAL * 2.0 ** min(failures - 1, 30))
+
+
 class Poller:
-    """Owns the trackers; ``tick()`` does one round, ``start()`` runs rounds in a background thread."""
+    """Owns the trackers; ``start()`` schedules continuously in a background thread, ``tick()`` does
+    everything due now in the caller's thread (``--once``, tests, benchmarks)."""
 
     def __init__(
         self,
@@ -48,6 +101,7 @@ class Poller:
         shard: int = 0,
         shard_total: int = 1,
         clock: Callable[[], float] = time.time,
+        budget: RequestBudget | None = None,
     ) -> None:
         self._client = client
         self._targets = tuple(targets)
@@ -55,28 +109,42 @@ class Poller:
         self._shard = shard
         self._shard_total = shard_total
         self._clock = clock
+        self._budget = budget
         self._executor = ThreadPoolExecutor(max_workers=max(1, polling.workers), thread_name_prefix="poll")
-        self._discoverer = Discoverer(
-            client,
-            mapper=self._executor.map,
-            wanted=lambda ref: shard_of(ref, shard_total) == shard,
-        )
-        self._trackers: dict[tuple[str, str, str, str], ObjectTracker] = {}
+        self._discoverer = Discoverer(client)
+        self._schedule = Schedule(polling.idle_interval)
+        self._schedule.put(DISCOVERY, Urgency.LOW, 0.0)
+        self._trackers: dict[Key, ObjectTracker] = {}
         self._by_target: dict[int, list[WatchedObject]] = {}
-        self._next_discovery = 0.0
-        self._next_full = 0.0
-        self._next_active: dict[tuple[str, str, str, str], float] = {}
-        self._seen: set[tuple[str, str, str, str]] = set()
-        """Objects polled at least once; new ones are polled on the next round, not the next full cycle."""
+        self._statuses: dict[Key, ObjectStatus] = {}
+        """The latest status of every polled object, in the order they were first polled."""
+        self._last_polled: dict[Key, float] = {}
+        """When each object was last polled (discovery time for objects not polled yet)."""
+        self._unpolled: set[Key] = set()
+        self._down: set[Key] = set()
+        self._active: set[Key] = set()
+        self._in_flight: set[Hashable] = set()
+        self._step_names: dict[Key, tuple[dict[str, str], float]] = {}
+        """Process step names by process, with when they were read."""
+        self._metadata_errors: dict[Key, str] = {}
+        self._metadata_failures: dict[Key, int] = {}
+        self._discovered = False
         self._discovery_ok = False
+        self._discovery_failures = 0
         self._discovery_errors: tuple[str, ...] = ()
         self._ready = False
         self._last_success: float | None = None
-        self._poll_duration: float | None = None
+        self._sweep_started: float | None = None
+        self._sweep_pending: set[Key] = set()
+        self._sweep_duration: float | None = None
+        self._next_dispatch = 0.0
+        self._changed = False
+        self._last_publish = float("-inf")
         self._snapshot = Snapshot(poll_interval_seconds=polling.idle_interval)
+        self._done: queue.SimpleQueue[tuple[Hashable, Apply]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._wake = threading.Event()
-        """Set to end the background thread's wait early (stop, or new targets to apply)."""
+        """Set to end the scheduling thread's wait early (work done, stop, or new targets to apply)."""
         self._pending_targets: tuple[TargetConfig, ...] | None = None
         self._pending_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -86,79 +154,226 @@ class Poller:
         """The latest published snapshot (a plain attribute read: safe from any thread)."""
         return self._snapshot
 
-    # -- one round ------------------------------------------------------------------------------------
-
     def reconfigure(self, targets: Sequence[TargetConfig]) -> None:
-        """Watch ``targets`` from the next round on (a configuration reload).
+        """Watch ``targets`` from now on (a configuration reload): discovery runs again at once.
 
-        The next round runs discovery at once. Objects watched before and after keep their trackers, so
-        their counters, last success and last failure carry on; objects no longer configured disappear.
+        Objects watched before and after keep their trackers, so their counters, last success and last
+        failure carry on; objects no longer configured disappear.
         """
         with self._pending_lock:
             self._pending_targets = tuple(targets)
         self._wake.set()
 
-    def _apply_pending_targets(self) -> bool:
+    def next_due(self) -> float:
+        """When the next piece of work is due (now, when something is due already)."""
+        due = self._schedule.next_due()
+        return self._clock() if due is None else due
+
+    # -- the synchronous form -----------------------------------------------------------------------
+
+    def tick(self) -> bool:
+        """Do everything due now (discovery first), wait for it, publish; return anaplan_up."""
+        self._apply_pending_targets()
+        while not self._stop.is_set():
+            now = self._clock()
+            due: list[Hashable] = []
+            while (key := self._schedule.take(now)) is not None:
+                due.append(key)
+            if not due:
+                break
+            if DISCOVERY in due:  # it decides which objects exist: before the others
+                due.remove(DISCOVERY)
+                self._execute(DISCOVERY, self._subject(DISCOVERY))(self._clock())
+            subjects = [self._subject(key) for key in due]
+            for apply in list(self._executor.map(self._execute, due, subjects)):
+                apply(self._clock())
+        self._publish(self._clock())
+        return self._snapshot.up
+
+    # -- the background form ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="poller", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()  # before the work: anything arriving meanwhile ends the next wait at once
+            try:
+                wait = self._step()
+            except Exception:  # keep scheduling whatever happens; the error is logged
+                log.exception("poller: scheduling failed")
+                wait = 1.0
+            self._wake.wait(max(wait, 0.0))
+
+    def _step(self) -> float:
+        """Apply finished work, start due work, publish; return how long to wait before looking again."""
+        self._apply_pending_targets()
+        while True:
+            try:
+                key, apply = self._done.get_nowait()
+            except queue.Empty:
+                break
+            self._in_flight.discard(key)
+            apply(self._clock())
+        now = self._clock()
+        wait = self._dispatch(now)
+        if now - self._last_publish >= (PUBLISH_COALESCE if self._changed else PUBLISH_EVERY):
+            self._publish(now)
+        publish_in = self._last_publish + (PUBLISH_COALESCE if self._changed else PUBLISH_EVERY) - now
+        return min(wait, publish_in, PUBLISH_EVERY)
+
+    def _dispatch(self, now: float) -> float:
+        """Start due work while a worker is free and the budget allows a start; return when to look again.
+
+        One piece of work is started per budget interval, and only when no request is waiting for a start:
+        work is not queued inside the limiter, where a running task could not overtake it.
+        """
+        while len(self._in_flight) < self._polling.workers:
+            gate = self._next_dispatch - now
+            if self._budget is not None:
+                gate = max(gate, self._budget.free_in())
+            if gate > 0:
+                return gate
+            key = self._schedule.take(now)
+            if key is None:
+                due = self._schedule.next_due()
+                return PUBLISH_EVERY if due is None else due - now
+            self._in_flight.add(key)
+            self._executor.submit(self._work, key, self._subject(key))
+            if self._budget is not None:
+                self._next_dispatch = now + self._budget.interval
+        return PUBLISH_EVERY  # all workers busy: a finished one wakes us
+
+    def _work(self, key: Hashable, subject: object) -> None:
+        """In a worker: do the work, then hand its outcome to the scheduling thread."""
+        if self._stop.is_set():
+            return
+        try:
+            apply = self._execute(key, subject)
+        except Exception:  # the tracker and discovery catch their own errors; this is a bug
+            log.exception("poller: work on %r failed", key)
+
+            def apply(now: float) -> None:
+                self._reschedule_after_bug(key, now)
+
+        self._done.put((key, apply))
+        self._wake.set()
+
+    # -- what each piece of work does (in a worker), and how its outcome is applied (scheduling thread) --
+
+    def _subject(self, key: Hashable) -> object:
+        """What a worker needs for ``key``, read on the scheduling thread."""
+        if key == DISCOVERY:
+            return self._targets
+        if isinstance(key, _Metadata):
+            tracker = self._trackers.get(key.key)
+            return tracker.ref if tracker is not None else None
+        return self._trackers.get(key)  # type: ignore[call-overload]
+
+    def _execute(self, key: Hashable, subject: object) -> Apply:
+        if key == DISCOVERY:
+            assert isinstance(subject, tuple)
+            result = self._discoverer.discover(subject)
+            return lambda now: self._discovery_done(subject, result, now)
+        if isinstance(key, _Metadata):
+            if not isinstance(subject, ObjectRef):
+                return lambda now: None  # no longer watched
+            try:
+                names = self._discoverer.step_names(subject)
+            except AnaplanError as exc:
+                message = f"process {subject.object_id} metadata: {exc}"
+                return lambda now: self._metadata_failed(key.key, message, now)
+            return lambda now: self._metadata_done(key.key, names, now)
+        if not isinstance(subject, ObjectTracker):
+            return lambda now: None  # no longer watched
+        subject.poll(self._client, self._clock())
+        status = subject.status(self._clock())
+        return lambda now: self._polled(subject, status, now)
+
+    def _polled(self, tracker: ObjectTracker, status: ObjectStatus, now: float) -> None:
+        key = tracker.ref.key
+        if self._trackers.get(key) is not tracker:
+            return  # no longer watched
+        self._statuses[key] = status
+        self._last_polled[key] = now
+        self._unpolled.discard(key)
+        (self._down.discard if tracker.up else self._down.add)(key)
+        since = tracker.active_since
+        if since is not None:
+            self._active.add(key)
+            due = now + active_interval(self._polling, max(0.0, now - since))
+            self._schedule.put(key, Urgency.ACTIVE, due)
+        else:
+            self._active.discard(key)
+            self._schedule.put(key, Urgency.IDLE, now + self._polling.idle_interval)
+        if tracker.names_unknown_step and tracker.ref.object_type is ObjectType.PROCESS:
+            _, read_at = self._step_names.get(key, ({}, float("-inf")))
+            if now - read_at >= self._polling.idle_interval and _Metadata(key) not in self._in_flight:
+                self._schedule.put(_Metadata(key), Urgency.LOW, now)
+        self._sweep_pending.discard(key)
+        if not self._sweep_pending and self._sweep_started is not None:
+            self._sweep_duration = now - self._sweep_started
+            self._sweep_started, self._sweep_pending = now, set(self._trackers)
+        self._changed = True
+
+    def _metadata_done(self, key: Key, names: dict[str, str], now: float) -> None:
+        self._step_names[key] = (names, now)
+        self._metadata_errors.pop(key, None)
+        self._metadata_failures.pop(key, None)
+        tracker = self._trackers.get(key)
+        if tracker is None:
+            return
+        tracker.step_names = names
+        self._refresh_status(key, tracker, now)
+        self._schedule.put(_Metadata(key), Urgency.LOW, now + self._polling.metadata_refresh_interval)
+
+    def _metadata_failed(self, key: Key, message: str, now: float) -> None:
+        if key not in self._trackers:
+            return
+        failures = self._metadata_failures[key] = self._metadata_failures.get(key, 0) + 1
+        self._metadata_errors[key] = message
+        log.warning("discovery: %s", message)
+        delay = retry_delay(failures, self._polling.discovery_interval)
+        self._schedule.put(_Metadata(key), Urgency.LOW, now + delay)
+        self._changed = True
+
+    def _reschedule_after_bug(self, key: Hashable, now: float) -> None:
+        """Try again in a minute whatever failed unexpectedly, so that nothing is dropped for good."""
+        if key == DISCOVERY or isinstance(key, _Metadata):
+            self._schedule.put(key, Urgency.LOW, now + 60.0)
+        elif key in self._trackers:
+            self._schedule.put(key, Urgency.IDLE, now + 60.0)
+
+    def _refresh_status(self, key: Key, tracker: ObjectTracker, now: float) -> None:
+        """Recompute a polled object's status on the scheduling thread (only while no worker has it)."""
+        if key in self._statuses and key not in self._in_flight:
+            self._statuses[key] = tracker.status(now)
+            self._changed = True
+
+    # -- discovery ------------------------------------------------------------------------------------
+
+    def _apply_pending_targets(self) -> None:
         with self._pending_lock:
             pending, self._pending_targets = self._pending_targets, None
         if pending is None:
-            return False
+            return
         self._targets = pending
         self._by_target = {}  # indexes refer to the old list; a failing target falls back to its IDs
-        return True
+        if DISCOVERY not in self._in_flight:  # else: its outcome notices the new targets
+            self._schedule.put(DISCOVERY, Urgency.LOW, self._clock())
 
-    def tick(self) -> bool:
-        """Run whatever is due now: discovery, a full cycle, or the active objects. Returns anaplan_up."""
-        now = self._clock()
-        if self._apply_pending_targets() or now >= self._next_discovery:
-            self._discover()
-            self._next_discovery = now + self._polling.discovery_interval
-        full = now >= self._next_full
-        if full:
-            self._next_full = now + self._polling.idle_interval
-        # An unfinished task keeps its own (>= 5 s) schedule even on a full cycle: Anaplan asks for it.
-        due = [
-            t
-            for k, t in self._trackers.items()
-            if k not in self._seen or (self._next_active.get(k, 0.0) <= now if t.active else full)
-        ]
-        self._seen.update(t.ref.key for t in due)
-        started = time.monotonic()
-        if due:
-            list(self._executor.map(self._poll_one, due))
-        finished = self._clock()
-        for tracker in due:
-            since = tracker.active_since
-            if since is not None:
-                self._next_active[tracker.ref.key] = finished + active_interval(
-                    self._polling, max(0.0, finished - since)
-                )
-        up = self._discovery_ok and all(t.up for t in self._trackers.values())
-        if full:
-            self._poll_duration = time.monotonic() - started
-            self._ready = True
-        if up and (full or due):
-            self._last_success = finished
-        self._publish(finished, up)
-        return up
-
-    def _poll_one(self, tracker: ObjectTracker) -> bool:
-        if self._stop.is_set():  # shutting down: leave the rest of the round undone
-            return False
-        return tracker.poll(self._client, self._clock())
-
-    def next_due(self) -> float:
-        """When the next tick has work to do."""
-        due = min(self._next_full, self._next_discovery)
-        for key, tracker in self._trackers.items():
-            if key not in self._seen:
-                return self._clock()
-            if tracker.active:
-                due = min(due, self._next_active.get(key, 0.0))
-        return due
-
-    def _discover(self) -> None:
-        result = self._discoverer.discover(self._targets)
+    def _discovery_done(self, targets: tuple[TargetConfig, ...], result: DiscoveryResult, now: float) -> None:
+        if targets is not self._targets:  # a reload came in meanwhile: discover the new targets at once
+            self._schedule.put(DISCOVERY, Urgency.LOW, now)
+            return
         found: dict[int, list[WatchedObject]] = {}
         for watched in result.objects:
             found.setdefault(watched.target_index, []).append(watched)
@@ -173,60 +388,90 @@ class Poller:
             for w in group
             if shard_of(w.ref, self._shard_total) == self._shard
         }
-        for key in list(self._trackers):
-            if key not in wanted:
-                del self._trackers[key]
-                self._next_active.pop(key, None)
-                self._seen.discard(key)
+        for key in [k for k in self._trackers if k not in wanted]:
+            self._forget(key)
         for key, watched in wanted.items():
-            tracker = self._trackers.get(key)
-            if tracker is None:
-                self._trackers[key] = ObjectTracker(watched.ref, watched.step_names)
-            else:
-                tracker.ref = watched.ref
-                if watched.step_names:
-                    tracker.step_names = watched.step_names
+            self._watch(key, watched.ref, now)
+        self._discovered = True
         self._discovery_ok = result.ok
         self._discovery_errors = tuple(result.errors)
-        log.info("discovery: watching %d objects (%d errors)", len(self._trackers), len(result.errors))
+        if result.ok:
+            self._discovery_failures = 0
+            next_in = self._polling.discovery_interval
+        else:
+            self._discovery_failures += 1
+            next_in = retry_delay(self._discovery_failures, self._polling.discovery_interval)
+        self._schedule.put(DISCOVERY, Urgency.LOW, now + next_in)
+        self._changed = True
+        log.info(
+            "discovery: watching %d objects (%d errors)%s",
+            len(self._trackers),
+            len(result.errors),
+            "" if result.ok else f"; trying again in {next_in:.0f}s",
+        )
 
-    def _publish(self, now: float, up: bool) -> None:
+    def _watch(self, key: Key, ref: ObjectRef, now: float) -> None:
+        tracker = self._trackers.get(key)
+        if tracker is not None:
+            if tracker.ref != ref:
+                tracker.ref = ref
+                self._refresh_status(key, tracker, now)
+            return
+        names, _ = self._step_names.get(key, ({}, 0.0))
+        self._trackers[key] = ObjectTracker(ref, names)
+        self._unpolled.add(key)
+        self._last_polled[key] = now
+        self._sweep_pending.add(key)
+        if self._sweep_started is None:
+            self._sweep_started = now
+        self._schedule.put(key, Urgency.NEW, now)
+        if ref.object_type is ObjectType.PROCESS and key not in self._step_names:
+            self._schedule.put(_Metadata(key), Urgency.LOW, now)
+
+    def _forget(self, key: Key) -> None:
+        del self._trackers[key]
+        self._statuses.pop(key, None)
+        self._last_polled.pop(key, None)
+        self._step_names.pop(key, None)
+        self._metadata_errors.pop(key, None)
+        self._metadata_failures.pop(key, None)
+        for members in (self._unpolled, self._down, self._active, self._sweep_pending):
+            members.discard(key)
+        self._schedule.remove(key)
+        self._schedule.remove(_Metadata(key))
+
+    # -- publishing -----------------------------------------------------------------------------------
+
+    def _publish(self, now: float) -> None:
+        for key in self._active:
+            self._refresh_status(key, self._trackers[key], now)  # a running task's duration grows
         try:
             token_expiry = self._client.token_expires_at
         except Exception:  # a property of the client must never break publishing
             token_expiry = None
+        up = (
+            self._discovered
+            and self._discovery_ok
+            and not self._metadata_errors
+            and not self._down
+            and not self._unpolled
+        )
+        if self._discovered and not self._unpolled:
+            self._ready = True
+        if up:
+            self._last_success = now
+        oldest = min(self._last_polled.values(), default=None)
         self._snapshot = Snapshot(
-            objects=tuple(t.status(now) for t in self._trackers.values()),
+            objects=tuple(self._statuses.values()),
             ready=self._ready,
             up=up,
             last_success_time=self._last_success,
-            poll_duration_seconds=self._poll_duration,
+            poll_duration_seconds=self._sweep_duration,
             poll_interval_seconds=self._polling.idle_interval,
             token_expires_at=token_expiry,
-            discovery_errors=self._discovery_errors,
+            discovery_errors=self._discovery_errors + tuple(self._metadata_errors.values()),
+            oldest_poll_age_seconds=None if oldest is None else max(0.0, now - oldest),
+            budget_used_ratio=self._budget.used_ratio() if self._budget is not None else None,
         )
-
-    # -- background thread --------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="poller", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()  # before the round: a reload during it ends the next wait at once
-            try:
-                self.tick()
-            except Exception:  # keep polling whatever happens; the error is logged and the round retried
-                log.exception("poll round failed")
-                self._stop.wait(self._polling.active_interval)
-                continue
-            wait = self.next_due() - self._clock()
-            self._wake.wait(min(max(wait, 0.05), self._polling.idle_interval))
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._changed = False
+        self._last_publish = now

@@ -130,6 +130,13 @@ class ObjectTracker:
     def active_since(self) -> float | None:
         return self._newest.creation_time if self.active and self._newest is not None else None
 
+    @property
+    def names_unknown_step(self) -> bool:
+        """True when the newest result names a step the process's step names do not know (yet)."""
+        task = self._with_result
+        result = task.result if task is not None else None
+        return result is not None and any(n.object_id not in self.step_names for n in result.nested)
+
     # -- polling ------------------------------------------------------------------------------------
 
     def poll(self, client: TaskReader, now: float) -> bool:
