@@ -1,4 +1,8 @@
-"""``make bench``: poll cost, authentication rate and scrape cost, against the simulator as a real process.
+"""``make bench``: freshness at the default budget, poll cost with the rate limit lifted, authentication rate
+and scrape cost, against the simulator as a real process.
+
+Freshness (``freshness.py``) runs the exporter as a real process on its default request budget and times
+how long runs take to show in ``/metrics``: what users feel.
 
 Poll cost and the authentication rate are measured in-process: this script builds the exporter's own
 ``AnaplanClient`` and ``Poller`` and calls ``tick()`` itself, so a cycle is timed exactly (no scrape of a
@@ -6,8 +10,9 @@ duration gauge) and a fake clock can make every tick a full cycle. Requests are 
 (its ``/__sim/stats`` before and after). The scrape cost is measured on the real exporter process over HTTP.
 No figure here is a test assertion: it prints PASS or MISS per target and exits 1 on any MISS.
 
-Usage: python bench/bench.py [--sizes 100,1000,10000] [--scrape-objects 10000] [--scrapes 50]
-                             [--auth-scale 120] [--auth-hours 2] [--only poll,auth,scrape]
+Usage: python bench/bench.py [--freshness-sizes 50,300,1000] [--freshness-seconds 360]
+                             [--sizes 100,1000,10000] [--scrape-objects 10000] [--scrapes 50]
+                             [--auth-scale 120] [--auth-hours 2] [--only freshness,poll,auth,scrape]
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +34,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from anaplan_exporter.anaplan.client import AnaplanClient
 from anaplan_exporter.config import Config
 from anaplan_exporter.polling.poller import Poller
+from freshness import freshness
 from harness import (
     REPO,
+    Row,
     exporter_config,
     median,
     memory_kb,
@@ -54,14 +60,6 @@ REFRESH_MARGIN = 300.0  # the client's default: refresh 5 minutes before expiry
 DISCOVERY_KINDS = ("workspaces", "models", "objects", "object", "model")
 TOKEN_REQUESTS = ("authenticate", "refresh", "oauth_token")
 """Requests that obtain or extend a token (a logout at shutdown is not one)."""
-
-
-@dataclass(frozen=True)
-class Row:
-    figure: str
-    measured: str
-    target: str
-    ok: bool | None  # None: informational
 
 
 def machine() -> str:
@@ -370,7 +368,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scrapes", type=int, default=50)
     parser.add_argument("--auth-scale", type=float, default=120.0, help="time compression of the auth run")
     parser.add_argument("--auth-hours", type=float, default=2.0, help="length of the auth run (scaled hours)")
-    parser.add_argument("--only", default="poll,auth,scrape", help="comma-separated parts to run")
+    parser.add_argument(
+        "--freshness-sizes", default="50,300,1000", help="watched objects for the freshness runs"
+    )
+    parser.add_argument(
+        "--freshness-seconds", type=float, default=360.0, help="length of each freshness run after ready"
+    )
+    parser.add_argument("--only", default="freshness,poll,auth,scrape", help="comma-separated parts to run")
     return parser.parse_args(argv)
 
 
@@ -391,6 +395,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="anaplan-bench-") as tmp:
         workdir = Path(tmp)
+        if "freshness" in parts:
+            for size in (int(s) for s in args.freshness_sizes.split(",") if s):
+                print(
+                    f"... freshness at the default budget, {size} objects, {args.freshness_seconds:g} s",
+                    flush=True,
+                )
+                report(freshness(size, args.freshness_seconds, workdir))
         if "poll" in parts:
             for size in (int(s) for s in args.sizes.split(",") if s):
                 print(f"... poll cost, {size} objects", flush=True)

@@ -29,6 +29,7 @@ from support.simulator import SimulatorHandle, running_simulator  # noqa: E402
 __all__ = [
     "REPO",
     "ExporterHandle",
+    "Row",
     "Scrape",
     "SimulatorHandle",
     "completions",
@@ -77,6 +78,16 @@ def exporter_config(
 
 def parse_exporter_config(data: dict[str, Any]) -> Config:
     return parse_config(data, "<bench>", PASSWORD_ENV)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a benchmark's report."""
+
+    figure: str
+    measured: str
+    target: str
+    ok: bool | None  # None: informational
 
 
 @dataclass(frozen=True)
