@@ -27,6 +27,7 @@ from ..anaplan.models import ObjectType
 from ..config import PollingConfig, TargetConfig
 from ..snapshot import ObjectRef, ObjectStatus, Snapshot
 from .discovery import CatalogReader, Discoverer, DiscoveryResult, WatchedObject
+from .problems import ProblemLog
 from .schedule import Schedule, Urgency
 from .sharding import shard_of
 from .tracker import ObjectTracker, TaskReader
@@ -138,6 +139,7 @@ class Poller:
         self._sweep_pending: set[Key] = set()
         self._sweep_duration: float | None = None
         self._next_dispatch = 0.0
+        self._problems = ProblemLog()
         self._changed = False
         self._last_publish = float("-inf")
         self._snapshot = Snapshot(poll_interval_seconds=polling.idle_interval)
@@ -305,7 +307,12 @@ class Poller:
         self._statuses[key] = status
         self._last_polled[key] = now
         self._unpolled.discard(key)
-        (self._down.discard if tracker.up else self._down.add)(key)
+        if tracker.up:
+            self._down.discard(key)
+        else:
+            self._down.add(key)
+            if status.last_error is not None:
+                self._problems.failed(tracker.ref, status.last_error.reason, status.last_error.message, now)
         since = tracker.active_since
         if since is not None:
             self._active.add(key)
@@ -443,6 +450,7 @@ class Poller:
     # -- publishing -----------------------------------------------------------------------------------
 
     def _publish(self, now: float) -> None:
+        self._problems.flush(now)
         for key in self._active:
             self._refresh_status(key, self._trackers[key], now)  # a running task's duration grows
         try:

@@ -158,14 +158,7 @@ class ObjectTracker:
     def _fail(self, reason: str, exc: BaseException, now: float) -> None:
         self._up = False
         self._errors[reason] = self._errors.get(reason, 0) + 1
-        self._last_error = PollError(reason, str(exc), now)
-        log.warning(
-            "poll failed object_type=%s object_id=%s reason=%s error=%s",
-            self.ref.object_type.value,
-            self.ref.object_id,
-            reason,
-            exc,
-        )
+        self._last_error = PollError(reason, str(exc), now)  # the poller logs it (once per problem)
 
     def _fetch(self, client: TaskReader, task_id: str) -> Task:
         r = self.ref
