@@ -364,11 +364,6 @@ class WebServer:
             raise RuntimeError("the web server is not started")
         return int(self._listener.getsockname()[1])
 
-    def check(self) -> None:
-        """Load the TLS certificate, key and client CA now, raising WebServerError as ``start`` would."""
-        if self._cert:
-            self._ssl_context()
-
     def start(self) -> None:
         if self._listener is not None:
             raise RuntimeError("the web server is already started")
@@ -419,20 +414,28 @@ class WebServer:
 
     def _ssl_context(self) -> ssl.SSLContext:
         assert self._cert is not None and self._key is not None
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return server_ssl_context(self._cert, self._key, self._client_ca)
+
+
+def server_ssl_context(cert_file: str, key_file: str, client_ca_file: str | None = None) -> ssl.SSLContext:
+    """TLS 1.2 or later with this certificate and key (and client certificates checked against the CA).
+
+    Raises WebServerError naming the file when one cannot be read or parsed, or the key does not match.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert_file, key_file)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
+        raise WebServerError(
+            f"cannot load TLS certificate {cert_file} and key {key_file}: {reason}"
+        ) from None
+    if client_ca_file:
         try:
-            context.load_cert_chain(self._cert, self._key)
+            context.load_verify_locations(cafile=client_ca_file)
         except (OSError, ssl.SSLError) as exc:
             reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
-            raise WebServerError(
-                f"cannot load TLS certificate {self._cert} and key {self._key}: {reason}"
-            ) from None
-        if self._client_ca:
-            try:
-                context.load_verify_locations(cafile=self._client_ca)
-            except (OSError, ssl.SSLError) as exc:
-                reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
-                raise WebServerError(f"cannot load client CA file {self._client_ca}: {reason}") from None
-            context.verify_mode = ssl.CERT_REQUIRED
-        return context
+            raise WebServerError(f"cannot load client CA file {client_ca_file}: {reason}") from None
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
