@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import re
 import signal
 import socket
 import subprocess
@@ -157,3 +159,17 @@ def test_demo_prints_working_simulator_credentials(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("log_format", ["logfmt", "json"])
+def test_every_log_line_starts_with_an_iso_8601_time(log_format: str) -> None:
+    result = _run("--once", "--log.level", "debug", "--log.format", log_format)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) >= 2, result.stderr
+    iso = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    for line in lines:
+        if log_format == "json":
+            assert re.fullmatch(iso, json.loads(line)["ts"]), line
+        else:
+            assert re.match(rf"ts={iso} level=(debug|info|warn|error) ", line), line
