@@ -101,10 +101,15 @@ class Acceptor:
         try:
             while not self._stopping.is_set():
                 for key, _ in selector.select(timeout=poll_interval):
-                    if key.data is None:
-                        self._accept()
-                    else:
-                        self._advance(key.data)
+                    try:
+                        if key.data is None:
+                            self._accept()
+                        else:
+                            self._advance(key.data)
+                    except Exception:  # one bad connection must not stop the server
+                        log.exception("error accepting a connection")
+                        if key.data is not None:
+                            self._drop(key.data)
                 self._expire(time.monotonic())
         finally:
             for waiting in list(self._waiting):
