@@ -1,20 +1,31 @@
 # The two set-up commands: `make run` (demo mode, or CONFIG=path for a real tenant) and `make test`.
+# `make run` installs only what the exporter needs; `make test` and `make lint` add the test tools.
+# Each set-up has its own stamp, so neither reinstalls what is already there.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 .PHONY: run test lint bench soak clean
 
-$(BIN)/.installed: pyproject.toml
+# A pip recent enough for editable installs from pyproject.toml (PEP 660); an older one is upgraded.
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(PIP) install 'pip>=23'
+
+$(BIN)/.installed-run: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
 	touch $@
 
-run: $(BIN)/.installed
+# The test tools include everything `make run` needs, so this stamp satisfies `make run` too.
+$(BIN)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[test]'
+	touch $@ $(BIN)/.installed-run
+
+run: $(BIN)/.installed-run
 	$(BIN)/anaplan-exporter $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict
@@ -22,10 +33,10 @@ lint: $(BIN)/.installed
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed-test
 	$(BIN)/python bench/bench.py $(ARGS)
 
-soak: $(BIN)/.installed
+soak: $(BIN)/.installed-test
 	$(BIN)/python bench/soak.py $(ARGS)
 
 clean:

@@ -9,17 +9,17 @@ from .anaplan.auth import BasicCredentials
 from .anaplan.client import ClientSettings
 from .anaplan.models import ObjectType
 from .config import Config, ObjectSelection, PollingConfig, TargetConfig, WebConfig
-from .simulator.scenario import load_scenario
+from .simulator.scenario import Scenario, load_scenario
 from .simulator.server import make_server
 
-DEMO_USER = "demo@example.com"
-DEMO_PASSWORD = "demo"  # the packaged scenario's demo user: not a secret
+DEMO_LISTEN_ADDRESS = "127.0.0.1:10118"
+"""Loopback only: the demo is for this machine unless ``--web.listen-address`` says otherwise."""
 
 
 @dataclass
 class DemoSimulator:
     url: str
-    stop_event: threading.Event
+    scenario: Scenario
     thread: threading.Thread
     server: object
 
@@ -29,18 +29,31 @@ class DemoSimulator:
             shutdown()
         self.thread.join(timeout=5)
 
+    def credentials(self) -> str:
+        """How to log in to the simulator: its scenario's demo users, which are published, not secrets."""
+        logins = [
+            f"user {user} password {password} (Basic)" for user, password in self.scenario.users.items()
+        ]
+        logins += [
+            f"OAuth client {client} refresh token {token} (once per start: it rotates)"
+            for client, token in self.scenario.oauth_clients.items()
+        ]
+        return "; ".join(logins)
+
 
 def start_demo_simulator() -> DemoSimulator:
     """Serve the packaged default scenario on 127.0.0.1 (a free port) in a background thread."""
-    server = make_server(load_scenario(None), host="127.0.0.1", port=0)
+    scenario = load_scenario(None)
+    server = make_server(scenario, host="127.0.0.1", port=0)
     thread = threading.Thread(target=server.serve_forever, name="demo-simulator", daemon=True)
     thread.start()
-    return DemoSimulator(url=server.url, stop_event=threading.Event(), thread=thread, server=server)
+    return DemoSimulator(url=server.url, scenario=scenario, thread=thread, server=server)
 
 
-def demo_config(simulator_url: str) -> Config:
-    """Watch every object of every workspace the simulator's demo scenario has."""
-    scenario = load_scenario(None)
+def demo_config(simulator: DemoSimulator) -> Config:
+    """Watch every object of every workspace the simulator's demo scenario has, as its first demo user."""
+    scenario = simulator.scenario
+    user, password = next(iter(scenario.users.items()))
     targets = tuple(
         TargetConfig(
             workspace=workspace.id,
@@ -54,15 +67,15 @@ def demo_config(simulator_url: str) -> Config:
     )
     return Config(
         client=ClientSettings(
-            api_url=f"{simulator_url}/2/0",
-            auth_url=simulator_url,
-            oauth_url=simulator_url,
+            api_url=f"{simulator.url}/2/0",
+            auth_url=simulator.url,
+            oauth_url=simulator.url,
             backoff_initial=0.5,
             backoff_max=10.0,
         ),
-        credentials=BasicCredentials(DEMO_USER, DEMO_PASSWORD),
+        credentials=BasicCredentials(user, password),
         targets=targets,
         polling=PollingConfig(idle_interval=10.0, active_interval=5.0, discovery_interval=300.0),
-        web=WebConfig(listen_address="127.0.0.1:10118"),
+        web=WebConfig(listen_address=DEMO_LISTEN_ADDRESS),
         source="demo mode (built-in simulator)",
     )

@@ -1,4 +1,8 @@
-"""Log output in logfmt (the Prometheus ecosystem's default) or JSON, one line per record."""
+"""Log output in logfmt (the Prometheus ecosystem's default) or JSON, one line per record.
+
+Every record starts with its time in ISO 8601 UTC with milliseconds (``ts=2026-03-01T12:00:00.000Z``);
+times inside messages use ``iso_time`` so a person reads them the same way.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,24 @@ import time
 LEVELS = ("debug", "info", "warn", "error")
 
 
+def iso_time(epoch: float) -> str:
+    """``1767225600.5`` -> ``"2026-01-01T00:00:00Z"``: a Unix time as ISO 8601 UTC, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
 def _timestamp(record: logging.LogRecord) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _logfmt_value(value: str) -> str:
+    """Quote a value that needs it; newlines are escaped so a record stays on one line."""
+    if value and not any(c in value for c in ' ="\\') and value.isprintable():
+        return value
+    escaped = "".join(_ESCAPES.get(c, c if c.isprintable() else f"\\u{ord(c):04x}") for c in value)
+    return f'"{escaped}"'
 
 
 def _fields(record: logging.LogRecord) -> dict[str, str]:
@@ -28,12 +48,7 @@ def _fields(record: logging.LogRecord) -> dict[str, str]:
 
 class LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        parts = []
-        for key, value in _fields(record).items():
-            if value == "" or any(c in value for c in ' ="\\'):
-                value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            parts.append(f"{key}={value}")
-        return " ".join(parts)
+        return " ".join(f"{key}={_logfmt_value(value)}" for key, value in _fields(record).items())
 
 
 class JsonFormatter(logging.Formatter):

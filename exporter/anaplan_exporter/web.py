@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import hashlib
 import hmac
 import html
+import io
 import logging
 import os
 import socket
-import socketserver
 import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from typing import TYPE_CHECKING, Any, cast
+from wsgiref.simple_server import WSGIRequestHandler
 
 import bcrypt
+
+from .connections import Acceptor, Limits, close_connection
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -37,7 +40,6 @@ _REALM = 'Basic realm="anaplan-exporter", charset="UTF-8"'
 _TEXT = "text/plain; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
 _CACHE_LIMIT = 256
-_HANDSHAKE_TIMEOUT = 10.0
 _CONNECTION_TIMEOUT = 30.0
 
 
@@ -233,6 +235,21 @@ class WebServerError(RuntimeError):
     """The server could not start: address in use, unreadable certificate or key."""
 
 
+_LISTEN_HINTS = {
+    errno.EADDRINUSE: "address already in use; is another anaplan-exporter running? "
+    "choose another port with --web.listen-address",
+    errno.EACCES: "permission denied; ports below 1024 need privileges, "
+    "choose another port with --web.listen-address",
+    errno.EADDRNOTAVAIL: "this machine has no such address; "
+    "use :PORT for all interfaces, or one of this machine's addresses, with --web.listen-address",
+}
+
+
+def _listen_error(address: str, exc: OSError) -> str:
+    reason = _LISTEN_HINTS.get(exc.errno or 0) or str(exc.strerror or exc).lower()
+    return f"cannot listen on {address}: {reason}"
+
+
 class _LogStream:
     """wsgiref writes tracebacks of broken requests to a stream; send them to the log instead of stderr."""
 
@@ -245,10 +262,56 @@ class _LogStream:
         pass
 
 
+class _Prefixed(io.RawIOBase):
+    """A socket's input, starting with the bytes the acceptor already read from it (the request header)."""
+
+    def __init__(self, prefix: bytes, sock: socket.socket) -> None:
+        self._prefix = memoryview(prefix)
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._prefix:
+            count = min(len(buffer), len(self._prefix))
+            buffer[:count] = self._prefix[:count]
+            self._prefix = self._prefix[count:]
+            return count
+        return self._sock.recv_into(buffer)
+
+
+class _Site:
+    """What ``WSGIRequestHandler`` asks of its server: the WSGI app and the base environment."""
+
+    def __init__(self, app: WSGIApplication, host: str, port: int) -> None:
+        self._app = app
+        self.base_environ = {
+            "SERVER_NAME": host,
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "SERVER_PORT": str(port),
+            "REMOTE_HOST": "",
+            "CONTENT_LENGTH": "",
+            "SCRIPT_NAME": "",
+        }
+
+    def get_app(self) -> WSGIApplication:
+        return self._app
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr, and a timeout so an idle connection cannot hold a thread for ever."""
+    """One request per connection, no access log on stderr, a timeout for the rest of the exchange."""
 
     timeout = _CONNECTION_TIMEOUT
+
+    def __init__(self, request: socket.socket, client_address: Any, server: _Site, prefix: bytes) -> None:
+        self._prefix = prefix
+        super().__init__(request, client_address, cast(Any, server))
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()
+        self.rfile = io.BufferedReader(_Prefixed(self._prefix, self.connection))
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -257,35 +320,12 @@ class _QuietHandler(WSGIRequestHandler):
         return _LogStream()
 
 
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    ssl_context: ssl.SSLContext | None = None
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the host's FQDN (a DNS lookup that can hang); it is not needed.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-        self.setup_environ()
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # TLS handshake here, in the connection's own thread: a slow client cannot stall accept().
-        if isinstance(request, ssl.SSLSocket):
-            request.settimeout(_HANDSHAKE_TIMEOUT)
-            try:
-                request.do_handshake()
-            except OSError as exc:
-                log.debug("TLS handshake with %s failed: %s", client_address, exc)
-                return
-        super().finish_request(request, client_address)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("error handling a request from %s", client_address, exc_info=True)
-
-
 class WebServer:
-    """Serves a WSGI app from a daemon thread; HTTPS when a certificate and key are given (mTLS with a CA)."""
+    """Serves a WSGI app from a daemon thread; HTTPS when a certificate and key are given (mTLS with a CA).
+
+    Connections are accepted by one thread and handed to at most ``limits.max_handlers`` handler threads
+    once their request header has arrived (see ``connections``): idle or slow clients never hold a thread.
+    """
 
     def __init__(
         self,
@@ -295,6 +335,7 @@ class WebServer:
         tls_cert_file: str | None = None,
         tls_key_file: str | None = None,
         tls_client_ca_file: str | None = None,
+        limits: Limits | None = None,
     ) -> None:
         if bool(tls_cert_file) != bool(tls_key_file):
             raise ValueError("TLS needs both a certificate file and a key file")
@@ -304,7 +345,9 @@ class WebServer:
         self._host, self._requested_port = parse_listen_address(listen_address)
         self._listen_address = listen_address
         self._cert, self._key, self._client_ca = tls_cert_file, tls_key_file, tls_client_ca_file
-        self._server: _ThreadingServer | None = None
+        self._limits = limits or Limits()
+        self._acceptor: Acceptor | None = None
+        self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
@@ -317,42 +360,48 @@ class WebServer:
     @property
     def port(self) -> int:
         """The port actually listened on (the one chosen by the system for ``:0``)."""
-        if self._server is None:
+        if self._listener is None:
             raise RuntimeError("the web server is not started")
-        return int(self._server.server_address[1])
+        return int(self._listener.getsockname()[1])
 
     def start(self) -> None:
-        if self._server is not None:
+        if self._listener is not None:
             raise RuntimeError("the web server is already started")
         context = self._ssl_context() if self._cert else None
-        server_class = type("_Server", (_ThreadingServer,), {"address_family": self._family()})
+        listener = socket.socket(self._family(), socket.SOCK_STREAM)
         try:
-            server = server_class((self._host, self._requested_port), _QuietHandler)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self._host, self._requested_port))
+            listener.listen(self._limits.backlog)
         except OSError as exc:
-            raise WebServerError(f"cannot listen on {self._listen_address}: {exc.strerror or exc}") from None
-        server.set_app(self._app)
-        if context is not None:
-            server.socket = context.wrap_socket(
-                server.socket, server_side=True, do_handshake_on_connect=False
-            )
-            server.ssl_context = context
-        self._server = server
+            listener.close()
+            raise WebServerError(_listen_error(self._listen_address, exc)) from None
+        self._listener = listener
+        site = _Site(self._app, self._host, self.port)
+
+        def handle(sock: socket.socket, address: Any, prefix: bytes) -> None:
+            try:
+                _QuietHandler(sock, address, site, prefix)
+            finally:
+                close_connection(sock)
+
+        self._acceptor = Acceptor(listener, handle, ssl_context=context, limits=self._limits)
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="web-server", daemon=True
+            target=self._acceptor.serve, kwargs={"poll_interval": 0.1}, name="web-server", daemon=True
         )
         self._thread.start()
         log.info("listening on %s (port %d%s)", self._listen_address, self.port, ", TLS" if context else "")
 
     def stop(self) -> None:
         """Stop accepting connections and close the socket (requests in flight finish in their threads)."""
-        server, thread = self._server, self._thread
-        if server is None:
+        acceptor, listener, thread = self._acceptor, self._listener, self._thread
+        if acceptor is None or listener is None:
             return
-        server.shutdown()
-        server.server_close()
+        acceptor.stop()
         if thread is not None:
             thread.join(timeout=1.0)
-        self._server = self._thread = None
+        listener.close()
+        self._acceptor = self._listener = self._thread = None
 
     def _family(self) -> socket.AddressFamily:
         try:
@@ -365,20 +414,28 @@ class WebServer:
 
     def _ssl_context(self) -> ssl.SSLContext:
         assert self._cert is not None and self._key is not None
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return server_ssl_context(self._cert, self._key, self._client_ca)
+
+
+def server_ssl_context(cert_file: str, key_file: str, client_ca_file: str | None = None) -> ssl.SSLContext:
+    """TLS 1.2 or later with this certificate and key (and client certificates checked against the CA).
+
+    Raises WebServerError naming the file when one cannot be read or parsed, or the key does not match.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert_file, key_file)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
+        raise WebServerError(
+            f"cannot load TLS certificate {cert_file} and key {key_file}: {reason}"
+        ) from None
+    if client_ca_file:
         try:
-            context.load_cert_chain(self._cert, self._key)
+            context.load_verify_locations(cafile=client_ca_file)
         except (OSError, ssl.SSLError) as exc:
             reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
-            raise WebServerError(
-                f"cannot load TLS certificate {self._cert} and key {self._key}: {reason}"
-            ) from None
-        if self._client_ca:
-            try:
-                context.load_verify_locations(cafile=self._client_ca)
-            except (OSError, ssl.SSLError) as exc:
-                reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
-                raise WebServerError(f"cannot load client CA file {self._client_ca}: {reason}") from None
-            context.verify_mode = ssl.CERT_REQUIRED
-        return context
+            raise WebServerError(f"cannot load client CA file {client_ca_file}: {reason}") from None
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context

@@ -236,7 +236,8 @@ def test_address_in_use_is_a_clear_error(start: Start) -> None:
     second = WebServer(
         make_app(make_wsgi_app(), is_ready=lambda: True, landing_page=str), f"127.0.0.1:{first.port}"
     )
-    with pytest.raises(WebServerError, match=rf"cannot listen on 127.0.0.1:{first.port}"):
+    message = rf"cannot listen on 127.0.0.1:{first.port}: address already in use; is another anaplan-exporter"
+    with pytest.raises(WebServerError, match=message):
         second.start()
 
 

@@ -96,7 +96,11 @@ def test_tls_refuses_old_protocols_and_plain_http(
         _get(server, old)
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"GET /-/healthy HTTP/1.0\r\n\r\n")
-        assert not sock.recv(4096).startswith(b"HTTP/")
+        try:
+            answer = sock.recv(4096)
+        except ConnectionResetError:  # closed with the request unread: also not an HTTP answer
+            answer = b""
+        assert not answer.startswith(b"HTTP/")
     assert _get(server, _client_context(self_signed))[0] == 200
 
 
