@@ -150,11 +150,14 @@ def make_app(
     metrics_app: WSGIApplication,
     *,
     is_ready: Callable[[], bool],
-    landing_page: Callable[[], str],
+    landing_page: Callable[[str], str],
     telemetry_path: str = "/metrics",
     basic_auth_users: Mapping[str, str] = MappingProxyType({}),
 ) -> WSGIApplication:
-    """The exporter's WSGI application; ``metrics_app`` is ``prometheus_client.make_wsgi_app(registry)``."""
+    """The exporter's WSGI application; ``metrics_app`` is ``prometheus_client.make_wsgi_app(registry)``.
+
+    ``landing_page`` gets the request's raw query string (the status page's filters) and returns HTML.
+    """
     auth = BasicAuth(basic_auth_users) if basic_auth_users else None
 
     def route(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -162,7 +165,7 @@ def make_app(
         if path == telemetry_path:
             return metrics_app(environ, start_response)
         if path == "/":
-            return _respond(start_response, "200 OK", landing_page(), _HTML)
+            return _respond(start_response, "200 OK", landing_page(environ.get("QUERY_STRING", "")), _HTML)
         if path == HEALTHY_PATH:
             return _respond(start_response, "200 OK", "OK\n")
         if path == READY_PATH:
