@@ -180,11 +180,14 @@ def _matches(obj: ObjectStatus, outcome: str, health: str, filters: Filters) -> 
     state = filters.state
     if not state:
         return True
+    down = health == "down"
     if state == "problems":
-        return health == "down" or outcome == FAILED
+        return down or outcome == FAILED
     if state == DOWN:
-        return health == "down"
-    return outcome == state
+        return down
+    if state == FAILED:  # a failed run stays a failure while its object's polls fail
+        return outcome == FAILED
+    return outcome == state and not down
 
 
 def _match_text(wanted: str, identifier: str, name: str) -> bool:
@@ -271,9 +274,9 @@ def render_status_page(snapshot: Snapshot, info: PageInfo, query: str = "") -> s
     for obj in snapshot.objects:
         outcome, health = task_outcome(obj), poll_health(obj)
         status = DOWN if health == "down" else outcome
-        if health == "down":
-            counts[DOWN] += 1
-        counts[outcome] += 1
+        counts[status] += 1
+        if status == DOWN and outcome == FAILED:
+            counts[FAILED] += 1
         if _matches(obj, outcome, health, filters):
             ref = obj.ref
             matching.append(
