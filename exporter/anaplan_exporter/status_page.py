@@ -338,7 +338,7 @@ tr.none td:first-child,tr.unknown td:first-child{border-left:5px solid #9ca3af}
 .badge.cancelled{background:#c98a00}.badge.succeeded,.badge.up{background:#2e8b57}
 .badge.none,.badge.unknown,.badge.pending{background:#9ca3af}
 code{font-size:.9em;background:#f1f3f6;padding:0 .25em;border-radius:3px;word-break:break-all}
-.small{font-size:.9em}.error{color:#8b1a1a;word-break:break-word}.warn{color:#9a5b00}
+code.id{white-space:nowrap;word-break:normal}.small{font-size:.9em}.error{color:#8b1a1a;word-break:break-word}.warn{color:#9a5b00}
 progress{width:8em;vertical-align:middle}ul.steps{margin:0;padding-left:1.1em}
 .note{color:#9a5b00;font-weight:600}
 """
@@ -535,7 +535,7 @@ def _row(obj: ObjectStatus, outcome: str, health: str, now: float, links: _Links
     ref = obj.ref
     obj_cell = (
         f'<b class="name">{_e(ref.object_name)}</b> <span class="muted">{ref.object_type.value} '
-        f"<code>{_e(ref.object_id)}</code></span><br>"
+        f'<code class="id">{_e(ref.object_id)}</code></span><br>'
         f'<span class="small" title="workspace {_e(ref.workspace_id)}, model {_e(ref.model_id)}">'
         f"{_e(ref.workspace_name)} / {_e(ref.model_name)}</span>"
     )
@@ -613,7 +613,9 @@ def _steps_cell(obj: ObjectStatus) -> str:
             parts.append('<span class="muted small">previous run:</span>')
         items = []
         for step in failed:
-            item = f'<span class="step">{_e(step.step_name)}</span> <code>{_e(step.step_id)}</code>'
+            item = (
+                f'<span class="step">{_e(step.step_name)}</span> <code class="id">{_e(step.step_id)}</code>'
+            )
             if step.failure_dump_available:
                 path = f"{prefix}/processes/{ref.object_id}/tasks/{task_id}/dumps/{step.step_id}"
                 item += f"<br>{_dump(path)}"

@@ -16,8 +16,7 @@ from anaplan_exporter.status_page import (
     relative_time,
     render_status_page,
 )
-
-from .pagetext import PageText
+from support.pagetext import PageText
 
 NOW = 1_796_000_000.0  # 2026-11-30T00:53:20Z
 WS, MODEL = "8a8b8c8d8e8f8g8i", "75A40874E6B64FA3AE0743278996850F"
