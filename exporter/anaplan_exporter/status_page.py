@@ -313,6 +313,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.2
 font-size:14px;background:#fafbfc}
 h1{font-size:1.5em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.2em 0 .4em}
 a{color:#1457b8}nav a{margin-right:1em}.muted,.rel{color:#6b7280}.rel{font-size:.92em}
+time,.rel{white-space:nowrap}
 .summary{display:flex;gap:.8em;margin:1em 0;flex-wrap:wrap}
 .summary a{display:block;padding:.5em 1.1em;border-radius:6px;text-decoration:none;color:#fff;min-width:7em}
 .summary b{display:block;font-size:1.8em;line-height:1.1}
@@ -512,8 +513,10 @@ def _table_intro(shown: int, matching: int, total: int, filters: Filters) -> str
 
 def _table(rows: str) -> str:
     return (
-        '<table id="objects"><thead><tr><th>Object</th><th>Newest task</th><th>Last success</th>'
-        "<th>Last failure</th><th>Failed steps and dumps</th><th>Poll</th></tr></thead>"
+        '<table id="objects"><thead><tr><th style="width:17%">Object</th>'
+        '<th style="width:17%">Newest task</th>'
+        '<th style="width:11%">Last success</th><th style="width:11%">Last failure</th>'
+        '<th style="width:26%">Failed steps and dumps</th><th style="width:18%">Poll</th></tr></thead>'
         f"<tbody>{rows}</tbody></table>\n"
     )
 
