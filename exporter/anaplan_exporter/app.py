@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import threading
 import time
@@ -17,7 +16,7 @@ from .exposition import make_metrics_app
 from .metrics import ApiStats, SnapshotCollector
 from .polling.poller import Poller
 from .reload import ReloadStats, restart_needed
-from .snapshot import Snapshot
+from .status_page import PageInfo, render_status_page
 from .web import WebServer, make_app
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ class Exporter:
             fresh = load()
         except (ConfigError, ValueError) as exc:
             log.error("configuration reload failed, still running the previous one: %s", exc)
-            self.reloads.failed()
+            self.reloads.failed(time.time())
             return False
         sections = restart_needed(self.config, fresh)
         if sections:
@@ -71,7 +70,7 @@ class Exporter:
                 "restart (a reload applies targets and defaults only)",
                 ", ".join(sections),
             )
-            self.reloads.failed()
+            self.reloads.failed(time.time())
             return False
         self.config = fresh
         self.poller.reconfigure(fresh.targets)
@@ -88,7 +87,7 @@ class Exporter:
         app = make_app(
             make_metrics_app(self.collector, self.own_registry),
             is_ready=lambda: self.poller.snapshot.ready,
-            landing_page=lambda: landing_page(self.poller.snapshot, web.telemetry_path),
+            landing_page=self.status_page,
             telemetry_path=web.telemetry_path,
             basic_auth_users=web.basic_auth_users,
         )
@@ -103,44 +102,22 @@ class Exporter:
         self.poller.start()
         return self.server
 
+    def status_page(self, query: str = "") -> str:
+        """The HTML at ``/`` for the current snapshot, filtered by the request's ``query`` string."""
+        reloads = self.reloads
+        info = PageInfo(
+            version=__version__,
+            now=time.time(),
+            telemetry_path=self.config.web.telemetry_path,
+            reload_successful=reloads.last_successful,
+            reload_time=reloads.last_time,
+            reload_success_time=reloads.last_success_time,
+        )
+        return render_status_page(self.poller.snapshot, info, query)
+
     def stop(self) -> None:
         self.stopping.set()
         if self.server is not None:
             self.server.stop()
         self.poller.stop(timeout=2.0)
         self.client.close()
-
-
-def landing_page(snapshot: Snapshot, telemetry_path: str) -> str:
-    """The HTML at ``/``: links and the watched objects with their newest state."""
-    rows = []
-    for obj in sorted(
-        snapshot.objects, key=lambda o: (o.ref.model_name, o.ref.object_type.value, o.ref.object_name)
-    ):
-        task = obj.task
-        state = task.state.value if task is not None else "no task yet"
-        if task is not None and task.result is not None:
-            state += " (success)" if task.result.successful else " (failed)"
-        cells = (
-            obj.ref.workspace_name,
-            obj.ref.model_name,
-            obj.ref.object_type.value,
-            obj.ref.object_id,
-            obj.ref.object_name,
-            state,
-            "up" if obj.up else "DOWN",
-        )
-        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    status = "ready" if snapshot.ready else "waiting for the first poll cycle"
-    return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Anaplan exporter</title>
-<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:2px 10px;text-align:left}}</style></head>
-<body><h1>Anaplan exporter</h1>
-<p>Version {html.escape(__version__)}; {html.escape(status)}; {len(snapshot.objects)} watched objects.</p>
-<ul><li><a href="{html.escape(telemetry_path)}">Metrics</a></li>
-<li><a href="/-/healthy">Health</a></li><li><a href="/-/ready">Readiness</a></li></ul>
-<table><tr><th>Workspace</th><th>Model</th><th>Type</th><th>ID</th><th>Name</th>
-<th>Newest task</th><th>Poll</th></tr>
-{"".join(rows)}
-</table></body></html>
-"""

@@ -60,11 +60,19 @@ class ReloadStats:
             "When the configuration was last loaded successfully (at start or on SIGHUP).",
             registry=registry,
         )
+        self.last_time: float = 0.0
+        """When the configuration was last loaded or a reload was last refused."""
+        self.last_successful = True
+        self.last_success_time: float = 0.0
         self.succeeded(time.time() if now is None else now)
 
     def succeeded(self, now: float) -> None:
         self.successful.set(1)
         self.success_time.set(now)
+        self.last_time = self.last_success_time = now
+        self.last_successful = True
 
-    def failed(self) -> None:
+    def failed(self, now: float | None = None) -> None:
         self.successful.set(0)
+        self.last_time = time.time() if now is None else now
+        self.last_successful = False

@@ -11,7 +11,6 @@ import binascii
 import errno
 import hashlib
 import hmac
-import html
 import io
 import logging
 import os
@@ -63,26 +62,6 @@ def parse_listen_address(value: str) -> tuple[str, int]:
     if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ValueError(f"expected a port between 0 and 65535, got {value!r}")
     return host, int(port_text)
-
-
-def simple_landing_page(
-    title: str, telemetry_path: str = "/metrics", details: Mapping[str, str] | None = None
-) -> str:
-    """A minimal HTML landing page: the exporter's name, a link to its metrics and a few facts."""
-    rows = "".join(
-        f"<tr><th>{html.escape(key)}</th><td>{html.escape(value)}</td></tr>"
-        for key, value in (details or {}).items()
-    )
-    table = f"<table>{rows}</table>" if rows else ""
-    return (
-        '<!DOCTYPE html><html><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>"
-        f'<p><a href="{html.escape(telemetry_path)}">Metrics</a> · <a href="{HEALTHY_PATH}">Health</a>'
-        f' · <a href="{READY_PATH}">Readiness</a></p>{table}</body></html>'
-    )
-
-
-# --- basic auth ---
 
 
 class BasicAuth:
@@ -152,11 +131,14 @@ def make_app(
     metrics_app: WSGIApplication,
     *,
     is_ready: Callable[[], bool],
-    landing_page: Callable[[], str],
+    landing_page: Callable[[str], str],
     telemetry_path: str = "/metrics",
     basic_auth_users: Mapping[str, str] = MappingProxyType({}),
 ) -> WSGIApplication:
-    """The exporter's WSGI application; ``metrics_app`` is ``prometheus_client.make_wsgi_app(registry)``."""
+    """The exporter's WSGI application; ``metrics_app`` is ``prometheus_client.make_wsgi_app(registry)``.
+
+    ``landing_page`` gets the request's raw query string (the status page's filters) and returns HTML.
+    """
     auth = BasicAuth(basic_auth_users) if basic_auth_users else None
 
     def route(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -164,7 +146,7 @@ def make_app(
         if path == telemetry_path:
             return metrics_app(environ, start_response)
         if path == "/":
-            return _respond(start_response, "200 OK", landing_page(), _HTML)
+            return _respond(start_response, "200 OK", landing_page(environ.get("QUERY_STRING", "")), _HTML)
         if path == HEALTHY_PATH:
             return _respond(start_response, "200 OK", "OK\n")
         if path == READY_PATH:

@@ -321,7 +321,7 @@ def test_demo_mode_serves_live_metrics(tmp_path: Path) -> None:
         assert 'object_name="Nightly Load"' in body
         assert "anaplan_up 1.0" in body
         status, page = http_get(f"http://127.0.0.1:{port}/")
-        assert status == 200 and "Nightly Load" in page and "/metrics" in page
+        assert status == 200 and "Nightly Load" in page and 'href="metrics"' in page
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)

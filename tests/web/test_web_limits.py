@@ -21,7 +21,7 @@ def start() -> Iterator[Start]:
     servers: list[WebServer] = []
 
     def _start(
-        limits: Limits | None = None, landing_page: Callable[[], str] = lambda: "landing"
+        limits: Limits | None = None, landing_page: Callable[[str], str] = lambda query: "landing"
     ) -> WebServer:
         registry = CollectorRegistry()
         Gauge("demo_value", "A value for tests.", registry=registry).set(42)
@@ -96,7 +96,7 @@ def test_handler_threads_and_queue_are_capped(start: Start) -> None:
     release = threading.Event()
     entered = threading.Semaphore(0)
 
-    def slow_page() -> str:
+    def slow_page(query: str) -> str:
         entered.release()
         release.wait(10)
         return "landing"

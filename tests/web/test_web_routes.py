@@ -13,7 +13,7 @@ import bcrypt
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, make_wsgi_app
 
-from anaplan_exporter.web import BasicAuth, WebServer, WebServerError, make_app, simple_landing_page
+from anaplan_exporter.web import BasicAuth, WebServer, WebServerError, make_app
 from support.net import http_get
 
 Start = Callable[..., WebServer]
@@ -27,7 +27,7 @@ def start() -> Iterator[Start]:
     def _start(
         *,
         is_ready: Callable[[], bool] = lambda: True,
-        landing_page: Callable[[], str] = lambda: "<html>landing</html>",
+        landing_page: Callable[[str], str] = lambda query: "<html>landing</html>",
         telemetry_path: str = "/metrics",
         basic_auth_users: dict[str, str] | None = None,
     ) -> WebServer:
@@ -112,8 +112,31 @@ def test_readiness_callable_that_raises_means_not_ready(start: Start) -> None:
     assert request(server, "/-/ready")[0] == 503
 
 
+def test_landing_page_gets_the_query_string(start: Start) -> None:
+    seen: list[str] = []
+
+    def page(query: str) -> str:
+        seen.append(query)
+        return "<html>page</html>"
+
+    server = start(landing_page=page)
+    assert request(server, "/?state=failed&workspace=Demo%20Workspace")[0] == 200
+    assert request(server, "/")[0] == 200
+    assert seen == ["state=failed&workspace=Demo%20Workspace", ""]
+
+
+def test_landing_page_filters_need_basic_auth(start: Start) -> None:
+    hashed = bcrypt.hashpw(b"secret", bcrypt.gensalt(rounds=4)).decode()
+    server = start(landing_page=lambda query: f"<html>{query}</html>", basic_auth_users={"ops": hashed})
+    status, _, body = request(server, "/?state=failed")
+    assert status == 401 and b"state" not in body
+    token = base64.b64encode(b"ops:secret").decode()
+    status, _, body = request(server, "/?state=failed", headers={"Authorization": f"Basic {token}"})
+    assert (status, body) == (200, b"<html>state=failed</html>")
+
+
 def test_failing_landing_page_gives_500_and_server_survives(start: Start) -> None:
-    def broken() -> str:
+    def broken(query: str) -> str:
         raise RuntimeError("boom")
 
     server = start(landing_page=broken)
@@ -239,10 +262,3 @@ def test_address_in_use_is_a_clear_error(start: Start) -> None:
     message = rf"cannot listen on 127.0.0.1:{first.port}: address already in use; is another anaplan-exporter"
     with pytest.raises(WebServerError, match=message):
         second.start()
-
-
-def test_simple_landing_page_escapes() -> None:
-    page = simple_landing_page("anaplan <exporter>", "/metrics", {"targets": "a&b"})
-    assert "anaplan &lt;exporter&gt;" in page
-    assert 'href="/metrics"' in page
-    assert "a&amp;b" in page

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 def _app() -> WSGIApplication:
     registry = CollectorRegistry()
     Gauge("demo_value", "A value for tests.", registry=registry).set(1)
-    return make_app(make_wsgi_app(registry), is_ready=lambda: True, landing_page=lambda: "hi")
+    return make_app(make_wsgi_app(registry), is_ready=lambda: True, landing_page=lambda query: "hi")
 
 
 @pytest.fixture

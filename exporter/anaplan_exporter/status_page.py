@@ -1,0 +1,667 @@
+"""The landing page ``/``: a status page for an incident, rendered on the server from one snapshot.
+
+``render_status_page(snapshot, info, query)`` reads nothing but its arguments (the clock comes in as
+``info.now``), so tests feed it hand-made snapshots. Every string from Anaplan, the configuration or the query
+string goes through ``html.escape``. Problems sort first and at most ``info.max_rows`` rows are drawn, so a
+10,000-object tenant still renders in a few milliseconds; the filters (a plain GET form) narrow the rest.
+Links are relative (``metrics``, ``-/healthy``) so the page also works behind a proxy that adds a path prefix.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlencode
+
+from .anaplan.models import ObjectType, TaskState
+from .snapshot import ObjectStatus, Snapshot
+
+DOCS_URL = "https://github.com/anaplan-exporter/anaplan-exporter/blob/main/"
+"""Where the README and docs/ are read (the alerts' runbook_url points at the same place)."""
+DEFAULT_REFRESH = 30
+MAX_ROWS = 500
+_MAX_QUERY_VALUE = 200
+_MAX_MESSAGE = 500
+_MAX_CHOICES = 200
+_TOKEN_WARNING = 300.0
+
+# Task outcome of an object's newest task, and its place in the sort (problems first).
+DOWN, FAILED, RUNNING, CANCELLED, UNKNOWN, NONE, SUCCEEDED = (
+    "down",
+    "failed",
+    "running",
+    "cancelled",
+    "unknown",
+    "none",
+    "succeeded",
+)
+_RANK = {DOWN: 0, FAILED: 1, RUNNING: 2, CANCELLED: 3, UNKNOWN: 4, NONE: 5, SUCCEEDED: 6}
+_LABEL = {
+    DOWN: "DOWN",
+    FAILED: "FAILED",
+    RUNNING: "RUNNING",
+    CANCELLED: "CANCELLED",
+    UNKNOWN: "UNKNOWN",
+    NONE: "NO RUNS",
+    SUCCEEDED: "OK",
+}
+STATE_FILTERS = {
+    "problems": "problems (down or failed)",
+    DOWN: "down (polls failing)",
+    FAILED: "failed",
+    RUNNING: "running",
+    CANCELLED: "cancelled",
+    SUCCEEDED: "succeeded",
+    NONE: "no runs",
+    UNKNOWN: "unknown",
+}
+_ACTIVE = (TaskState.NOT_STARTED, TaskState.IN_PROGRESS, TaskState.CANCELLING)
+_API_PREFIX = "/2/0/workspaces/{workspaceId}/models/{modelId}"
+DUMP_PATTERNS = (
+    ("import", _API_PREFIX + "/imports/{importId}/tasks/{taskId}/dump"),
+    ("process step", _API_PREFIX + "/processes/{processId}/tasks/{taskId}/dumps/{objectId}"),
+)
+"""Anaplan's failure-dump endpoints (GET; add ``/chunks`` and ``/chunks/{n}`` for large files)."""
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """What the page shows besides the snapshot: the exporter's own facts and the clock."""
+
+    version: str
+    now: float
+    telemetry_path: str = "/metrics"
+    reload_successful: bool | None = None
+    """Outcome of the last configuration load or reload; None when unknown (``--once``, tests)."""
+    reload_time: float | None = None
+    reload_success_time: float | None = None
+    docs_url: str = DOCS_URL
+    max_rows: int = MAX_ROWS
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The query string, parsed: empty strings mean "any"."""
+
+    workspace: str = ""
+    model: str = ""
+    type: str = ""
+    state: str = ""
+    name: str = ""
+    refresh: int = DEFAULT_REFRESH
+
+    @classmethod
+    def parse(cls, query: str) -> tuple[Filters, list[str]]:
+        """Filters from ``query`` (a raw query string) and notes about values that were ignored."""
+        values = parse_qs(query, keep_blank_values=False)
+        notes: list[str] = []
+
+        def first(key: str) -> str:
+            found = values.get(key)
+            return found[0].strip()[:_MAX_QUERY_VALUE] if found else ""
+
+        kind, state = first("type").lower(), first("state").lower()
+        if kind and kind not in {t.value for t in ObjectType}:
+            notes.append(f"unknown type {kind!r} ignored")
+            kind = ""
+        if state and state not in STATE_FILTERS:
+            notes.append(f"unknown state {state!r} ignored")
+            state = ""
+        refresh = DEFAULT_REFRESH
+        text = first("refresh")
+        if text:
+            if text.isdigit():
+                refresh = 0 if int(text) == 0 else min(max(int(text), 5), 3600)
+            else:
+                notes.append(f"refresh {text!r} is not a number of seconds; using {DEFAULT_REFRESH}")
+        return cls(first("workspace"), first("model"), kind, state, first("name"), refresh), notes
+
+    def params(self, **changes: str | int) -> dict[str, str]:
+        """The query parameters that reproduce these filters (defaults left out), with ``changes``."""
+        current: dict[str, str | int] = {
+            "workspace": self.workspace,
+            "model": self.model,
+            "type": self.type,
+            "state": self.state,
+            "name": self.name,
+            "refresh": "" if self.refresh == DEFAULT_REFRESH else self.refresh,
+        }
+        current.update(changes)
+        return {key: str(value) for key, value in current.items() if value != ""}
+
+    def href(self, **changes: str | int) -> str:
+        return "?" + urlencode(self.params(**changes))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.workspace or self.model or self.type or self.state or self.name)
+
+
+def task_outcome(obj: ObjectStatus) -> str:
+    """The newest task's outcome: running, failed, succeeded, cancelled, unknown, or none (never ran)."""
+    task = obj.task
+    if task is None:
+        return NONE
+    if task.state in _ACTIVE:
+        return RUNNING
+    if task.state is TaskState.CANCELLED:
+        return CANCELLED
+    if task.state is TaskState.COMPLETE and task.result is not None:
+        return SUCCEEDED if task.result.successful else FAILED
+    return UNKNOWN
+
+
+def poll_health(obj: ObjectStatus) -> str:
+    """``up``, ``down`` (the last poll failed) or ``pending`` (not polled yet)."""
+    if obj.up:
+        return "up"
+    if obj.last_poll_time is None and obj.last_error is None:
+        return "pending"
+    return "down"
+
+
+def row_status(obj: ObjectStatus) -> str:
+    """What the row is sorted and coloured by: down before the task's own outcome."""
+    return DOWN if poll_health(obj) == "down" else task_outcome(obj)
+
+
+def _matches(obj: ObjectStatus, outcome: str, health: str, filters: Filters) -> bool:
+    ref = obj.ref
+    if filters.type and ref.object_type.value != filters.type:
+        return False
+    if filters.workspace and not _match_text(filters.workspace, ref.workspace_id, ref.workspace_name):
+        return False
+    if filters.model and not _match_text(filters.model, ref.model_id, ref.model_name):
+        return False
+    if filters.name and not _match_text(filters.name, ref.object_id, ref.object_name):
+        return False
+    state = filters.state
+    if not state:
+        return True
+    down = health == "down"
+    if state == "problems":
+        return down or outcome == FAILED
+    if state == DOWN:
+        return down
+    if state == FAILED:  # a failed run stays a failure while its object's polls fail
+        return outcome == FAILED
+    return outcome == state and not down
+
+
+def _match_text(wanted: str, identifier: str, name: str) -> bool:
+    """An ID matches exactly, a name by case-insensitive substring."""
+    folded = wanted.casefold()
+    return folded == identifier.casefold() or folded in name.casefold()
+
+
+# --- formatting ---
+
+
+def iso_time(timestamp: float) -> str:
+    """ISO 8601 in UTC, to the second: ``2026-12-01T15:14:48Z``."""
+    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_duration(seconds: float) -> str:
+    """``45 s``, ``12 min 3 s``, ``3 h 5 min``, ``2 d 4 h``."""
+    total = int(max(0.0, seconds))
+    if total < 60:
+        return f"{total} s"
+    if total < 3600:
+        minutes, secs = divmod(total, 60)
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    if total < 86400:
+        hours, rest = divmod(total, 3600)
+        return f"{hours} h {rest // 60} min" if rest // 60 else f"{hours} h"
+    days, rest = divmod(total, 86400)
+    return f"{days} d {rest // 3600} h" if rest // 3600 else f"{days} d"
+
+
+def relative_time(timestamp: float, now: float) -> str:
+    """``3 h ago``, ``in 25 min``, ``just now``: the largest whole unit only."""
+    delta = now - timestamp
+    amount = abs(delta)
+    if amount < 1:
+        return "just now"
+    if amount < 60:
+        text = f"{int(amount)} s"
+    elif amount < 3600:
+        text = f"{int(amount // 60)} min"
+    elif amount < 2 * 86400:
+        text = f"{int(amount // 3600)} h"
+    else:
+        text = f"{int(amount // 86400)} d"
+    return f"{text} ago" if delta > 0 else f"in {text}"
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _when(timestamp: float | None, now: float, never: str = "never") -> str:
+    if timestamp is None:
+        return f'<span class="muted">{_e(never)}</span>'
+    iso = iso_time(timestamp)
+    return f'<time datetime="{iso}">{iso}</time> <span class="rel">{_e(relative_time(timestamp, now))}</span>'
+
+
+def _badge(kind: str, text: str) -> str:
+    return f'<span class="badge {kind}">{_e(text)}</span>'
+
+
+class _Links:
+    def __init__(self, docs_url: str) -> None:
+        self.docs = docs_url
+        self.runbook = docs_url + "docs/runbook.md"
+
+    def alert(self, name: str) -> str:
+        return f'<a class="runbook" href="{_e(self.runbook)}#{name.lower()}">runbook: {name}</a>'
+
+
+# --- page ---
+
+
+def render_status_page(snapshot: Snapshot, info: PageInfo, query: str = "") -> str:
+    """The whole HTML page for ``snapshot`` with the filters of ``query`` (a raw query string)."""
+    filters, notes = Filters.parse(query)
+    links = _Links(info.docs_url)
+    now = info.now
+    counts = dict.fromkeys(_RANK, 0)
+    matching: list[tuple[int, str, str, str, str, ObjectStatus, str, str]] = []
+    for obj in snapshot.objects:
+        outcome, health = task_outcome(obj), poll_health(obj)
+        status = DOWN if health == "down" else outcome
+        counts[status] += 1
+        if status == DOWN and outcome == FAILED:
+            counts[FAILED] += 1
+        if _matches(obj, outcome, health, filters):
+            ref = obj.ref
+            matching.append(
+                (
+                    _RANK[status],
+                    ref.workspace_name.casefold(),
+                    ref.model_name.casefold(),
+                    ref.object_type.value,
+                    ref.object_name.casefold(),
+                    obj,
+                    outcome,
+                    health,
+                )
+            )
+    matching.sort(key=lambda item: item[:5])
+    shown = matching[: max(0, info.max_rows)]
+    rows = "".join(_row(item[5], item[6], item[7], now, links) for item in shown)
+    parts = [
+        _head(filters),
+        _header(snapshot, info, filters, links),
+        _summary(counts, len(snapshot.objects), filters),
+        _exporter_facts(snapshot, info, links),
+        _discovery(snapshot, links),
+        _filter_form(snapshot, filters, notes),
+        _table_intro(len(shown), len(matching), len(snapshot.objects), filters),
+        _table(rows) if shown else "",
+        _footer(info),
+    ]
+    return "".join(parts)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.2em 1.6em;color:#1d2330;
+font-size:14px;background:#fafbfc}
+h1{font-size:1.5em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.2em 0 .4em}
+a{color:#1457b8}nav a{margin-right:1em}.muted,.rel{color:#6b7280}.rel{font-size:.92em}
+time,.rel{white-space:nowrap}
+.summary{display:flex;gap:.8em;margin:1em 0;flex-wrap:wrap}
+.summary a{display:block;padding:.5em 1.1em;border-radius:6px;text-decoration:none;color:#fff;min-width:7em}
+.summary b{display:block;font-size:1.8em;line-height:1.1}
+.summary .down{background:#8b1a1a}.summary .failed{background:#d12d2d}.summary .running{background:#1f6fd1}
+.summary .total{background:#4b5563}.summary .zero{opacity:.45}
+dl.facts{display:grid;grid-template-columns:max-content 1fr max-content 1fr;gap:.25em 1.2em;margin:0}
+dl.facts dt{font-weight:600}dl.facts dd{margin:0}
+.box{border:1px solid #d7dbe0;border-radius:6px;padding:.6em 1em;background:#fff;margin:.8em 0}
+.box.alert{border-color:#d12d2d;background:#fff3f3}.box ul{margin:.3em 0;padding-left:1.4em}
+form.filters{display:flex;gap:.8em;align-items:flex-end;flex-wrap:wrap}
+form.filters label{display:flex;flex-direction:column;font-size:.85em;color:#4b5563}
+form.filters input,form.filters select{font-size:1em;padding:.2em .3em;min-width:9em}
+table{border-collapse:collapse;width:100%;background:#fff}
+th,td{padding:.35em .5em;text-align:left;vertical-align:top;border-bottom:1px solid #e5e7eb}
+th{background:#eef1f5;position:sticky;top:0}
+tr.down td:first-child{border-left:5px solid #8b1a1a}tr.failed td:first-child{border-left:5px solid #d12d2d}
+tr.running td:first-child{border-left:5px solid #1f6fd1}
+tr.cancelled td:first-child{border-left:5px solid #c98a00}
+tr.succeeded td:first-child{border-left:5px solid #2e8b57}
+tr.none td:first-child,tr.unknown td:first-child{border-left:5px solid #9ca3af}
+.badge{display:inline-block;padding:.05em .5em;border-radius:4px;font-size:.85em;font-weight:700;color:#fff}
+.badge.down{background:#8b1a1a}.badge.failed{background:#d12d2d}.badge.running{background:#1f6fd1}
+.badge.cancelled{background:#c98a00}.badge.succeeded,.badge.up{background:#2e8b57}
+.badge.none,.badge.unknown,.badge.pending{background:#9ca3af}
+code{font-size:.9em;background:#f1f3f6;padding:0 .25em;border-radius:3px;word-break:break-all}
+code.id{white-space:nowrap;word-break:normal}.small{font-size:.9em}.error{color:#8b1a1a;word-break:break-word}.warn{color:#9a5b00}
+progress{width:8em;vertical-align:middle}ul.steps{margin:0;padding-left:1.1em}
+.note{color:#9a5b00;font-weight:600}
+"""
+
+
+def _head(filters: Filters) -> str:
+    refresh = f'<meta http-equiv="refresh" content="{filters.refresh}">' if filters.refresh else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"{refresh}<title>Anaplan exporter status</title><style>{_CSS}</style></head><body>\n"
+    )
+
+
+def _header(snapshot: Snapshot, info: PageInfo, filters: Filters, links: _Links) -> str:
+    metrics = info.telemetry_path.lstrip("/") or "metrics"
+    if filters.refresh:
+        refresh = (
+            f"refreshes every {filters.refresh} s · "
+            f'<a href="{_e(filters.href(refresh=0))}">stop auto-refresh</a>'
+        )
+    else:
+        refresh = f'auto-refresh off · <a href="{_e(filters.href(refresh=""))}">turn it on</a>'
+    return (
+        "<header><h1>Anaplan exporter status</h1>"
+        f'<p class="muted">Generated {_e(iso_time(info.now))} · {refresh}</p>'
+        f'<nav><a href="{_e(metrics)}">Metrics</a><a href="-/healthy">Health</a>'
+        f'<a href="-/ready">Readiness</a><a href="{_e(links.docs)}README.md">Docs</a>'
+        f'<a href="{_e(links.docs)}docs/metrics.md">Metrics reference</a>'
+        f'<a href="{_e(links.runbook)}">Runbook</a>'
+        f'<a href="{_e(links.docs)}docs/configuration.md">Configuration</a></nav></header>\n'
+    )
+
+
+def _summary(counts: Mapping[str, int], total: int, filters: Filters) -> str:
+    cards = []
+    for kind, label, state in (
+        (DOWN, "down", DOWN),
+        (FAILED, "failed", FAILED),
+        (RUNNING, "running", RUNNING),
+        ("total", "watched", ""),
+    ):
+        count = total if kind == "total" else counts[kind]
+        zero = " zero" if count == 0 and kind != "total" else ""
+        href = filters.href(state=state, workspace="", model="", type="", name="")
+        cards.append(f'<a class="{kind}{zero}" id="count-{kind}" href="{_e(href)}"><b>{count}</b>{label}</a>')
+    return f'<section class="summary">{"".join(cards)}</section>\n'
+
+
+def _exporter_facts(snapshot: Snapshot, info: PageInfo, links: _Links) -> str:
+    now = info.now
+    ready = (
+        _badge("up", "ready")
+        if snapshot.ready
+        else _badge("pending", "not ready") + " waiting for the first full poll cycle"
+    )
+    if snapshot.up:
+        cycle = _badge("up", "up")
+    elif snapshot.ready:
+        cycle = _badge("down", "errors") + " " + links.alert("AnaplanPollStale")
+    else:
+        cycle = _badge("pending", "pending")
+    cycle += f" last fully successful: {_when(snapshot.last_success_time, now, 'not yet')}"
+    if snapshot.poll_duration_seconds is not None:
+        took = format_duration(snapshot.poll_duration_seconds)
+        every = format_duration(snapshot.poll_interval_seconds)
+        cycle += f' <span class="muted">(took {_e(took)}, every {_e(every)})</span>'
+    oldest = (
+        _e(format_duration(snapshot.oldest_poll_age_seconds))
+        if snapshot.oldest_poll_age_seconds is not None
+        else '<span class="muted">n/a</span>'
+    )
+    budget = (
+        f"{snapshot.budget_used_ratio * 100:.0f} %"
+        if snapshot.budget_used_ratio is not None
+        else '<span class="muted">n/a</span>'
+    )
+    if snapshot.token_expires_at is None:
+        token = '<span class="muted">no token yet</span>'
+    else:
+        token = _when(snapshot.token_expires_at, now)
+        if snapshot.token_expires_at - now < _TOKEN_WARNING:
+            token = f'<span class="warn">{token}</span>'
+    if info.reload_successful is None:
+        reload = '<span class="muted">n/a</span>'
+    elif info.reload_successful:
+        reload = _badge("up", "loaded") + " " + _when(info.reload_time, now)
+    else:
+        reload = (
+            _badge("failed", "refused")
+            + f" {_when(info.reload_time, now)}; running the configuration loaded "
+            + f"{_when(info.reload_success_time, now)} {links.alert('AnaplanExporterConfigReloadFailed')}"
+        )
+    facts = (
+        ("Version", _e(info.version)),
+        ("Ready", ready),
+        ("Poll cycle", cycle),
+        ("Oldest poll", oldest),
+        ("Request budget used", budget),
+        ("Token expires", token),
+        ("Last config reload", reload),
+        ("Watched objects", str(len(snapshot.objects))),
+    )
+    cells = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
+    return f'<section class="box" id="exporter"><dl class="facts">{cells}</dl></section>\n'
+
+
+def _discovery(snapshot: Snapshot, links: _Links) -> str:
+    errors = snapshot.discovery_errors
+    if not errors:
+        return '<section class="box" id="discovery">Discovery: no errors.</section>\n'
+    items = "".join(f"<li>{_e(error)}</li>" for error in errors)
+    return (
+        f'<section class="box alert" id="discovery"><b>Discovery errors ({len(errors)})</b>: targets '
+        "that could not be resolved (authentication, connection, names or &quot;*&quot; that matched "
+        f"nothing). <ul>{items}</ul>{links.alert('AnaplanAuthFailing')} · "
+        f"{links.alert('AnaplanTargetDown')}</section>\n"
+    )
+
+
+def _choices(values: Iterable[str]) -> str:
+    unique = sorted(set(values), key=str.casefold)[:_MAX_CHOICES]
+    return "".join(f'<option value="{_e(value)}">' for value in unique)
+
+
+def _filter_form(snapshot: Snapshot, filters: Filters, notes: list[str]) -> str:
+    types = "".join(
+        f'<option value="{t.value}"{" selected" if t.value == filters.type else ""}>{t.value}</option>'
+        for t in ObjectType
+    )
+    states = "".join(
+        f'<option value="{key}"{" selected" if key == filters.state else ""}>{_e(label)}</option>'
+        for key, label in STATE_FILTERS.items()
+    )
+    hidden = (
+        f'<input type="hidden" name="refresh" value="{filters.refresh}">'
+        if filters.refresh != DEFAULT_REFRESH
+        else ""
+    )
+    clear = filters.href(workspace="", model="", type="", state="", name="")
+    note = "".join(f'<p class="note">{_e(text)}</p>' for text in notes)
+    objects = snapshot.objects
+    return (
+        '<form class="filters" method="get" action="">'
+        f'<label>Workspace<input name="workspace" list="workspaces" value="{_e(filters.workspace)}" '
+        'placeholder="name or ID"></label>'
+        f'<datalist id="workspaces">{_choices(o.ref.workspace_name for o in objects)}</datalist>'
+        f'<label>Model<input name="model" list="models" value="{_e(filters.model)}" '
+        'placeholder="name or ID"></label>'
+        f'<datalist id="models">{_choices(o.ref.model_name for o in objects)}</datalist>'
+        f'<label>Type<select name="type"><option value="">any</option>{types}</select></label>'
+        f'<label>State<select name="state"><option value="">any</option>{states}</select></label>'
+        f'<label>Name<input name="name" value="{_e(filters.name)}" placeholder="name or ID"></label>'
+        f'{hidden}<button type="submit">Filter</button> <a href="{_e(clear)}">clear</a></form>{note}\n'
+    )
+
+
+def _table_intro(shown: int, matching: int, total: int, filters: Filters) -> str:
+    if total == 0:
+        return '<p id="rows-note">No watched objects yet: see the discovery errors above, if any.</p>\n'
+    if matching == 0:
+        return f'<p id="rows-note">No object of {total} matches the filters.</p>\n'
+    what = "matching objects" if filters.active else "objects"
+    if shown < matching:
+        return (
+            f'<p id="rows-note" class="note">Showing {shown} of {matching} {what}, problems first; '
+            "use the filters to see the rest.</p>\n"
+        )
+    return f'<p id="rows-note">{matching} {what}, problems first.</p>\n'
+
+
+def _table(rows: str) -> str:
+    return (
+        '<table id="objects"><thead><tr><th style="width:17%">Object</th>'
+        '<th style="width:17%">Newest task</th>'
+        '<th style="width:11%">Last success</th><th style="width:11%">Last failure</th>'
+        '<th style="width:26%">Failed steps and dumps</th><th style="width:18%">Poll</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>\n"
+    )
+
+
+def _footer(info: PageInfo) -> str:
+    patterns = "; ".join(f"{kind}: <code>GET {_e(path)}</code>" for kind, path in DUMP_PATTERNS)
+    return (
+        f'<footer><p class="muted small">Failure dumps ({patterns}) are kept by Anaplan for 48 hours at most '
+        "and only for the last run of the user who ran the import. Times are UTC. anaplan-exporter "
+        f"{_e(info.version)}.</p></footer></body></html>\n"
+    )
+
+
+# --- one row ---
+
+
+def _row(obj: ObjectStatus, outcome: str, health: str, now: float, links: _Links) -> str:
+    status = DOWN if health == "down" else outcome
+    ref = obj.ref
+    obj_cell = (
+        f'<b class="name">{_e(ref.object_name)}</b> <span class="muted">{ref.object_type.value} '
+        f'<code class="id">{_e(ref.object_id)}</code></span><br>'
+        f'<span class="small" title="workspace {_e(ref.workspace_id)}, model {_e(ref.model_id)}">'
+        f"{_e(ref.workspace_name)} / {_e(ref.model_name)}</span>"
+    )
+    cells = (
+        obj_cell,
+        _task_cell(obj, outcome, now, links),
+        _when(obj.last_success_time, now),
+        _when(obj.last_failure_time, now),
+        _steps_cell(obj),
+        _poll_cell(obj, health, now, links),
+    )
+    return f'<tr class="{status}">' + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def _task_cell(obj: ObjectStatus, outcome: str, now: float, links: _Links) -> str:
+    task = obj.task
+    if task is None:
+        return _badge(NONE, _LABEL[NONE])
+    state = task.raw_state or task.state.value
+    parts = [f'{_badge(outcome, _LABEL[outcome])} <span class="muted">{_e(state)}</span>']
+    if outcome == RUNNING:
+        if task.progress is not None:
+            fraction = min(max(task.progress, 0.0), 1.0)
+            parts.append(f'<progress value="{fraction:.3f}" max="1"></progress> {fraction * 100:.0f} %')
+        if task.current_step:
+            parts.append(f'step: <span class="step">{_e(task.current_step)}</span>')
+    facts = []
+    if obj.duration_seconds is not None:
+        took = format_duration(obj.duration_seconds)
+        facts.append(f"running for {took}" if outcome == RUNNING else f"took {took}")
+    if task.creation_time is not None:
+        facts.append("started " + relative_time(task.creation_time, now))
+    if facts:
+        parts.append(f'<span class="small">{_e(", ".join(facts))}</span>')
+    parts.append(f'<span class="small muted">task <code>{_e(task.task_id)}</code></span>')
+    ref = obj.ref
+    if (
+        outcome == RUNNING
+        and ref.max_duration is not None
+        and obj.duration_seconds is not None
+        and obj.duration_seconds > ref.max_duration
+    ):
+        parts.append(
+            f'<span class="warn">stuck: longer than max_duration {format_duration(ref.max_duration)}</span> '
+            + links.alert("AnaplanTaskStuck")
+        )
+    if (
+        ref.expected_every is not None
+        and obj.last_success_time is not None
+        and now - obj.last_success_time > 1.5 * ref.expected_every
+    ):
+        parts.append(
+            f'<span class="warn">overdue: expected every {_e(format_duration(ref.expected_every))}</span> '
+            + links.alert("AnaplanTaskOverdue")
+        )
+    if outcome == FAILED:
+        parts.append(links.alert("AnaplanTaskFailed"))
+    elif outcome == CANCELLED:
+        if task.cancelled_by:
+            parts.append(f'<span class="small">cancelled by {_e(task.cancelled_by)}</span>')
+        parts.append(links.alert("AnaplanTaskCancelled"))
+    return "<br>".join(parts)
+
+
+def _steps_cell(obj: ObjectStatus) -> str:
+    task, ref = obj.task, obj.ref
+    result = task.result if task is not None else None
+    # The steps belong to the newest task when it has a result, otherwise to an earlier run.
+    task_id = task.task_id if task is not None and result is not None else "{taskId}"
+    prefix = f"/2/0/workspaces/{ref.workspace_id}/models/{ref.model_id}"
+    parts: list[str] = []
+    failed = [step for step in obj.steps if not step.successful]
+    if failed:
+        if result is None:
+            parts.append('<span class="muted small">previous run:</span>')
+        items = []
+        for step in failed:
+            item = (
+                f'<span class="step">{_e(step.step_name)}</span> <code class="id">{_e(step.step_id)}</code>'
+            )
+            if step.failure_dump_available:
+                path = f"{prefix}/processes/{ref.object_id}/tasks/{task_id}/dumps/{step.step_id}"
+                item += f"<br>{_dump(path)}"
+            else:
+                item += ' <span class="muted small">no dump</span>'
+            items.append(f"<li>{item}</li>")
+        parts.append(f'<ul class="steps">{"".join(items)}</ul>')
+    elif ref.object_type is ObjectType.IMPORT and result is not None and result.failure_dump_available:
+        path = f"{prefix}/imports/{ref.object_id}/tasks/{task_id}/dump"
+        parts.append(_dump(path))
+    elif result is not None and not result.successful and not obj.steps:
+        parts.append('<span class="muted small">no dump</span>')
+    rows = obj.row_counts
+    if rows is not None and (rows.failed or rows.ignored or rows.warnings):
+        parts.append(
+            f'<span class="small">rows: {rows.total} total, {rows.success} ok, {rows.failed} failed, '
+            f"{rows.ignored} ignored, {rows.warnings} warnings</span>"
+        )
+    return "<br>".join(parts) if parts else '<span class="muted">—</span>'
+
+
+def _dump(path: str) -> str:
+    return f'<span class="small">dump available: <code class="dump">GET {_e(path)}</code></span>'
+
+
+def _poll_cell(obj: ObjectStatus, health: str, now: float, links: _Links) -> str:
+    parts = [
+        _badge(health, health.upper())
+        + f' <span class="small">polled {_when(obj.last_poll_time, now, "not yet")}</span>'
+    ]
+    error = obj.last_error
+    if error is not None:
+        message = error.message if len(error.message) <= _MAX_MESSAGE else error.message[:_MAX_MESSAGE] + "…"
+        recovered = obj.up and (obj.last_poll_time is None or error.time <= obj.last_poll_time)
+        label = "earlier error (recovered)" if recovered else "last error"
+        parts.append(
+            f'<span class="{"muted" if recovered else "error"} small">{label}: <b>{_e(error.reason)}</b> '
+            f"{_e(message)}<br>at {_when(error.time, now)}</span>"
+        )
+    if health == "down":
+        reason = error.reason if error is not None else ""
+        alert = {"auth": "AnaplanAuthFailing", "rate_limited": "AnaplanRateLimited"}.get(
+            reason, "AnaplanTargetDown"
+        )
+        parts.append(links.alert(alert))
+    return "<br>".join(parts)
