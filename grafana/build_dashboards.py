@@ -121,6 +121,7 @@ def timeseries(
     unit: str = "none",
     bars: bool = False,
     overrides: list[Json] | None = None,
+    max_: float | None = None,
 ) -> Json:
     custom = {
         "drawStyle": "bars" if bars else "line",
@@ -137,7 +138,12 @@ def timeseries(
         targets,
         size,
         unit,
-        defaults={"custom": custom, "color": {"mode": "palette-classic"}, "min": 0},
+        defaults={
+            "custom": custom,
+            "color": {"mode": "palette-classic"},
+            "min": 0,
+            **({} if max_ is None else {"max": max_}),
+        },
         overrides=overrides,
         options={"legend": LEGEND, "tooltip": {"mode": "multi", "sort": "desc"}},
     )
@@ -670,7 +676,8 @@ def exporter_dashboard() -> Dashboard:
         ),
         stat(
             "Auth failures",
-            "Refused or failed authentications and token refreshes within the time range.",
+            "Authentications and token refreshes refused by Anaplan's auth service within the time range "
+            "(network errors are counted as poll errors, not here).",
             f"sum(increase(anaplan_auth_failures_total{{{INST}}}[$__range]))",
             steps=thresholds(("green", None), ("red", 1)),
             width=3,
@@ -763,6 +770,28 @@ def exporter_dashboard() -> Dashboard:
             overrides=[override("/^idle interval/", DASHED, regex=True)],
         ),
         timeseries(
+            "Oldest poll against the idle interval",
+            "Time since the least recently polled object was last polled, against the idle poll interval "
+            "and three times it, where AnaplanPollingBehind fires (after 15 minutes). Above the interval, "
+            "the request budget cannot cover every object at the idle interval and the idle sweep stretches.",
+            [
+                target(f"anaplan_poll_oldest_age_seconds{{{INST}}}", "oldest poll: {{instance}}"),
+                target(f"anaplan_poll_interval_seconds{{{INST}}}", "idle interval: {{instance}}"),
+                target(f"3 * anaplan_poll_interval_seconds{{{INST}}}", "alert at 3x: {{instance}}"),
+            ],
+            unit="s",
+            overrides=[override("/^(idle interval|alert at)/", DASHED, regex=True)],
+        ),
+        timeseries(
+            "Request budget used",
+            "Share of the configured request budget (anaplan.requests_per_second) used over the last "
+            "minute. Near 100 % with the oldest poll well above the idle interval: raise the budget, "
+            "lengthen the idle interval or watch fewer objects.",
+            [target(f"anaplan_request_budget_used_ratio{{{INST}}}", "{{instance}}")],
+            unit="percentunit",
+            max_=1,
+        ),
+        timeseries(
             "Token expiry",
             "Time left on the cached Anaplan token; it should saw-tooth as the exporter refreshes it.",
             [target(f"anaplan_auth_token_expiry_timestamp_seconds{{{INST}}} - time()", "{{instance}}")],
@@ -770,7 +799,8 @@ def exporter_dashboard() -> Dashboard:
         ),
         timeseries(
             "Authentication",
-            "Failed authentications, and calls to the auth endpoints by HTTP status, per interval.",
+            "Authentications refused by Anaplan, and calls to the auth endpoints by HTTP status (or "
+            "'error' when no answer came), per interval.",
             [
                 target(
                     f"sum by (instance) (increase(anaplan_auth_failures_total{{{INST}}}[$__rate_interval]))",

@@ -32,6 +32,8 @@ CONTRACT_METRICS = frozenset(
         "anaplan_last_poll_success_timestamp_seconds",
         "anaplan_poll_duration_seconds",
         "anaplan_poll_interval_seconds",
+        "anaplan_poll_oldest_age_seconds",
+        "anaplan_request_budget_used_ratio",
         "anaplan_api_requests_total",
         "anaplan_exporter_config_last_reload_successful",
         "anaplan_exporter_config_last_reload_success_timestamp_seconds",

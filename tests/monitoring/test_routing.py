@@ -19,6 +19,7 @@ from support.binaries import find_binary
 OBJECT = {
     "job": "anaplan",
     "instance": "exporter:10118",
+    "workspace_id": "8a81b09d5e8c6f27015ece3402487d33",
     "workspace_name": "Finance",
     "model_id": "75A40874E6B64FA3AE0743278996850F",
     "model_name": "FP&A Plan",
@@ -54,9 +55,9 @@ def test_routes_by_severity(severity: str, receiver: str) -> None:
     assert done.stdout.split() == [receiver]
 
 
-def test_groups_by_alert_and_object() -> None:
+def test_groups_by_alert_workspace_and_model() -> None:
     route = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["route"]
-    assert set(route["group_by"]) == {"alertname", "model_id", "object_id"}
+    assert set(route["group_by"]) == {"alertname", "workspace_id", "model_id"}
 
 
 def post_alerts(server: Server, alerts: list[dict[str, str]]) -> None:
@@ -90,39 +91,81 @@ def states(server: Server) -> dict[tuple[str, str], str]:
     }
 
 
+def test_groups_objects_of_a_model_together(tmp_path: Path) -> None:
+    """Two failed objects of one model make one notification group; another model gets its own."""
+    other_object = {**OBJECT, "object_id": "118000000003", "object_name": "Weekly load"}
+    other_model = {**OBJECT, "model_id": "9B1C0A5E6F7D4E3C2B1A09F8E7D6C5B4", "model_name": "HR Plan"}
+    failed = {"alertname": "AnaplanTaskFailed", "result": "failure", "severity": "critical"}
+    with running_alertmanager(CONFIG, tmp_path) as server:
+        post_alerts(server, [{**OBJECT, **failed}, {**other_object, **failed}, {**other_model, **failed}])
+
+        def grouped() -> dict[str, list[str]] | None:
+            groups: list[dict[str, Any]] = server.get_json("/api/v2/alerts/groups")
+            found = {
+                group["labels"]["model_id"]: sorted(alert["labels"]["object_id"] for alert in group["alerts"])
+                for group in groups
+            }
+            return found if sum(map(len, found.values())) == 3 else None
+
+        found = wait_for(grouped, 20, "the alerts in their groups")
+    assert found == {
+        OBJECT["model_id"]: ["118000000002", "118000000003"],
+        other_model["model_id"]: ["118000000002"],
+    }
+
+
 def test_inhibitions(tmp_path: Path) -> None:
-    other = {**OBJECT, "job": "anaplan-eu", "instance": "exporter-eu:10118"}
+    """Exporter down (per job), refused logins and an unreachable Anaplan (per exporter) hold back the
+    per-object alerts they explain, and the polling alerts of that exporter; nothing else."""
+    eu = {**OBJECT, "job": "anaplan-eu", "instance": "exporter-eu:10118"}
+    eu_other_shard = {**OBJECT, "job": "anaplan-eu", "instance": "exporter-eu-1:10118"}
+    us = {**OBJECT, "job": "anaplan-us", "instance": "exporter-us:10118"}
+    failed = {"alertname": "AnaplanTaskFailed", "result": "failure", "severity": "critical"}
+
+    def exporter_wide(labels: dict[str, str], alertname: str, severity: str) -> dict[str, str]:
+        return {
+            "job": labels["job"],
+            "instance": labels["instance"],
+            "alertname": alertname,
+            "severity": severity,
+        }
+
     alerts = [
         {"alertname": "AnaplanExporterDown", "job": "anaplan", "severity": "critical"},
-        {**OBJECT, "alertname": "AnaplanTaskFailed", "result": "failure", "severity": "critical"},
-        {**other, "alertname": "AnaplanTaskFailed", "result": "failure", "severity": "critical"},
-        {
-            "alertname": "AnaplanAuthFailing",
-            "job": "anaplan-eu",
-            "instance": "exporter-eu:10118",
-            "severity": "critical",
-        },
-        {**other, "alertname": "AnaplanTargetDown", "severity": "warning"},
+        {**OBJECT, **failed},
+        exporter_wide(eu, "AnaplanAuthFailing", "critical"),
+        {**eu, "alertname": "AnaplanTargetDown", "severity": "warning"},
+        {**eu, "alertname": "AnaplanTaskOverdue", "severity": "warning"},
+        exporter_wide(eu, "AnaplanPollStale", "warning"),
+        {**eu_other_shard, **failed},
+        exporter_wide(us, "AnaplanUnreachable", "critical"),
+        {**us, **failed},
+        {**us, "alertname": "AnaplanTaskStuck", "severity": "warning"},
+        exporter_wide(us, "AnaplanPollingBehind", "warning"),
     ]
-    expected_suppressed = [
-        ("AnaplanTaskFailed", "exporter:10118"),
-        ("AnaplanTargetDown", "exporter-eu:10118"),
-    ]
+    expected = {
+        ("AnaplanExporterDown", "anaplan"): "active",
+        ("AnaplanTaskFailed", "exporter:10118"): "suppressed",  # exporter down on the same job
+        ("AnaplanAuthFailing", "exporter-eu:10118"): "active",
+        ("AnaplanTargetDown", "exporter-eu:10118"): "suppressed",  # explained by the refused login
+        ("AnaplanTaskOverdue", "exporter-eu:10118"): "suppressed",
+        ("AnaplanPollStale", "exporter-eu:10118"): "suppressed",
+        ("AnaplanTaskFailed", "exporter-eu-1:10118"): "active",  # another shard of that job logs in fine
+        ("AnaplanUnreachable", "exporter-us:10118"): "active",
+        ("AnaplanTaskFailed", "exporter-us:10118"): "suppressed",  # explained by the unreachable tenant
+        ("AnaplanTaskStuck", "exporter-us:10118"): "suppressed",
+        ("AnaplanPollingBehind", "exporter-us:10118"): "suppressed",
+    }
+    suppressed = [key for key, state in expected.items() if state == "suppressed"]
 
     def settled(server: Server) -> dict[tuple[str, str], str] | None:
         # Inhibitions are computed asynchronously: wait until every alert is in and the inhibitions show.
         found = states(server)
-        if len(found) < len(alerts) or any(found[key] != "suppressed" for key in expected_suppressed):
+        if len(found) < len(alerts) or any(found.get(key) != "suppressed" for key in suppressed):
             return None
         return found
 
     with running_alertmanager(CONFIG, tmp_path) as server:
         post_alerts(server, alerts)
         found = wait_for(lambda: settled(server), 20, "the alerts and their inhibitions")
-    assert found == {
-        ("AnaplanExporterDown", "anaplan"): "active",
-        ("AnaplanTaskFailed", "exporter:10118"): "suppressed",  # exporter down on the same job
-        ("AnaplanTaskFailed", "exporter-eu:10118"): "active",  # another job's exporter is fine
-        ("AnaplanAuthFailing", "exporter-eu:10118"): "active",
-        ("AnaplanTargetDown", "exporter-eu:10118"): "suppressed",  # explained by the failing login
-    }
+    assert found == expected

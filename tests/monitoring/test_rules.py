@@ -29,6 +29,8 @@ REQUIRED_ALERTS = {
     "AnaplanAuthFailing",
     "AnaplanRateLimited",
     "AnaplanPollStale",
+    "AnaplanUnreachable",
+    "AnaplanPollingBehind",
 }
 
 
