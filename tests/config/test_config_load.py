@@ -156,7 +156,9 @@ def test_everything_else_is_read(load: Load, minimal: dict[str, object], tmp_pat
     ("value", "expected"),
     [(524288, 524288), ("524288", 524288), ("512KiB", 524288), ("8MiB", 8 * 2**20), ("1.5MB", 1_500_000)],
 )
-def test_max_response_size_units(load: Load, minimal: dict[str, object], value: object, expected: int) -> None:
+def test_max_response_size_units(
+    load: Load, minimal: dict[str, object], value: object, expected: int
+) -> None:
     anaplan = minimal["anaplan"]
     assert isinstance(anaplan, dict)
     anaplan["max_response_size"] = value
