@@ -14,6 +14,8 @@ from anaplan_exporter.anaplan.auth import BasicCredentials
 from anaplan_exporter.anaplan.client import AnaplanClient
 from anaplan_exporter.anaplan.errors import AnaplanStoppedError
 from anaplan_exporter.anaplan.models import ObjectType
+from anaplan_exporter.app import Exporter
+from anaplan_exporter.config import parse_config
 from anaplan_exporter.polling.tracker import error_reason
 from support.simulator import SimulatorHandle
 
@@ -161,3 +163,49 @@ def test_retry_after_pauses_every_thread_and_stop_abandons_them(
     assert len(outcomes) == THREADS + 1
     assert all(isinstance(outcome, AnaplanStoppedError) for outcome in outcomes), outcomes
     assert {error_reason(outcome) for outcome in outcomes if outcome is not None} == {"stopped"}
+
+
+def test_exporter_stop_abandons_requests_waiting_out_a_retry_after(sim: SimulatorHandle) -> None:
+    config = parse_config(
+        {
+            "anaplan": {
+                "api_url": sim.api_url,
+                "auth_url": sim.url,
+                "auth": {"method": "basic", "username": USER, "password": "${PASSWORD}"},
+                "requests_per_second": 50,
+                "retries": {"backoff_max": "60s"},
+            },
+            "targets": [{"workspace": WORKSPACE, "model": MODEL, "processes": [PROCESS]}],
+        },
+        "config.yml",
+        {"PASSWORD": PASSWORD},
+    )
+    exporter = Exporter(config)
+    client = exporter.client
+    client.list_workspaces()
+    sim.set_faults(rate_limit={"every": 600, "for": 1, "retry_after": 30})
+    outcomes: list[BaseException | None] = []
+
+    def work() -> None:
+        try:
+            client.list_tasks(WORKSPACE, MODEL, ObjectType.PROCESS, PROCESS)
+            outcomes.append(None)
+        except BaseException as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=work, name=f"poll-{i}") for i in range(4)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while count(sim.stats(), "task_list", "429") < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(1.2)  # past the burst: whatever is sent now would be answered
+    before_stop = sim.stats()["total_requests"]
+
+    exporter.stop()  # logs out too, but not while Anaplan asks to wait
+    for thread in threads:
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+    time.sleep(0.3)
+    assert sim.stats()["total_requests"] == before_stop
+    assert len(outcomes) == 4 and all(isinstance(outcome, AnaplanStoppedError) for outcome in outcomes)
