@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
-import requests.adapters
 
 from .. import __version__
 from .auth import Credentials, token_authorization
+from .deadline import WatchingAdapter
 from .errors import AnaplanAuthError, AnaplanConfigurationError
 from .limiter import Limiter
 from .models import Model, ModelObject, ObjectType, ProcessMetadata, Task, TaskSummary, Workspace
@@ -162,7 +162,7 @@ def _session(max_concurrency: int) -> requests.Session:
     """A session that keeps one connection per concurrent request (requests keeps 10 by default, so a
     higher ``max_concurrency`` would open, and throw away, a new connection for every extra request)."""
     session = _Session()
-    adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(max_concurrency, 10))
+    adapter = WatchingAdapter(pool_maxsize=max(max_concurrency, 10))
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

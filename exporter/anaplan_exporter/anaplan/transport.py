@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
+from .deadline import Watchdog
 from .errors import (
     AnaplanAuthError,
     AnaplanConnectionError,
@@ -228,6 +229,7 @@ class Transport:
         self._sleep = sleep
         self._monotonic = monotonic
         self._random = random
+        self._watchdog = Watchdog(monotonic)
 
     @property
     def redactor(self) -> Redactor:
@@ -300,30 +302,36 @@ class Transport:
         started = self._clock()
         deadline = self._monotonic() + self._limits.total
         where = safe_url(url)
-        try:
-            response = self._session.request(
-                method,
-                url,
-                headers=headers,
-                params=params,
-                json=json_body,
-                timeout=self._timeout,
-                verify=self._verify,
-                allow_redirects=False,
-                stream=True,
-            )
-        except requests.RequestException as exc:
+        failure: requests.RequestException | None = None
+        with self._watchdog.watching(deadline) as watch:
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    params=params,
+                    json=json_body,
+                    timeout=self._timeout,
+                    verify=self._verify,
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.RequestException as exc:
+                failure = exc
+        if failure is not None:
             self._observer.request_done(endpoint, "error", max(0.0, self._clock() - started))
-            error, reason = self._request_failure(exc, endpoint, where, deadline)
+            if watch.fired or self._past(deadline):
+                return self._deadline_error(endpoint, where, None), None, None
+            error, reason = self._request_failure(failure, endpoint, where)
             return error, reason, None
         try:
             status = response.status_code
             limit = self._limits.max_response_size if 200 <= status < 300 else _ERROR_BODY_LIMIT
             content = self._read_body(response, endpoint, where, deadline, limit, truncate=status >= 300)
-        except AnaplanError as failure:
+        except AnaplanError as broken:
             self._observer.request_done(endpoint, "error", max(0.0, self._clock() - started))
-            retryable = type(failure) in (AnaplanConnectionError, AnaplanTimeoutError)
-            return failure, ("connection" if retryable and not self._past(deadline) else None), None
+            retryable = type(broken) in (AnaplanConnectionError, AnaplanTimeoutError)
+            return broken, ("connection" if retryable and not self._past(deadline) else None), None
         finally:
             response.close()  # a body left unread closes the connection instead of returning it to the pool
         self._observer.request_done(endpoint, str(status), max(0.0, self._clock() - started))
@@ -423,7 +431,7 @@ class Transport:
         )
 
     def _request_failure(
-        self, exc: requests.RequestException, endpoint: str, where: str, deadline: float
+        self, exc: requests.RequestException, endpoint: str, where: str
     ) -> tuple[AnaplanError, str | None]:
         """The typed error for a request that got no response, and its retry reason (None: not retried)."""
         cause = os_error(exc)
@@ -436,8 +444,6 @@ class Transport:
                 endpoint,
             )
         elif isinstance(exc, requests.exceptions.ReadTimeout):
-            if self._past(deadline):
-                return self._deadline_error(endpoint, where, None), None
             error = AnaplanTimeoutError(
                 f"no answer from {where} within {self._timeout[1]:g}s (anaplan.timeouts.read)", endpoint
             )
