@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from anaplan_exporter.anaplan.auth import BasicCredentials, OAuthCredentials, StaticTokenCredentials
-from anaplan_exporter.anaplan.client import AnaplanClient
+from anaplan_exporter.anaplan.client import AnaplanClient, ClientSettings
 from anaplan_exporter.anaplan.errors import (
     AnaplanAuthError,
     AnaplanError,
@@ -78,6 +78,7 @@ OFF: dict[str, Any] = {
     "rate_limit": None,
     "drop_connection_rate": None,
     "drip": None,
+    "drip_headers": None,
     "endless": None,
     "huge": None,
     "echo_secrets": None,
@@ -154,6 +155,37 @@ def test_a_dripping_body_is_abandoned_at_the_deadline_and_not_retried(
     assert elapsed < 10  # the whole body would take over a minute
     sim.set_faults(drip=None)
     assert len(list_tasks(client)) == 3  # type: ignore[arg-type]
+
+
+def test_dripping_headers_are_abandoned_at_the_deadline_too(
+    sim: SimulatorHandle, make_client: ClientFactory, observer: RecordingObserver, book: SecretBook
+) -> None:
+    # The client's own session (as in production): its sockets are known to the deadline watchdog.
+    settings = ClientSettings(
+        api_url=sim.api_url,
+        auth_url=sim.url,
+        oauth_url=sim.url,
+        connect_timeout=1.0,
+        read_timeout=1.0,
+        total_timeout=1.5,
+        backoff_initial=0.05,
+        max_retries=3,
+    )
+    client = AnaplanClient(settings, BasicCredentials(USER, PASSWORD), observer=observer)
+    try:
+        client.list_workspaces()
+        delta = StatsDelta(sim)
+        sim.set_faults(drip_headers=0.2)  # a status line and headers of ~200 bytes: 40 s
+        started = time.monotonic()
+        with book.raises(AnaplanTimeoutError) as info:
+            list_tasks(client)
+        assert "within the 1.5s deadline" in str(info.value)
+        assert time.monotonic() - started < 10
+        assert delta("task_list") == 1  # not retried
+        sim.set_faults(drip_headers=None)
+        assert len(list_tasks(client)) == 3  # type: ignore[arg-type]
+    finally:
+        client.close()
 
 
 def test_a_silent_server_is_a_retried_read_timeout(

@@ -27,6 +27,7 @@ OFF: dict[str, Any] = {
     "token_early_expiry": None,
     "drop_connection_rate": None,
     "drip": None,
+    "drip_headers": None,
     "endless": None,
     "huge": None,
     "echo_secrets": None,
@@ -188,3 +189,13 @@ def test_path_limits_faults_to_matching_requests(sim: SimulatorHandle, token: st
     assert workspaces(sim, token).status_code == 200
     headers = {"Authorization": f"AnaplanAuthToken {token}"}
     assert requests.get(sim.api_url + "/models", headers=headers, timeout=10).status_code >= 500
+
+
+def test_drip_headers_sends_the_status_line_and_headers_one_byte_at_a_time(
+    sim: SimulatorHandle, token: str
+) -> None:
+    sim.set_faults(drip_headers=0.002)
+    started = time.monotonic()
+    response = workspaces(sim, token)
+    assert response.status_code == 200 and response.json()["workspaces"][0]["id"] == "abc"
+    assert time.monotonic() - started > 0.002 * 100  # well over a hundred header bytes, one at a time

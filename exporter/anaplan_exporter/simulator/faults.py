@@ -46,6 +46,7 @@ class FaultSettings:
     token_early_expiry: float | None = None  # tokens die this many seconds after issue/refresh
     drop_connection_rate: float = 0.0
     drip: float | None = None  # the body is sent one byte every this many seconds
+    drip_headers: float | None = None  # the status line and headers too
     endless: bool = False  # 2xx bodies never end (no Content-Length; sent until the client hangs up)
     huge: int | None = None  # 2xx JSON bodies padded to at least this many bytes (with Content-Length)
     echo_secrets: int | None = None  # answer with this status and a body quoting Authorization and the body
@@ -65,6 +66,7 @@ _FAULT_KEYS = (
     "token_early_expiry",
     "drop_connection_rate",
     "drip",
+    "drip_headers",
     "endless",
     "huge",
     "echo_secrets",
@@ -94,8 +96,9 @@ def parse_faults(
         )
     if "scope" in node.data:
         changes["scope"] = node.choice("scope", SCOPES)
-    if "drip" in node.data:
-        changes["drip"] = node.number("drip", positive=True) if node.has("drip") else None
+    for key in ("drip", "drip_headers"):
+        if key in node.data:
+            changes[key] = node.number(key, positive=True) if node.has(key) else None
     if "endless" in node.data:
         changes["endless"] = node.boolean("endless") if node.has("endless") else False
     if "huge" in node.data:
@@ -158,6 +161,7 @@ class Decision:
     retry_after: str | None = None
     malformed: bool = False
     drip: float | None = None
+    drip_headers: float | None = None
     endless: bool = False
     huge: int | None = None
     echo_status: int | None = None
@@ -225,6 +229,7 @@ class FaultInjector:
                 latency=latency,
                 malformed=malformed,
                 drip=settings.drip,
+                drip_headers=settings.drip_headers,
                 endless=settings.endless,
                 huge=settings.huge,
             )

@@ -402,8 +402,20 @@ class _Handler(BaseHTTPRequestHandler):
         with suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
+    header_drip: float | None = None
+
+    def flush_headers(self) -> None:
+        if not self.header_drip:
+            super().flush_headers()
+            return
+        data = b"".join(getattr(self, "_headers_buffer", []))
+        self._headers_buffer: list[bytes] = []
+        with suppress(OSError):
+            self.write_dripping(data, self.header_drip)
+
     def send(self, response: Response, malformed: bool = False, decision: Decision | None = None) -> None:
         decision = decision or Decision()
+        self.header_drip = decision.drip_headers
         content_type = "application/json"
         if response.text is not None:
             data, content_type = response.text.encode(), "text/html; charset=utf-8"
