@@ -68,6 +68,7 @@ class Watchdog:
             _current.watch = None
             with watch.lock:
                 watch.done = True  # before the connection can go back to the pool
+                watch.sock = None
 
     def _run(self) -> None:
         while True:
