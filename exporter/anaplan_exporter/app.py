@@ -37,12 +37,8 @@ class Exporter:
         self.stats = ApiStats(self.own_registry)
         self.reloads = ReloadStats(self.own_registry)
         self.registry.register(self.own_registry)
-        self.client = AnaplanClient(
-            config.replica_client,
-            config.credentials,
-            observer=self.stats,
-            sleep=self._sleep,
-        )
+        # The client's waits (rate limit, Retry-After, backoff) end at once when it is stopped.
+        self.client = AnaplanClient(config.replica_client, config.credentials, observer=self.stats)
         self.poller = Poller(
             self.client,
             config.targets,
@@ -78,10 +74,6 @@ class Exporter:
         log.info("configuration reloaded from %s: %d targets", fresh.source, len(fresh.targets))
         return True
 
-    def _sleep(self, seconds: float) -> None:
-        """Backoff waits end early on shutdown, so SIGTERM is honoured within seconds."""
-        self.stopping.wait(seconds)
-
     def serve(self) -> WebServer:
         web = self.config.web
         app = make_app(
@@ -116,6 +108,9 @@ class Exporter:
         return render_status_page(self.poller.snapshot, info, query)
 
     def stop(self) -> None:
+        # First: requests waiting in the client (for the rate limit, a Retry-After or a retry) are abandoned
+        # instead of being sent at once when the poller's threads wake up.
+        self.client.stop()
         self.stopping.set()
         if self.server is not None:
             self.server.stop()

@@ -27,7 +27,7 @@ from .anaplan.auth import (
     OAuthCredentials,
     StaticTokenCredentials,
 )
-from .anaplan.client import ClientSettings
+from .anaplan.client import MIN_RESPONSE_SIZE, ClientSettings
 from .anaplan.errors import AnaplanConfigurationError
 from .anaplan.models import ObjectType
 from .config_source import (
@@ -226,6 +226,7 @@ _ANAPLAN_KEYS = (
     "max_concurrency",
     "requests_per_second",
     "tls_verify",
+    "max_response_size",
 )
 
 
@@ -249,11 +250,13 @@ def _client_settings(anaplan: Section) -> ClientSettings:
         url = _url(anaplan, key)
         if url is not None:
             settings[key] = url
-    timeouts = anaplan.section("timeouts", ("connect", "read"))
+    timeouts = anaplan.section("timeouts", ("connect", "read", "total"))
     retries = anaplan.section("retries", ("max", "backoff_initial", "backoff_max"))
     optional: dict[str, object] = {
         "connect_timeout": timeouts.duration("connect", None),
         "read_timeout": timeouts.duration("read", None),
+        "total_timeout": timeouts.duration("total", None),
+        "max_response_size": _byte_size(anaplan, "max_response_size"),
         "backoff_initial": retries.duration("backoff_initial", None, strict=False),
         "backoff_max": retries.duration("backoff_max", None, strict=False),
         "requests_per_second": anaplan.number("requests_per_second", None),
@@ -271,6 +274,7 @@ def _client_settings(anaplan: Section) -> ClientSettings:
                 raise anaplan.ctx.error(anaplan.at("tls_verify"), f"CA bundle {bundle} does not exist")
             verify = str(bundle)
         settings["verify_tls"] = verify
+    _check_total_timeout(timeouts, settings)
     backoff_initial, backoff_max = settings.get("backoff_initial"), settings.get("backoff_max")
     if (
         isinstance(backoff_initial, float)
@@ -282,6 +286,52 @@ def _client_settings(anaplan: Section) -> ClientSettings:
         return ClientSettings(**settings)  # type: ignore[arg-type]
     except AnaplanConfigurationError as exc:  # a check of the client's own, should ours miss one
         raise anaplan.ctx.error(anaplan.path, str(exc)) from None
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?")
+_SIZE_UNITS = {
+    None: 1,
+    "B": 1,
+    "KB": 10**3,
+    "KiB": 2**10,
+    "MB": 10**6,
+    "MiB": 2**20,
+    "GB": 10**9,
+    "GiB": 2**30,
+}
+
+
+def _byte_size(section: Section, key: str) -> int | None:
+    """A size in bytes: an integer, or a number with a unit (``8MiB``, ``512KiB``, ``2MB``)."""
+    value = section.raw(key)
+    if value is None:
+        return None
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    match = _SIZE.fullmatch(text)
+    if match is None:
+        raise section.ctx.error(
+            section.at(key), f"expected a size in bytes such as 8MiB or 524288, got {describe(value)}"
+        )
+    size = int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    if size < MIN_RESPONSE_SIZE:
+        raise section.ctx.error(
+            section.at(key), f"must be at least {MIN_RESPONSE_SIZE // 1024}KiB, got {describe(value)}"
+        )
+    return size
+
+
+def _check_total_timeout(timeouts: Section, settings: Mapping[str, object]) -> None:
+    """The whole attempt cannot be shorter than one of its socket operations."""
+    defaults = ClientSettings()
+    total = settings.get("total_timeout", defaults.total_timeout)
+    for key, name in (("connect", "connect_timeout"), ("read", "read_timeout")):
+        part = settings.get(name, getattr(defaults, name))
+        if isinstance(total, float) and isinstance(part, float) and total < part:
+            where = timeouts.at("total" if "total" in timeouts else key)
+            raise timeouts.ctx.error(
+                where,
+                f"timeouts.total ({total:g}s) must not be less than timeouts.{key} ({part:g}s)",
+            )
 
 
 _AUTH_KEYS: dict[str, tuple[str, ...]] = {

@@ -360,7 +360,7 @@ class ApiStats:
             self.retries.labels(reason)
         self.auth_failures = Counter(
             "anaplan_auth_failures",
-            "Refused or failed authentications and token refreshes.",
+            "Authentications and token refreshes refused by the auth service (not network errors).",
             registry=registry,
         )
 

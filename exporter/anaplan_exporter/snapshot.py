@@ -20,7 +20,9 @@ ERROR_REASONS = (
     "rate_limited",
     "server_error",
     "connection",
+    "timeout",
     "bad_response",
+    "too_large",
     "other",
 )
 

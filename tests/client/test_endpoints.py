@@ -159,5 +159,7 @@ def test_client_has_no_method_that_changes_anything() -> None:
         "list_tasks",
         "task_status",
         "token_expires_at",
+        "redactor",
+        "stop",
         "close",
     }

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from contextlib import ExitStack
 
 import pytest
 
-from anaplan_exporter.anaplan.limiter import ARRIVAL_MARGIN, Limiter
+from anaplan_exporter.anaplan.limiter import ARRIVAL_MARGIN, Limiter, LimiterClosed
 
 from .fakes import FakeClock
 
@@ -128,3 +129,83 @@ def test_slot_is_released_when_the_request_raises() -> None:
 def test_bad_settings_are_rejected(concurrency: int, rate: float, burst: float) -> None:
     with pytest.raises(ValueError):
         Limiter(concurrency, rate, burst=burst)
+
+
+def test_a_pause_holds_the_next_start_of_every_caller() -> None:
+    clock = FakeClock(0.0)
+    limiter = Limiter(4, 10.0, arrival_margin=0.0, clock=clock, sleep=clock.sleep)
+    with limiter.slot():
+        pass
+    limiter.pause(30.0)
+    limiter.pause(5.0)  # a shorter pause does not cut a longer one short
+    starts = []
+    for _ in range(3):
+        with limiter.slot():
+            starts.append(clock.now)
+    assert starts == pytest.approx([30.0, 30.1, 30.2])  # then the usual spacing again
+    assert limiter.paused_for() == 0
+
+
+def test_a_pause_that_begins_while_a_caller_sleeps_holds_it_too() -> None:
+    clock = FakeClock(0.0)
+    limiter: Limiter
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now < 1.0:
+            limiter.pause(20.0)  # another thread got a 429 with Retry-After: 20 meanwhile
+
+    limiter = Limiter(4, 10.0, arrival_margin=0.0, clock=clock, sleep=sleep)
+    with limiter.slot():
+        pass
+    with limiter.slot():  # booked for 0.1, woken into a pause
+        started = clock.now
+    assert started >= 20.1
+
+
+def test_a_pause_survives_no_clock_step_beyond_its_length() -> None:
+    clock = FakeClock(1000.0)
+    limiter = Limiter(1, 10.0, clock=clock, sleep=clock.sleep)
+    limiter.pause(10.0)
+    clock.now = 0.0  # wall clock set back
+    assert limiter.paused_for() == pytest.approx(10.0)
+
+
+def test_close_wakes_every_waiting_caller_and_refuses_new_ones() -> None:
+    limiter = Limiter(2, 1000.0)  # real waits, ended by close()
+    limiter.pause(60.0)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def wait_for_a_slot() -> None:
+        try:
+            with limiter.slot():
+                pass
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=wait_for_a_slot) for _ in range(5)]  # 2 in the pause, 3 for a slot
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)  # let them reach their waits (closing earlier would refuse them just the same)
+    limiter.close()
+    for thread in threads:
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+    assert len(errors) == 5 and all(isinstance(error, LimiterClosed) for error in errors)
+    assert limiter.in_flight == 0
+    with pytest.raises(LimiterClosed), limiter.slot():
+        pass
+
+
+def test_after_close_lets_one_last_request_through_unless_paused() -> None:
+    clock = FakeClock(0.0)
+    limiter = Limiter(1, 1.0, clock=clock, sleep=clock.sleep)
+    limiter.close()
+    with limiter.slot(after_close=True):
+        assert limiter.in_flight == 1
+    limiter.pause(30.0)
+    with pytest.raises(LimiterClosed), limiter.slot(after_close=True):
+        pass
+    assert clock.sleeps == []  # it never waits

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import email.utils
+import io
 
 import pytest
 import requests
 import responses
+import urllib3
 
 from anaplan_exporter.anaplan.auth import StaticTokenCredentials
 from anaplan_exporter.anaplan.errors import (
@@ -195,7 +197,7 @@ def test_timeouts_and_tls_settings_reach_requests(make_client: MakeClient) -> No
             seen.update(kwargs, method=method)
             response = requests.Response()
             response.status_code = 200
-            response._content = b'{"workspaces": []}'
+            response.raw = urllib3.HTTPResponse(io.BytesIO(b'{"workspaces": []}'), preload_content=False)
             return response
 
     from anaplan_exporter.anaplan.client import AnaplanClient, ClientSettings
@@ -207,6 +209,7 @@ def test_timeouts_and_tls_settings_reach_requests(make_client: MakeClient) -> No
     )
     client.list_workspaces()
     assert seen["timeout"] == (3.0, 9.0)
+    assert seen["stream"] is True  # the body is read in a stream, bounded by the deadline and the size cap
     assert seen["verify"] == "/etc/ca.pem"
     assert seen["method"] == "GET"
 

@@ -159,6 +159,22 @@ CASES: list[tuple[str, object, str]] = [
         f"anaplan.timeouts.read: {HINT}, got true",
     ),
     ("anaplan.timeouts", {"connect": 0}, "anaplan.timeouts.connect: must be greater than 0s, got 0"),
+    (
+        "anaplan.timeouts",
+        {"read": "2m", "total": "90s"},
+        "anaplan.timeouts.total: timeouts.total (90s) must not be less than timeouts.read (120s)",
+    ),
+    (
+        "anaplan.timeouts",
+        {"read": "3m"},
+        "anaplan.timeouts.read: timeouts.total (120s) must not be less than timeouts.read (180s)",
+    ),
+    (
+        "anaplan.max_response_size",
+        "8 megs",
+        "anaplan.max_response_size: expected a size in bytes such as 8MiB or 524288, got '8 megs'",
+    ),
+    ("anaplan.max_response_size", 1000, "anaplan.max_response_size: must be at least 64KiB, got 1000"),
     ("anaplan.max_concurrency", 0, "anaplan.max_concurrency: must be at least 1, got 0"),
     ("anaplan.requests_per_second", 0, "anaplan.requests_per_second: must be greater than 0, got 0"),
     ("anaplan.requests_per_second", "fast", "anaplan.requests_per_second: expected a number, got 'fast'"),

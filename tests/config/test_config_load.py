@@ -116,11 +116,12 @@ def test_everything_else_is_read(load: Load, minimal: dict[str, object], tmp_pat
             "api_url": "https://eu3.api.anaplan.com/2/0/",
             "auth_url": "https://eu3.auth.anaplan.com",
             "oauth_url": "https://eu3.app.anaplan.com",
-            "timeouts": {"connect": "5s", "read": "2m"},
+            "timeouts": {"connect": "5s", "read": "2m", "total": "5m"},
             "retries": {"max": 0, "backoff_initial": 0, "backoff_max": "30s"},
             "max_concurrency": 2,
             "requests_per_second": 0.5,
             "tls_verify": "ca.pem",
+            "max_response_size": "2MiB",
         }
     )
     minimal["polling"] = {
@@ -139,6 +140,8 @@ def test_everything_else_is_read(load: Load, minimal: dict[str, object], tmp_pat
         oauth_url="https://eu3.app.anaplan.com",
         connect_timeout=5,
         read_timeout=120,
+        total_timeout=300,
+        max_response_size=2 * 1024 * 1024,
         max_retries=0,
         backoff_initial=0,
         backoff_max=30,
@@ -151,6 +154,24 @@ def test_everything_else_is_read(load: Load, minimal: dict[str, object], tmp_pat
     assert config.replica_client.requests_per_second == 0.5 / 3  # the shards share the deployment's budget
     minimal["sharding"] = {"shard": 2, "total": 3, "replica_requests_per_second": 0.25}
     assert load(minimal).replica_client.requests_per_second == 0.25  # unless a replica's figure is set
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(524288, 524288), ("524288", 524288), ("512KiB", 524288), ("8MiB", 8 * 2**20), ("1.5MB", 1_500_000)],
+)
+def test_max_response_size_units(
+    load: Load, minimal: dict[str, object], value: object, expected: int
+) -> None:
+    anaplan = minimal["anaplan"]
+    assert isinstance(anaplan, dict)
+    anaplan["max_response_size"] = value
+    assert load(minimal).client.max_response_size == expected
+
+
+def test_client_bounds_default(load: Load, minimal: dict[str, object]) -> None:
+    client = load(minimal).client
+    assert (client.total_timeout, client.max_response_size) == (120.0, 8 * 2**20)
 
 
 @pytest.mark.parametrize(

@@ -144,12 +144,16 @@ class SecretBook:
         self.assert_clean(info.value)
 
     def record_exchange(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        """A ``requests`` response hook: note the Authorization header and any token in either body."""
+        """A ``requests`` response hook: note the Authorization header and any token in either body.
+
+        The client streams bodies, so the response's body is noted as the client reads it (up to a cap, so
+        an endless body stays endless), through a wrapper around ``response.raw``.
+        """
         header = response.request.headers.get("Authorization")
         if header:
             self.add(header, header.partition(" ")[2])
-        for raw in (response.request.body, response.content):
-            self._note_tokens(raw)
+        self._note_tokens(response.request.body)
+        response.raw = _TeeRaw(response.raw, self._note_tokens)
 
     def _note_tokens(self, raw: object) -> None:
         if not isinstance(raw, str | bytes) or not raw:
@@ -165,6 +169,28 @@ class SecretBook:
                 for key in _TOKEN_KEYS:
                     if isinstance(scope.get(key), str):
                         self.add(scope[key])
+
+
+class _TeeRaw:
+    """Passes a streamed body through and hands its first bytes to ``sink`` once it has been read."""
+
+    LIMIT = 1024 * 1024
+
+    def __init__(self, raw: Any, sink: Callable[[bytes], None]) -> None:
+        self._raw = raw
+        self._sink = sink
+        self._seen = bytearray()
+
+    def read1(self, amt: int | None = None, decode_content: bool | None = None) -> bytes:
+        data: bytes = self._raw.read1(amt, decode_content=decode_content)
+        if len(self._seen) < self.LIMIT:
+            self._seen += data[: self.LIMIT - len(self._seen)]
+        if not data:
+            self._sink(bytes(self._seen))
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
 
 
 # Fast retries so the suite stays quick; a high rate budget so only the limiter test feels the limiter.

@@ -16,6 +16,7 @@ from anaplan_exporter.anaplan.errors import (
     AnaplanRateLimitError,
     AnaplanResponseError,
     AnaplanServerError,
+    AnaplanTimeoutError,
 )
 from anaplan_exporter.anaplan.models import ObjectType
 from support.simulator import SimulatorHandle
@@ -227,7 +228,7 @@ def test_connections_dropped_every_time_are_a_connection_error(
     assert ("list_workspaces", "error") in observer.requests
 
 
-def test_latency_beyond_the_read_timeout_is_a_connection_error(
+def test_latency_beyond_the_read_timeout_is_a_timeout_error(
     sim: SimulatorHandle, connect: Connect, observer: RecordingObserver, book: SecretBook
 ) -> None:
     client = connect(read_timeout=0.25, max_retries=1)
@@ -235,8 +236,11 @@ def test_latency_beyond_the_read_timeout_is_a_connection_error(
     assert [ws.id for ws in client.list_workspaces()] == [WORKSPACE]  # slow but within the timeout
     sim.set_faults(latency=1.0)
     started = time.monotonic()
-    with book.raises(AnaplanConnectionError) as info:
+    with book.raises(AnaplanTimeoutError) as info:
         client.list_workspaces()
-    assert str(info.value) == "list_workspaces: read timed out"
+    assert isinstance(info.value, AnaplanConnectionError)  # callers that catch connection errors still do
+    assert str(info.value) == (
+        f"list_workspaces: no answer from {sim.api_url}/workspaces within 0.25s (anaplan.timeouts.read)"
+    )
     assert time.monotonic() - started < 0.9  # two attempts of 0.25 s plus one short backoff
     assert observer.retries == ["connection"]

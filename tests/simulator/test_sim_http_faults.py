@@ -26,7 +26,13 @@ OFF: dict[str, Any] = {
     "malformed_json_rate": None,
     "token_early_expiry": None,
     "drop_connection_rate": None,
+    "drip": None,
+    "drip_headers": None,
+    "endless": None,
+    "huge": None,
+    "echo_secrets": None,
     "scope": "integration",
+    "path": None,
 }
 
 
@@ -129,3 +135,67 @@ def test_invalid_fault_settings_are_rejected_with_the_key(sim: SimulatorHandle) 
     response = requests.post(sim.url + "/__sim/faults", json={"error_rate_5xx": 3}, timeout=10)
     assert response.status_code == 400
     assert "error_rate_5xx: must be a probability" in response.json()["error"]
+
+
+def test_drip_sends_the_body_one_byte_at_a_time(sim: SimulatorHandle, token: str) -> None:
+    normal = workspaces(sim, token).content
+    sim.set_faults(drip=0.01)
+    headers = {"Authorization": f"AnaplanAuthToken {token}"}
+    with requests.get(sim.api_url + "/workspaces", headers=headers, timeout=10, stream=True) as response:
+        assert response.status_code == 200
+        pieces = []
+        while piece := response.raw.read1(65536):
+            pieces.append(piece)
+    assert b"".join(pieces) == normal
+    assert len(pieces) > len(normal) // 2  # the bytes came (nearly) one per read
+
+
+def test_endless_body_never_ends(sim: SimulatorHandle, token: str) -> None:
+    sim.set_faults(endless=True)
+    headers = {"Authorization": f"AnaplanAuthToken {token}"}
+    with requests.get(sim.api_url + "/workspaces", headers=headers, timeout=10, stream=True) as response:
+        assert response.status_code == 200 and "Content-Length" not in response.headers
+        received = 0
+        for chunk in response.iter_content(1024 * 1024):
+            received += len(chunk)
+            if received > 20 * 1024 * 1024:
+                break
+    assert received > 20 * 1024 * 1024
+    sim.set_faults(endless=None)
+    assert workspaces(sim, token).json()["workspaces"][0]["id"] == "abc"
+
+
+def test_huge_body_is_valid_json_of_at_least_the_size(sim: SimulatorHandle, token: str) -> None:
+    sim.set_faults(huge=3_000_000)
+    response = workspaces(sim, token)
+    assert int(response.headers["Content-Length"]) == len(response.content) >= 3_000_000
+    assert response.json()["workspaces"][0]["id"] == "abc"
+
+
+def test_echo_secrets_quotes_the_authorization_header_and_body(sim: SimulatorHandle, token: str) -> None:
+    sim.set_faults(echo_secrets=400, scope="all")
+    auth = "Basic " + base64.b64encode(b"u@example.com:pw").decode()
+    response = requests.post(
+        sim.url + "/token/authenticate", headers={"Authorization": auth}, data=b"secret-body", timeout=10
+    )
+    assert response.status_code == 400
+    assert auth in response.json()["status"]["message"] and "secret-body" in response.text
+    integration = workspaces(sim, token)
+    assert integration.status_code == 400 and f"AnaplanAuthToken {token}" in integration.text
+
+
+def test_path_limits_faults_to_matching_requests(sim: SimulatorHandle, token: str) -> None:
+    sim.set_faults(error_rate_5xx=1.0, path="/models")
+    assert workspaces(sim, token).status_code == 200
+    headers = {"Authorization": f"AnaplanAuthToken {token}"}
+    assert requests.get(sim.api_url + "/models", headers=headers, timeout=10).status_code >= 500
+
+
+def test_drip_headers_sends_the_status_line_and_headers_one_byte_at_a_time(
+    sim: SimulatorHandle, token: str
+) -> None:
+    sim.set_faults(drip_headers=0.002)
+    started = time.monotonic()
+    response = workspaces(sim, token)
+    assert response.status_code == 200 and response.json()["workspaces"][0]["id"] == "abc"
+    assert time.monotonic() - started > 0.002 * 100  # well over a hundred header bytes, one at a time

@@ -17,9 +17,9 @@ def test_request_is_counted_before_its_response_is_written(monkeypatch: pytest.M
     at_send: list[dict[str, Any]] = []
     original = _Handler.send
 
-    def send(self: _Handler, response: Response, malformed: bool = False) -> None:
+    def send(self: _Handler, response: Response, malformed: bool = False, **kwargs: Any) -> None:
         at_send.append(self.server.sim.stats.snapshot())
-        original(self, response, malformed)
+        original(self, response, malformed, **kwargs)
 
     monkeypatch.setattr(_Handler, "send", send)
     with serve_in_thread(SCENARIO) as server:

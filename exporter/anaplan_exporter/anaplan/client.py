@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random as _random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -15,10 +16,10 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
-import requests.adapters
 
 from .. import __version__
 from .auth import Credentials, token_authorization
+from .deadline import WatchingAdapter
 from .errors import AnaplanAuthError, AnaplanConfigurationError
 from .limiter import Limiter
 from .models import Model, ModelObject, ObjectType, ProcessMetadata, Task, TaskSummary, Workspace
@@ -33,8 +34,9 @@ from .parsing import (
     parse_task_status,
     parse_workspaces,
 )
+from .redact import Redactor, credential_secrets
 from .tokens import TokenManager
-from .transport import RetryPolicy, Transport, decode_json
+from .transport import Limits, Reply, RetryPolicy, Transport, decode_json
 
 if TYPE_CHECKING:
     from requests.sessions import _Cert, _Settings, _TextMapping, _Verify
@@ -48,16 +50,26 @@ T = TypeVar("T")
 # A guard against a server whose paging never ends; 5000 pages of 5000 items is far beyond any model.
 _MAX_PAGES = 5000
 
+MIN_RESPONSE_SIZE = 64 * 1024
+"""The smallest allowed ``max_response_size``: a full page of 5000 tasks is about 0.5 MB."""
+
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """Hosts, timeouts, retry and rate budgets. ``backoff_max`` caps every single wait, Retry-After too."""
+    """Hosts, timeouts, retry and rate budgets. ``backoff_max`` caps every single wait, Retry-After too.
+
+    ``connect_timeout`` and ``read_timeout`` bound each socket operation; ``total_timeout`` bounds a whole
+    attempt (connect, headers and body) and is therefore at least as long as either. ``max_response_size``
+    is the largest body read (bytes, after decompression).
+    """
 
     api_url: str = "https://api.anaplan.com/2/0"
     auth_url: str = "https://auth.anaplan.com"
     oauth_url: str = "https://us1a.app.anaplan.com"
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    total_timeout: float = 120.0
+    max_response_size: int = 8 * 1024 * 1024
     max_retries: int = 4
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
@@ -75,7 +87,7 @@ class ClientSettings:
                 raise AnaplanConfigurationError(
                     f"client setting {name}: expected an http(s) URL, got {value!r}"
                 )
-        positive = ("connect_timeout", "read_timeout", "requests_per_second")
+        positive = ("connect_timeout", "read_timeout", "total_timeout", "requests_per_second")
         non_negative = ("backoff_initial", "backoff_max", "refresh_margin")
         for field in fields(self):
             value = getattr(self, field.name)
@@ -90,6 +102,16 @@ class ClientSettings:
         if self.max_concurrency < 1:
             raise AnaplanConfigurationError(
                 f"client setting max_concurrency: must be >= 1, got {self.max_concurrency}"
+            )
+        if self.total_timeout < max(self.connect_timeout, self.read_timeout):
+            raise AnaplanConfigurationError(
+                "client setting total_timeout: must not be less than connect_timeout or read_timeout, "
+                f"got {self.total_timeout!r}"
+            )
+        if self.max_response_size < MIN_RESPONSE_SIZE:
+            raise AnaplanConfigurationError(
+                f"client setting max_response_size: must be at least {MIN_RESPONSE_SIZE} bytes, "
+                f"got {self.max_response_size!r}"
             )
         if not 1 <= self.page_size <= 5000:
             raise AnaplanConfigurationError(
@@ -140,7 +162,7 @@ def _session(max_concurrency: int) -> requests.Session:
     """A session that keeps one connection per concurrent request (requests keeps 10 by default, so a
     higher ``max_concurrency`` would open, and throw away, a new connection for every extra request)."""
     session = _Session()
-    adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(max_concurrency, 10))
+    adapter = WatchingAdapter(pool_maxsize=max(max_concurrency, 10))
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -151,7 +173,10 @@ def _segment(value: str) -> str:
 
 
 class AnaplanClient:
-    """Thread-safe: share one instance (one token, one limiter) between all polling threads."""
+    """Thread-safe: share one instance (one token, one limiter) between all polling threads.
+
+    ``sleep`` waits between retries; by default a wait that :meth:`stop` ends at once.
+    """
 
     def __init__(
         self,
@@ -160,7 +185,7 @@ class AnaplanClient:
         *,
         observer: ApiObserver | None = None,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         random: Callable[[], float] = _random.random,
         session: requests.Session | None = None,
     ) -> None:
@@ -168,20 +193,27 @@ class AnaplanClient:
         self._observer: ApiObserver = observer if observer is not None else NullObserver()
         self._own_session = session is None
         self._session = session if session is not None else _session(settings.max_concurrency)
+        self._stopping = threading.Event()
         self._limiter = Limiter(
             settings.max_concurrency, settings.requests_per_second, clock=clock, sleep=sleep
         )
+        self._redactor = Redactor(credential_secrets(credentials))
         self._transport = Transport(
             self._session,
             self._limiter,
             observer=self._observer,
             retry=RetryPolicy(settings.max_retries, settings.backoff_initial, settings.backoff_max),
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
+            limits=Limits(
+                connect=settings.connect_timeout,
+                read=settings.read_timeout,
+                total=settings.total_timeout,
+                max_response_size=settings.max_response_size,
+            ),
             verify_tls=settings.verify_tls,
             user_agent=settings.user_agent,
+            redactor=self._redactor,
             clock=clock,
-            sleep=sleep,
+            sleep=sleep if sleep is not None else self._wait,
             random=random,
         )
         self._tokens = TokenManager(
@@ -240,8 +272,25 @@ class AnaplanClient:
         """Epoch seconds of the cached token's expiry; None before the first token and for static tokens."""
         return self._tokens.expires_at
 
+    def _wait(self, seconds: float) -> None:
+        """The default wait between retries: ends early when the client stops."""
+        self._stopping.wait(seconds)
+
+    @property
+    def redactor(self) -> Redactor:
+        """Masks this client's credentials and tokens in text (for messages built outside the client)."""
+        return self._redactor
+
+    def stop(self) -> None:
+        """Abandon every request waiting for its turn or a retry (they raise AnaplanStoppedError) and refuse
+        new ones; requests already on the wire finish. Call first when shutting down."""
+        self._limiter.close()
+        self._stopping.set()
+
     def close(self) -> None:
-        """Log out an auth-service token (best effort) and close the HTTP session if the client made it."""
+        """Stop, log out an auth-service token (best effort: skipped while Anaplan asks to wait), and close
+        the HTTP session if the client made it."""
+        self.stop()
         self._tokens.logout()
         if self._own_session:
             self._session.close()
@@ -273,9 +322,7 @@ class AnaplanClient:
                 raise
         return decode_json(response, endpoint)
 
-    def _send_get(
-        self, url: str, endpoint: str, token: str, params: Mapping[str, str | int] | None
-    ) -> requests.Response:
+    def _send_get(self, url: str, endpoint: str, token: str, params: Mapping[str, str | int] | None) -> Reply:
         headers = {"Authorization": token_authorization(token)}
         return self._transport.send("GET", url, endpoint=endpoint, headers=headers, params=params)
 

@@ -45,11 +45,28 @@ class AnaplanConnectionError(AnaplanError):
         self.endpoint = endpoint
 
 
+class AnaplanTimeoutError(AnaplanConnectionError):
+    """The server did not answer in time: no data within the read timeout, or the whole response (connect,
+    headers and body) took longer than the request's total deadline."""
+
+
 class AnaplanResponseError(AnaplanError):
     """The body could not be understood: not JSON, or not the shape the endpoint promises."""
 
     def __init__(self, message: str, endpoint: str) -> None:
         super().__init__(f"{endpoint}: {message}")
+        self.endpoint = endpoint
+
+
+class AnaplanTooLargeError(AnaplanResponseError):
+    """The response body is larger than the configured maximum; it was abandoned unread (not retried)."""
+
+
+class AnaplanStoppedError(AnaplanError):
+    """The client is stopping: a request waiting for its turn was abandoned instead of being sent."""
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(f"{endpoint}: abandoned, the client is stopping")
         self.endpoint = endpoint
 
 

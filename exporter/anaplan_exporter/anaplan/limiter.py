@@ -9,6 +9,10 @@ delayed on its way (a thread switch, the network) moves closer to the next one; 
 ``(1 + arrival_margin) / rate`` apart: ``rate + 1`` consecutive starts then span ``1 + arrival_margin``
 seconds, and a second can hold ``rate`` arrivals at most while no request is delayed by more than the margin.
 The sustained rate is ``rate / (1 + arrival_margin)``, about 9% below the setting with the default margin.
+
+Anaplan's ``Retry-After`` is for the tenant, not for one request: :meth:`Limiter.pause` holds every thread's
+next start until then. :meth:`Limiter.close` abandons every waiting caller (``LimiterClosed``) so that
+stopping never sends what was queued.
 """
 
 from __future__ import annotations
@@ -27,12 +31,19 @@ ARRIVAL_MARGIN = 0.1
 window over the rate."""
 
 
+class LimiterClosed(Exception):
+    """The limiter was closed while (or before) the caller waited; the request must not be sent."""
+
+
 class Limiter:
     """Caps concurrent requests at ``max_concurrency`` and starts at ``requests_per_second``.
 
     ``burst`` is how many requests may start back to back after an idle period (1 = evenly spaced; above 1
     a second may see more than the rate). Thread-safe; share one instance between every thread that talks
     to the same tenant.
+
+    Waits use ``sleep`` when one is given (a fake clock's, in tests); otherwise they wait on an event that
+    :meth:`close` sets, so closing wakes every waiting thread at once.
     """
 
     def __init__(
@@ -43,7 +54,7 @@ class Limiter:
         burst: float = 1.0,
         arrival_margin: float = ARRIVAL_MARGIN,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
@@ -53,13 +64,18 @@ class Limiter:
             raise ValueError(f"burst must be at least 1, got {burst}")
         if arrival_margin < 0:
             raise ValueError(f"arrival_margin must not be negative, got {arrival_margin}")
-        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._max_concurrency = max_concurrency
         self._interval = (1.0 + arrival_margin) / requests_per_second
         self._tolerance = (burst - 1.0) * self._interval
         self._clock = clock
-        self._sleep = sleep
+        self._closed = threading.Event()
+        self._sleep = sleep if sleep is not None else self._closed.wait
         self._lock = threading.Lock()
+        self._slot_free = threading.Condition(self._lock)
+        self._holding = 0  # concurrency slots taken (waiting for a rate slot or in flight)
         self._next_start: float | None = None  # the theoretical arrival time of the next request
+        self._paused_until: float | None = None
+        self._longest_pause = 0.0
         self._in_flight = 0
         # Reservations are made inside a concurrency slot, so they never run further ahead than this; a
         # clock stepping backwards must not turn into a long sleep.
@@ -79,12 +95,14 @@ class Limiter:
         return self._interval
 
     def free_in(self) -> float:
-        """Seconds until a request booked now could start (0 when nobody is waiting for a start)."""
+        """Seconds until a request booked now could start: 0 when nobody is waiting for a start and no
+        ``Retry-After`` pause is in force."""
         with self._lock:
             now = self._clock()
+            paused = self._pause_left(now)
             if self._next_start is None:
-                return 0.0
-            return max(0.0, min(self._next_start - self._tolerance, now + self._max_ahead) - now)
+                return paused
+            return max(paused, min(self._next_start - self._tolerance, now + self._max_ahead) - now)
 
     def used_ratio(self) -> float:
         """Share of the sustained budget booked over the last minute (0 to 1)."""
@@ -96,12 +114,54 @@ class Limiter:
         while self._starts and self._starts[0] < now - USAGE_WINDOW:
             self._starts.popleft()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def paused_for(self) -> float:
+        """Seconds until the current pause ends (0 when there is none)."""
+        with self._lock:
+            return self._pause_left(self._clock())
+
+    def pause(self, seconds: float) -> None:
+        """Start no request for ``seconds`` from now (a longer pause already in force is kept)."""
+        if not seconds > 0:
+            return
+        with self._lock:
+            now = self._clock()
+            until = now + seconds
+            self._longest_pause = max(self._longest_pause, seconds)
+            if self._paused_until is None or until > self._paused_until:
+                self._paused_until = until
+
+    def close(self) -> None:
+        """Abandon every waiting caller and refuse new ones; requests already in flight finish."""
+        with self._lock:
+            self._closed.set()
+            self._slot_free.notify_all()
+
+    def _pause_left(self, now: float) -> float:
+        """Lock held. A clock stepping backwards cannot stretch a pause beyond the longest one asked for."""
+        if self._paused_until is None:
+            return 0.0
+        left = self._paused_until - now
+        if left <= 0:
+            self._paused_until = None
+            return 0.0
+        if left > self._longest_pause:
+            self._paused_until = now + self._longest_pause
+            left = self._longest_pause
+        return left
+
     def reserve(self) -> float:
         """Book the next start time and return how long the caller must wait for it (seconds)."""
         with self._lock:
             now = self._clock()
             theoretical = now if self._next_start is None else max(self._next_start, now)
             theoretical = min(theoretical, now + self._max_ahead)
+            paused = self._pause_left(now)
+            if paused > 0:
+                theoretical = max(theoretical, now + paused + self._tolerance)
             wait = max(0.0, theoretical - self._tolerance - now)
             self._next_start = theoretical + self._interval
             self._starts.append(theoretical)
@@ -109,13 +169,16 @@ class Limiter:
             return wait
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one concurrency slot, after waiting for a rate slot, for the duration of one attempt."""
-        self._slots.acquire()
+    def slot(self, *, after_close: bool = False) -> Iterator[None]:
+        """Hold one concurrency slot, after waiting for a rate slot, for the duration of one attempt.
+
+        Raises ``LimiterClosed`` when the limiter is (or gets) closed before the attempt may start.
+        ``after_close`` is for one last request at shutdown (a logout): it is let through a closed limiter
+        but never waits, so it is refused while a pause is in force.
+        """
+        self._acquire(after_close)
         try:
-            wait = self.reserve()
-            if wait > 0:
-                self._sleep(wait)
+            self._wait_for_start(after_close)
             with self._lock:
                 self._in_flight += 1
             try:
@@ -124,4 +187,32 @@ class Limiter:
                 with self._lock:
                     self._in_flight -= 1
         finally:
-            self._slots.release()
+            with self._lock:
+                self._holding -= 1
+                self._slot_free.notify()
+
+    def _acquire(self, after_close: bool) -> None:
+        with self._lock:
+            while self._holding >= self._max_concurrency and not (self.closed and not after_close):
+                self._slot_free.wait()
+            if self.closed and not after_close:
+                raise LimiterClosed
+            self._holding += 1
+
+    def _wait_for_start(self, after_close: bool) -> None:
+        if after_close:
+            if self.paused_for() > 0:
+                raise LimiterClosed
+            self.reserve()  # book it, so the rate still counts it, but do not wait
+            return
+        while True:
+            if self.closed:
+                raise LimiterClosed
+            wait = self.reserve()
+            if wait > 0:
+                self._sleep(wait)
+                if self.closed:
+                    raise LimiterClosed
+            # A pause that began while this caller slept holds it too: book again after the pause.
+            if self.paused_for() <= 0:
+                return

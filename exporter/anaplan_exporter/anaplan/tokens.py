@@ -4,6 +4,10 @@ Auth-service tokens (Basic, certificate) are extended with ``/token/refresh`` wi
 ``expiresAt`` and re-obtained with ``/token/authenticate`` when refreshing fails or the token has expired.
 OAuth access tokens are renewed with the refresh-token grant. Static tokens are never renewed. A lock makes
 sure only one thread renews at a time; the others wait and then use the fresh token.
+
+Only a refusal (a 4xx from the auth or OAuth service) is reported to the observer as an auth failure: a
+connection failure, timeout, 5xx or 429 while authenticating says nothing about the credentials.
+Every token obtained is handed to the transport's redactor, so an echo of it is masked.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from .auth import (
     basic_authorization,
     token_authorization,
 )
-from .errors import AnaplanAuthError, AnaplanConfigurationError, AnaplanError
+from .errors import AnaplanAuthError, AnaplanConfigurationError, AnaplanError, AnaplanStoppedError
 from .observer import ApiObserver
 from .parsing import parse_oauth_token, parse_token_info
 from .transport import Transport, decode_json
@@ -134,7 +138,10 @@ class TokenManager:
                 headers={"Authorization": token_authorization(token)},
                 auth_endpoint=True,
                 max_retries=0,
+                after_close=True,
             )
+        except AnaplanStoppedError:
+            log.debug("logout skipped: Anaplan asked to wait (Retry-After)")
         except AnaplanError as exc:
             log.debug("logout failed: %s", exc)
 
@@ -149,8 +156,11 @@ class TokenManager:
             try:
                 self._refresh(self._token)
                 return
+            except AnaplanStoppedError:
+                raise
             except AnaplanError as exc:
-                self._observer.auth_failed()
+                if isinstance(exc, AnaplanAuthError):
+                    self._observer.auth_failed()
                 log.warning("token refresh failed (%s); authenticating again", exc)
         self._token = None
         self._expires_at = None
@@ -162,9 +172,14 @@ class TokenManager:
                 self._oauth_grant(self._credentials)
             else:
                 self._authenticate()
-        except AnaplanError as exc:
+        except AnaplanAuthError as exc:
             self._observer.auth_failed()
-            log.error("Anaplan %s authentication failed: %s", self.method, exc)
+            log.error("Anaplan %s authentication refused: %s", self.method, exc)
+            raise
+        except AnaplanStoppedError:
+            raise
+        except AnaplanError as exc:
+            log.error("Anaplan %s authentication failed (not a refusal): %s", self.method, exc)
             raise
 
     def _authenticate(self) -> None:
@@ -201,6 +216,7 @@ class TokenManager:
 
     def _store_auth_token(self, body: object, endpoint: str) -> None:
         info = parse_token_info(body, endpoint)
+        self._transport.redactor.add_token(info.token_value)
         self._token = info.token_value
         self._expires_at = (
             info.expires_at if info.expires_at is not None else self._clock() + DEFAULT_LIFETIME
@@ -224,6 +240,8 @@ class TokenManager:
             auth_endpoint=True,
         )
         granted = parse_oauth_token(decode_json(response, "oauth_token"))
+        self._transport.redactor.add_token(granted.access_token)
+        self._transport.redactor.add_token(granted.refresh_token)
         if granted.refresh_token is not None:
             self._refresh_tokens.update(granted.refresh_token)
         lifetime = granted.expires_in if granted.expires_in is not None else DEFAULT_LIFETIME

@@ -24,6 +24,9 @@ from ..anaplan.errors import (
     AnaplanRateLimitError,
     AnaplanResponseError,
     AnaplanServerError,
+    AnaplanStoppedError,
+    AnaplanTimeoutError,
+    AnaplanTooLargeError,
 )
 from ..anaplan.models import ObjectType, Task, TaskResult, TaskState, TaskSummary
 from ..snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus, PollError, StepStatus
@@ -51,7 +54,14 @@ class TaskReader(Protocol):
 
 
 def error_reason(exc: BaseException) -> str:
-    """A bounded label value for a failed poll."""
+    """A bounded label value for a failed poll (one of ``ERROR_REASONS``, or ``stopped`` for a request
+    abandoned because the exporter is shutting down, which is not a failure of the object)."""
+    if isinstance(exc, AnaplanStoppedError):
+        return "stopped"
+    if isinstance(exc, AnaplanTimeoutError):
+        return "timeout"
+    if isinstance(exc, AnaplanTooLargeError):
+        return "too_large"
     if isinstance(exc, AnaplanNotFoundError):
         return "not_found"
     if isinstance(exc, AnaplanPermissionError):
@@ -145,6 +155,8 @@ class ObjectTracker:
         self._last_poll = now
         try:
             self._poll(client, now)
+        except AnaplanStoppedError:
+            return False  # the exporter is stopping: not a failure of the object, nothing to record
         except AnaplanError as exc:
             self._fail(error_reason(exc), exc, now)
             return False

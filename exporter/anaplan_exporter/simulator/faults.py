@@ -1,4 +1,5 @@
-"""Fault settings (latency, 5xx, 429 bursts, malformed JSON, dropped connections, early token expiry).
+"""Fault settings (latency, 5xx, 429 bursts, malformed JSON, dropped connections, early token expiry, and
+hostile bodies: dripping, endless, huge, or echoing the request's credentials).
 
 Settings come from the scenario's ``faults`` mapping and can be changed at runtime; ``FaultInjector``
 decides, request by request, what goes wrong. All faults are off by default.
@@ -44,7 +45,13 @@ class FaultSettings:
     malformed_json_rate: float = 0.0
     token_early_expiry: float | None = None  # tokens die this many seconds after issue/refresh
     drop_connection_rate: float = 0.0
+    drip: float | None = None  # the body is sent one byte every this many seconds
+    drip_headers: float | None = None  # the status line and headers too
+    endless: bool = False  # 2xx bodies never end (no Content-Length; sent until the client hangs up)
+    huge: int | None = None  # 2xx JSON bodies padded to at least this many bytes (with Content-Length)
+    echo_secrets: int | None = None  # answer with this status and a body quoting Authorization and the body
     scope: str = "integration"  # "all" also applies faults to the auth and OAuth endpoints
+    path: str | None = None  # faults apply only to requests whose path contains this text
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -58,7 +65,13 @@ _FAULT_KEYS = (
     "malformed_json_rate",
     "token_early_expiry",
     "drop_connection_rate",
+    "drip",
+    "drip_headers",
+    "endless",
+    "huge",
+    "echo_secrets",
     "scope",
+    "path",
 )
 
 
@@ -83,6 +96,22 @@ def parse_faults(
         )
     if "scope" in node.data:
         changes["scope"] = node.choice("scope", SCOPES)
+    for key in ("drip", "drip_headers"):
+        if key in node.data:
+            changes[key] = node.number(key, positive=True) if node.has(key) else None
+    if "endless" in node.data:
+        changes["endless"] = node.boolean("endless") if node.has("endless") else False
+    if "huge" in node.data:
+        changes["huge"] = node.integer("huge", minimum=1) if node.has("huge") else None
+    if "echo_secrets" in node.data:
+        changes["echo_secrets"] = None
+        if node.has("echo_secrets"):
+            status = node.integer("echo_secrets", minimum=200)
+            if status > 599:
+                node.fail(f"must be an HTTP status (200..599), got {status}", "echo_secrets")
+            changes["echo_secrets"] = status
+    if "path" in node.data:
+        changes["path"] = node.string("path") if node.has("path") else None
     if "rate_limit" in node.data:
         changes["rate_limit"] = _rate_limit(node, now) if node.has("rate_limit") else None
     return dataclasses.replace(current, **changes)
@@ -131,6 +160,11 @@ class Decision:
     status: int | None = None  # 429 or 5xx instead of the real answer
     retry_after: str | None = None
     malformed: bool = False
+    drip: float | None = None
+    drip_headers: float | None = None
+    endless: bool = False
+    huge: int | None = None
+    echo_status: int | None = None
 
 
 class FaultInjector:
@@ -165,8 +199,11 @@ class FaultInjector:
     def token_early_expiry(self) -> float | None:
         return self._settings.token_early_expiry
 
-    def applies_to(self, integration: bool) -> bool:
-        return integration or self._settings.scope == "all"
+    def applies_to(self, integration: bool, path: str = "") -> bool:
+        settings = self._settings
+        if settings.path is not None and settings.path not in path:
+            return False
+        return integration or settings.scope == "all"
 
     def decide(self) -> Decision:
         settings = self._settings
@@ -178,6 +215,8 @@ class FaultInjector:
                 latency = self._rng.uniform(settings.latency_min, settings.latency_max)
             if settings.drop_connection_rate and roll() < settings.drop_connection_rate:
                 return Decision(latency=latency, drop=True)
+            if settings.echo_secrets is not None:
+                return Decision(latency=latency, echo_status=settings.echo_secrets, drip=settings.drip)
             burst = _in_burst(settings.rate_limit, now)
             if burst is not None:
                 return Decision(latency=latency, status=429, retry_after=burst)
@@ -186,7 +225,14 @@ class FaultInjector:
             if settings.error_rate_5xx and roll() < settings.error_rate_5xx:
                 return Decision(latency=latency, status=self._rng.choice((500, 502, 503)))
             malformed = bool(settings.malformed_json_rate) and roll() < settings.malformed_json_rate
-            return Decision(latency=latency, malformed=malformed)
+            return Decision(
+                latency=latency,
+                malformed=malformed,
+                drip=settings.drip,
+                drip_headers=settings.drip_headers,
+                endless=settings.endless,
+                huge=settings.huge,
+            )
 
     def _admit(self, now: float, limit: int) -> bool:
         while self._recent and self._recent[0] <= now - 1.0:

@@ -113,6 +113,19 @@ class Simulator:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
         return Response(code, payloads.error(code, _REASONS.get(code, "Error"), path, stamp))
 
+    def echo(self, status: int, path: str, authorization: str | None, body: bytes) -> Response:
+        """An error that quotes the request back, as some gateways and careless services do."""
+        text = body.decode("utf-8", "replace")
+        message = f"Rejected {path}. Authorization: {authorization}; request body: {text}"
+        payload = {
+            "status": {"code": status, "message": message},
+            "statusMessage": message,
+            "error_description": message,
+            "headers": {"Authorization": authorization},
+            "request": text,
+        }
+        return Response(status, payload)
+
     def fault_response(self, decision: Decision, path: str) -> Response | None:
         if decision.status is None:
             return None
@@ -344,7 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
         counted = False
         try:
             decision = Decision()
-            if area != "other" and sim.faults.applies_to(area == "integration"):
+            if area != "other" and sim.faults.applies_to(area == "integration", path):
                 decision = sim.faults.decide()
             if decision.latency:
                 time.sleep(decision.latency)
@@ -354,8 +367,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.drop()
                 return
             response = sim.fault_response(decision, path)
+            authorization = self.headers.get("Authorization")
+            if response is None and decision.echo_status is not None:
+                response = sim.echo(decision.echo_status, path, authorization, body)
             if response is None:
-                authorization = self.headers.get("Authorization")
                 if area == "integration":
                     host = self.headers.get("Host") or sim.base_url.removeprefix("http://")
                     query = parse_qs(url.query)
@@ -367,7 +382,7 @@ class _Handler(BaseHTTPRequestHandler):
             status = response.status
             sim.stats.end(kind, status)
             counted = True
-            self.send(response, malformed=decision.malformed)
+            self.send(response, malformed=decision.malformed, decision=decision)
         finally:
             if not counted:
                 sim.stats.end(kind, status)
@@ -387,7 +402,20 @@ class _Handler(BaseHTTPRequestHandler):
         with suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
-    def send(self, response: Response, malformed: bool = False) -> None:
+    header_drip: float | None = None
+
+    def flush_headers(self) -> None:
+        if not self.header_drip:
+            super().flush_headers()
+            return
+        data = b"".join(getattr(self, "_headers_buffer", []))
+        self._headers_buffer: list[bytes] = []
+        with suppress(OSError):
+            self.write_dripping(data, self.header_drip)
+
+    def send(self, response: Response, malformed: bool = False, decision: Decision | None = None) -> None:
+        decision = decision or Decision()
+        self.header_drip = decision.drip_headers
         content_type = "application/json"
         if response.text is not None:
             data, content_type = response.text.encode(), "text/html; charset=utf-8"
@@ -397,15 +425,62 @@ class _Handler(BaseHTTPRequestHandler):
                 data = data[: len(data) // 2]  # a truncated document is never valid JSON
         else:
             data = b""
+        ok = 200 <= response.status < 300 and response.body is not None
+        if ok and decision.endless:
+            self.send_endless(response, content_type)
+            return
+        pad = decision.huge - len(data) if ok and decision.huge and data.startswith(b"{") else 0
+        prefix, suffix = b'{"padding":"', b'",' + data[1:]  # {"padding":"xxx…",<the real members>}
         self.send_response(response.status)
         for name, value in response.headers:
             self.send_header(name, value)
         if response.status != 204:
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
+            size = len(prefix) + pad + len(suffix) if pad > 0 else len(data)
+            self.send_header("Content-Length", str(size))
         self.end_headers()
-        if data and self.command != "HEAD":
-            self.wfile.write(data)
+        if not data or self.command == "HEAD":
+            return
+        with suppress(OSError):
+            if pad > 0:  # still valid JSON, just large
+                self.wfile.write(prefix)
+                self.write_repeated(b"x", pad)
+                self.wfile.write(suffix)
+            elif decision.drip:
+                self.write_dripping(data, decision.drip)
+            else:
+                self.wfile.write(data)
+
+    def write_repeated(self, unit: bytes, size: int) -> None:
+        block = unit * (64 * 1024)
+        while size > 0:
+            piece = block[:size]
+            self.wfile.write(piece)
+            size -= len(piece)
+
+    def write_dripping(self, data: bytes, interval: float) -> None:
+        """One byte at a time; every read the client makes then returns a single byte."""
+        for index in range(len(data)):
+            self.wfile.write(data[index : index + 1])
+            self.wfile.flush()
+            if index + 1 < len(data):
+                time.sleep(interval)
+
+    def send_endless(self, response: Response, content_type: str) -> None:
+        """A JSON list that never closes, sent as fast as the client reads, until it hangs up."""
+        self.close_connection = True
+        self.send_response(response.status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        item = b'{"taskId":"0123456789ABCDEF0123456789ABCDEF","taskState":"COMPLETE","creationTime":0},'
+        block = item * 700  # about 64 KiB of whole items
+        with suppress(OSError):
+            self.wfile.write(b'{"tasks":[')
+            while True:
+                self.wfile.write(block)
 
 
 class SimulatorServer(ThreadingHTTPServer):
