@@ -16,6 +16,7 @@ from .config import Config, ConfigError
 from .exposition import make_metrics_app
 from .metrics import ApiStats, SnapshotCollector
 from .polling.poller import Poller
+from .polling.state import StateStore
 from .reload import ReloadStats, restart_needed
 from .snapshot import Snapshot
 from .web import WebServer, make_app
@@ -44,12 +45,14 @@ class Exporter:
             observer=self.stats,
             sleep=self._sleep,
         )
+        self.state = StateStore.open(config.state.path, config.state.save_interval)
         self.poller = Poller(
             self.client,
             config.targets,
             config.polling,
             shard=config.shard,
             shard_total=config.shard_total,
+            state=self.state,
         )
         self.collector = SnapshotCollector(lambda: self.poller.snapshot, __version__)
         self.registry.register(self.collector)

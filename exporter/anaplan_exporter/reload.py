@@ -22,6 +22,7 @@ _RESTART_ONLY = (
     ("web", "web"),
     ("shard", "sharding"),
     ("shard_total", "sharding"),
+    ("state", "state"),
 )
 """Config fields a reload may not change, and the configuration section each comes from."""
 

@@ -19,6 +19,7 @@ from ..config import PollingConfig, TargetConfig
 from ..snapshot import Snapshot
 from .discovery import CatalogReader, Discoverer, WatchedObject
 from .sharding import shard_of
+from .state import StateStore
 from .tracker import ObjectTracker, TaskReader
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,11 @@ class Poller:
         shard: int = 0,
         shard_total: int = 1,
         clock: Callable[[], float] = time.time,
+        state: StateStore | None = None,
     ) -> None:
         self._client = client
+        self._state = state
+        """Where trackers are restored from and saved to (the state file); None: nothing kept."""
         self._targets = tuple(targets)
         self._polling = polling
         self._shard = shard
@@ -140,6 +144,8 @@ class Poller:
         if up and (full or due):
             self._last_success = finished
         self._publish(finished, up)
+        if self._state is not None:
+            self._state.save_if_due(self._trackers.values(), finished)
         return up
 
     def _poll_one(self, tracker: ObjectTracker) -> bool:
@@ -181,11 +187,15 @@ class Poller:
         for key, watched in wanted.items():
             tracker = self._trackers.get(key)
             if tracker is None:
-                self._trackers[key] = ObjectTracker(watched.ref, watched.step_names)
+                tracker = self._trackers[key] = ObjectTracker(watched.ref, watched.step_names)
+                if self._state is not None:
+                    self._state.restore(tracker, self._clock())
             else:
                 tracker.ref = watched.ref
                 if watched.step_names:
                     tracker.step_names = watched.step_names
+        if self._state is not None and result.ok:
+            self._state.prune(wanted)  # saved objects no longer watched leave the state file
         self._discovery_ok = result.ok
         self._discovery_errors = tuple(result.errors)
         log.info("discovery: watching %d objects (%d errors)", len(self._trackers), len(result.errors))
@@ -230,3 +240,5 @@ class Poller:
         if self._thread is not None:
             self._thread.join(timeout)
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._state is not None:
+            self._state.save(list(self._trackers.values()))  # the last word at shutdown

@@ -56,6 +56,8 @@ briefly leaves tasks out must not make them count again, and memory stays bounde
 class TrackerState:
     """What a tracker keeps across restarts (``polling/state.py`` writes it to the state file)."""
 
+    baseline: bool = False
+    """The tracker has listed the object's tasks once: without that, nothing else here means anything."""
     counted: tuple[str, ...] = ()
     """Finished tasks already counted (or history): never counted again."""
     pending: Mapping[str, float | None] = field(default_factory=dict)
@@ -150,6 +152,8 @@ class ObjectTracker:
         """Older runs still to look at for the last success and failure, newest first."""
         self._revision = 0
         self._signature: tuple[object, ...] = ()
+        self._saved = TrackerState()
+        """The state as of the end of the last poll: an immutable value any thread may read."""
 
     # -- state queries used by the scheduler -------------------------------------------------------
 
@@ -175,8 +179,17 @@ class ObjectTracker:
     # -- state file -----------------------------------------------------------------------------------
 
     def saved_state(self) -> TrackerState:
-        """What to keep across a restart."""
-        return TrackerState(
+        """What to keep across a restart, as of the end of the last poll (safe to call from any thread)."""
+        return self._saved
+
+    def _commit(self) -> None:
+        """After a poll (good or failed half-way): publish the state to save, if it changed."""
+        signature = self._state_signature()
+        if signature == self._signature:
+            return
+        self._signature = signature
+        self._saved = TrackerState(
+            baseline=self._baseline_taken,
             counted=tuple(self._counted),
             pending=dict(self._pending),
             history=tuple(self._history),
@@ -186,9 +199,12 @@ class ObjectTracker:
             last_failure=self._last_failure,
             completions={k: v for k, v in self._completions.items() if v},
         )
+        self._revision += 1  # after the new state: a saver that sees the revision sees that state
 
     def restore(self, state: TrackerState, now: float) -> None:
         """Carry on from a saved state: no new baseline, so tasks that finished meanwhile are counted."""
+        if not state.baseline:
+            return
         self._counted = dict.fromkeys(state.counted, now)
         self._pending = dict(state.pending)
         self._history = list(state.history)
@@ -200,6 +216,7 @@ class ObjectTracker:
         self._baseline_taken = True
         self._status = None
         self._signature = self._state_signature()
+        self._saved = state
 
     # -- polling ------------------------------------------------------------------------------------
 
@@ -216,17 +233,16 @@ class ObjectTracker:
             log.exception("unexpected error polling %s %s", self.ref.object_type.value, self.ref.object_id)
             self._fail("other", exc, now)
             return False
+        finally:
+            self._commit()  # what a failed poll counted before it failed is kept too
         self._up = True
-        signature = self._state_signature()
-        if signature != self._signature:
-            self._signature = signature
-            self._revision += 1
         return True
 
     def _state_signature(self) -> tuple[object, ...]:
         """Cheap to compute, and different whenever the saved state changes in a way worth writing."""
         newest, with_result = self._newest, self._with_result
         return (
+            self._baseline_taken,
             len(self._counted),
             None if newest is None else (newest.task_id, newest.state),
             None if with_result is None else with_result.task_id,
