@@ -77,7 +77,7 @@ def test_pruning_waits_for_a_discovery_that_resolved_every_target(tmp_path: Path
     def no_models(workspace_id: str) -> list:  # type: ignore[type-arg]
         raise AnaplanServerError(503, "Service Unavailable", "list_models")
 
-    failing.list_models = no_models  # type: ignore[method-assign,assignment]
+    failing.list_models = no_models  # type: ignore[method-assign]
     cfg = target(imports=ObjectSelection(all=True, items=ids("112000000008").items))
     second = Poller(failing, [cfg], POLLING, clock=clock, state=StateStore.open(path))
     second.tick()
