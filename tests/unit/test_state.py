@@ -186,3 +186,46 @@ def test_in_memory_store_keeps_nothing(tmp_path: Path) -> None:
     assert not store.save([_tracker(api)])
     assert not store.save_if_due([_tracker(api)], 1.0)
     assert list(tmp_path.iterdir()) == []
+
+
+class Crash(BaseException):
+    """The process dying at this instant (nothing after it runs)."""
+
+
+@pytest.mark.parametrize("where", ["writing the temp file", "before the rename"])
+def test_a_crash_while_saving_leaves_the_previous_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, where: str
+) -> None:
+    import anaplan_exporter.polling.state as state_module
+
+    api = FakeAnaplan()
+    api.add(OBJ, finished("A", 100.0))
+    tracker = _tracker(api)
+    path = tmp_path / "state.json"
+    store = StateStore.open(path)
+    store.save([tracker])
+    before = path.read_bytes()
+    api.add(OBJ, finished("B", 200.0, ok=False))
+    tracker.poll(api, 1_100.0)
+
+    if where == "writing the temp file":
+
+        def half_written(target: Path, data: bytes) -> None:
+            target.write_bytes(data[: len(data) // 2])
+            raise Crash
+
+        monkeypatch.setattr(state_module, "_write_synced", half_written)
+    else:
+
+        def no_rename(src: object, dst: object) -> None:
+            raise Crash
+
+        monkeypatch.setattr("anaplan_exporter.polling.state.os.replace", no_rename)
+    with pytest.raises(Crash):
+        store.save([tracker])
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    with caplog.at_level(logging.INFO):
+        restored = StateStore.open(path)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert restored.restore(ObjectTracker(ref()), 1_200.0)
