@@ -22,8 +22,11 @@ def _image_state_path() -> str:
 
 
 def _statefulset() -> dict[str, Any]:
-    (statefulset,) = [m for m in load_all_yaml(KUBERNETES / "statefulset.yaml") if m["kind"] == "StatefulSet"]
-    return statefulset
+    found: list[dict[str, Any]] = [
+        m for m in load_all_yaml(KUBERNETES / "statefulset.yaml") if m["kind"] == "StatefulSet"
+    ]
+    assert len(found) == 1
+    return found[0]
 
 
 def test_the_image_keeps_its_state_file_in_a_volume_its_user_owns() -> None:
