@@ -229,3 +229,11 @@ def test_a_crash_while_saving_leaves_the_previous_file_whole(
         restored = StateStore.open(path)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert restored.restore(ObjectTracker(ref()), 1_200.0)
+
+
+def test_demo_mode_keeps_its_state_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anaplan_exporter.config import STATE_PATH_ENV
+    from anaplan_exporter.demo import demo_config
+
+    monkeypatch.setenv(STATE_PATH_ENV, "/var/lib/anaplan-exporter/state.json")  # as in the image
+    assert demo_config("http://127.0.0.1:1").state.path is None

@@ -154,7 +154,7 @@ class StateStore:
             return False
         parts = [f"{json.dumps('/'.join(key))}:{self._fragment(key, t)}" for key, t in current.items()]
         parts.extend(
-            f"{json.dumps('/'.join(k))}:{_encode_object(s)}"
+            f"{json.dumps('/'.join(k))}:{encode_object(s)}"
             for k, s in self._loaded.items()
             if k not in current
         )
@@ -181,7 +181,7 @@ class StateStore:
         cached = self._fragments.get(key)
         if cached is not None and cached[0] == tracker.revision:
             return cached[1]
-        fragment = _encode_object(tracker.saved_state())
+        fragment = encode_object(tracker.saved_state())
         self._fragments[key] = (tracker.revision, fragment)
         return fragment
 
@@ -214,7 +214,7 @@ def _one_line(text: str) -> str:
 # -- encoding -------------------------------------------------------------------------------------------
 
 
-def _encode_object(state: TrackerState) -> str:
+def encode_object(state: TrackerState) -> str:
     return json.dumps(
         {
             "counted": list(state.counted),
@@ -273,11 +273,11 @@ def decode(data: bytes) -> dict[Key, TrackerState]:
         parts = tuple(name.split("/"))
         if len(parts) != 4 or not all(parts):
             raise ValueError(f"object key {name!r} is not workspace/model/type/object")
-        out[parts] = _decode_object(_check(entry, dict, name))
+        out[parts] = decode_object(_check(entry, dict, name))
     return out
 
 
-def _decode_object(entry: Mapping[str, Any]) -> TrackerState:
+def decode_object(entry: Mapping[str, Any]) -> TrackerState:
     completions = _get(entry, "completions", dict)
     return TrackerState(
         baseline=True,
