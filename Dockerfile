@@ -8,6 +8,11 @@
 # The default command reads /etc/anaplan-exporter/anaplan-exporter.yml; any arguments replace it, and with no
 # --config the exporter runs in demo mode on its built-in Anaplan simulator. Secrets come from environment
 # variables (${VAR} in the config) or files mounted under /run/secrets (the *_file keys).
+#
+# The state file (what each watched object has already counted, so a restart neither loses nor repeats a
+# completion) is /var/lib/anaplan-exporter/state.json, a volume: keep it across container replacements with
+#   docker run ... -v anaplan-exporter-state:/var/lib/anaplan-exporter anaplan-exporter
+# (state.path in the config, or ANAPLAN_EXPORTER_STATE_PATH, moves it; demo mode keeps its state in memory).
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -35,17 +40,19 @@ LABEL org.opencontainers.image.title="anaplan-exporter" \
 
 ENV PATH=/opt/anaplan-exporter/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    ANAPLAN_EXPORTER_STATE_PATH=/var/lib/anaplan-exporter/state.json
 
 COPY --from=builder /opt/anaplan-exporter /opt/anaplan-exporter
 
 # A fixed numeric UID/GID, so Kubernetes' runAsNonRoot can verify it; /var/lib/anaplan-exporter holds the
-# OAuth token store when one is configured (mount a volume there to keep it across restarts).
+# state file and the OAuth token store when one is configured (a volume, to keep them across restarts).
 RUN groupadd --system --gid 10001 anaplan-exporter \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin anaplan-exporter \
     && mkdir -p /etc/anaplan-exporter /var/lib/anaplan-exporter \
     && chown 10001:10001 /var/lib/anaplan-exporter
 
+VOLUME ["/var/lib/anaplan-exporter"]
 USER 10001:10001
 WORKDIR /var/lib/anaplan-exporter
 EXPOSE 10118

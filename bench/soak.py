@@ -6,7 +6,10 @@ the exporter never dies; every scrape (one per second) answers 200 within 1 s; p
 stays flat after warm-up; Anaplan never sees more requests per second than configured; nothing but GETs
 reach the integration API; and, compared in a quiet window at the end (every soak run is over by
 ``SOAK_BUSY`` seconds into each period, and faults are off for the last period), the completions counted
-equal the simulator's ground truth exactly. Exits 1 on any failure.
+equal the simulator's ground truth exactly. Half-way through, the exporter is stopped while runs are
+starting, kept down while they finish and started again with the same state file: those runs must be
+counted once like the others (faults pause from the stop until the new process is ready, so that its start-up
+discovery is not left to chance). Exits 1 on any failure.
 
 Usage: python bench/soak.py [--duration 600]
 """
@@ -15,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +39,14 @@ from harness import (
     running_simulator,
     scrape,
 )
-from scenarios import SOAK_PERIOD, all_of_model, soak_busy_until, soak_objects, soak_scenario
+from scenarios import (
+    SOAK_FIRST_RUN,
+    SOAK_PERIOD,
+    all_of_model,
+    soak_busy_until,
+    soak_objects,
+    soak_scenario,
+)
 
 REQUESTS_PER_SECOND = 10
 """The exporter's configured budget: the simulator's peak in any one-second window of arrivals must not
@@ -45,6 +57,8 @@ STALL_LIMIT = 30.0
 """Longest time the exporter's own request counter may stand still while faults are on."""
 CHECK_INTO_PERIOD = SOAK_PERIOD - 2.0
 """When, in the final period, counts are compared: late in the quiet window."""
+DOWN_SECONDS = 6.0
+"""How long the exporter stays stopped half-way: from as the runs start until most of them have finished."""
 
 FAULTS: dict[str, Any] = {
     "error_rate_5xx": 0.2,
@@ -82,6 +96,9 @@ class SoakReport:
     expected: Counter[tuple[str, str]] = field(default_factory=Counter)
     counted: Counter[tuple[str, str]] = field(default_factory=Counter)
     timing_problem: str = ""
+    restarts: int = 0
+    finished_while_down: int = 0
+    """Runs that ended while the exporter was stopped: the restart must count them once."""
 
     @property
     def memory_growth_mb(self) -> float:
@@ -94,6 +111,11 @@ class SoakReport:
             out.append(f"exporter died: {self.crashed}")
         if self.exporter_exit not in (0, None):
             out.append(f"exporter exited with {self.exporter_exit} on SIGTERM")
+        if self.restarts != 1 or not self.finished_while_down:
+            out.append(
+                f"the restart did not happen as planned ({self.restarts} restarts, "
+                f"{self.finished_while_down} runs finished while down)"
+            )
         if self.slow_or_failed_scrapes:
             out.append(
                 f"{len(self.slow_or_failed_scrapes)} scrapes failed or took over {SCRAPE_DEADLINE:g} s: "
@@ -136,6 +158,7 @@ class SoakReport:
             f"(configured {REQUESTS_PER_SECOND}/s), "
             f"{self.non_get_requests} non-GET",
             f"longest stretch without a request: {self.longest_stall:.1f} s (limit {STALL_LIMIT:g})",
+            f"restart: {self.restarts}, {self.finished_while_down} runs finished while the exporter was down",
             f"completions: {sum(self.counted.values())} counted, "
             f"{sum(self.expected.values())} in the ground truth"
             f" ({', '.join(f'{r} {n}' for r, n in sorted(_by_result(self.expected).items()))})",
@@ -182,7 +205,9 @@ def run_soak(duration: float, workdir: Path, log: Any = None) -> SoakReport:
             idle_interval=5,
             retries={"max": 4, "backoff_initial": 0.5, "backoff_max": 5},
         )
-        with running_exporter(config, workdir, ready_timeout=30) as exporter:
+        config["state"] = {"path": str(workdir / "state.json"), "save_interval": 2}
+        with ExitStack() as stack:
+            exporter = stack.enter_context(running_exporter(config, workdir, ready_timeout=30))
             ready_at = time.time()
             url = exporter.url + "/metrics"
             faults = {**FAULTS, "token_early_expiry": min(120.0, max(20.0, duration / 4))}
@@ -190,6 +215,8 @@ def run_soak(duration: float, workdir: Path, log: Any = None) -> SoakReport:
             say(f"faults on: {faults}")
             started = time.monotonic()
             faults_off_at = started + max(duration - (SOAK_PERIOD + 5), duration / 2)
+            restart_after = started + duration / 2 - SOAK_PERIOD / 2
+            down: tuple[float, float] | None = None
             end = started + duration
             warmup_until = started + min(60.0, duration / 4)
             last_total, last_progress = -1.0, time.monotonic()
@@ -203,6 +230,29 @@ def run_soak(duration: float, workdir: Path, log: Any = None) -> SoakReport:
                     sim.set_faults(**FAULTS_OFF)
                     faults_on = False
                     say("faults off for the last period")
+                into = (time.time() - sim_epoch) % SOAK_PERIOD
+                if down is None and now >= restart_after and SOAK_FIRST_RUN - 1.5 <= into <= SOAK_FIRST_RUN:
+                    sim.set_faults(**FAULTS_OFF)
+                    stopped_at = time.time()
+                    exporter.process.send_signal(signal.SIGTERM)
+                    first_exit = exporter.process.wait(15)
+                    if first_exit != 0:
+                        report.crashed = f"exit code {first_exit} on the restart's SIGTERM"
+                        return report
+                    time.sleep(DOWN_SECONDS)
+                    exporter = stack.enter_context(running_exporter(config, workdir, ready_timeout=30))
+                    down = (stopped_at, time.time())
+                    report.restarts += 1
+                    if faults_on:
+                        sim.set_faults(**faults)
+                    say(f"restarted after {down[1] - stopped_at:.1f} s down")
+                    url = exporter.url + "/metrics"
+                    # A new process: memory is measured afresh from its own warm-up.
+                    report.rss_mb.clear()
+                    report.warmup_samples = 0
+                    warmup_until = time.monotonic() + min(60.0, duration / 4)
+                    next_scrape = time.monotonic()
+                    continue
                 result = scrape(url, timeout=5.0)
                 report.scrapes += 1
                 report.max_scrape_seconds = max(report.max_scrape_seconds, result.seconds)
@@ -240,6 +290,8 @@ def run_soak(duration: float, workdir: Path, log: Any = None) -> SoakReport:
             report.counted = completions(final.body.decode())
         report.exporter_exit = exporter.process.returncode
     live = [t for t in truth if not t["history"] and t["outcome"] is not None]
+    if down is not None:
+        report.finished_while_down = sum(1 for t in live if down[0] < t["finish_time"] <= down[1])
     report.expected = Counter((t["object_id"], t["outcome"]) for t in live)
     if any(t["finish_time"] <= ready_at for t in live):
         report.timing_problem = "a run finished before the exporter was ready (its baseline would absorb it)"

@@ -15,6 +15,7 @@ from .config import Config, ConfigError
 from .exposition import make_metrics_app
 from .metrics import ApiStats, SnapshotCollector
 from .polling.poller import Poller
+from .polling.state import StateStore
 from .reload import ReloadStats, restart_needed
 from .status_page import PageInfo, render_status_page
 from .web import WebServer, make_app
@@ -39,6 +40,7 @@ class Exporter:
         self.registry.register(self.own_registry)
         # The client's waits (rate limit, Retry-After, backoff) end at once when it is stopped.
         self.client = AnaplanClient(config.replica_client, config.credentials, observer=self.stats)
+        self.state = StateStore.open(config.state.path, config.state.save_interval)
         self.poller = Poller(
             self.client,
             config.targets,
@@ -46,6 +48,7 @@ class Exporter:
             shard=config.shard,
             shard_total=config.shard_total,
             budget=self.client.budget,
+            state=self.state,
         )
         self.collector = SnapshotCollector(lambda: self.poller.snapshot, __version__)
         self.registry.register(self.collector)

@@ -49,6 +49,7 @@ __all__ = [
     "ObjectSelection",
     "ObjectSelector",
     "PollingConfig",
+    "StateConfig",
     "TargetConfig",
     "WebConfig",
     "apply_web_config_file",
@@ -130,6 +131,14 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class StateConfig:
+    """Where the trackers' state is kept across restarts (None: in memory only)."""
+
+    path: Path | None = None
+    save_interval: float = 5.0
+
+
+@dataclass(frozen=True)
 class Config:
     client: ClientSettings
     credentials: Credentials
@@ -140,6 +149,7 @@ class Config:
     shard_total: int = 1
     replica_requests_per_second: float | None = None
     """An explicit request budget for this replica; None: ``client.requests_per_second / shard_total``."""
+    state: StateConfig = field(default_factory=StateConfig)
     source: str = ""
     """The file the configuration came from."""
 
@@ -165,7 +175,7 @@ def parse_config(data: object, source: str, environ: Mapping[str, str]) -> Confi
     ctx = Context(source, Path(source).parent, environ)
     if data is None:
         raise ctx.error("", "the configuration is empty")
-    top = Section(ctx, data, "", ("anaplan", "targets", "polling", "defaults", "web", "sharding"))
+    top = Section(ctx, data, "", ("anaplan", "targets", "polling", "defaults", "web", "sharding", "state"))
     if "anaplan" not in top:
         raise ctx.error("anaplan", "required key is missing")
     anaplan = top.section("anaplan", _ANAPLAN_KEYS)
@@ -181,6 +191,7 @@ def parse_config(data: object, source: str, environ: Mapping[str, str]) -> Confi
         shard=shard,
         shard_total=shard_total,
         replica_requests_per_second=sharding.number("replica_requests_per_second", None),
+        state=_state(top.section("state", ("path", "save_interval")), environ),
         source=source,
     )
 
@@ -568,6 +579,27 @@ def _sharding(section: Section) -> tuple[int, int]:
             section.at("shard"), f"must be less than sharding.total ({total}), got {shard}"
         )
     return shard, total
+
+
+# --- state ---
+
+STATE_PATH_ENV = "ANAPLAN_EXPORTER_STATE_PATH"
+"""The state file when ``state.path`` is not set (the container image sets it)."""
+
+
+def _state(section: Section, environ: Mapping[str, str]) -> StateConfig:
+    """``state.path``: a file; "" keeps the state in memory; unset: $ANAPLAN_EXPORTER_STATE_PATH, if set."""
+    raw = section.raw("path")
+    if isinstance(raw, str) and not raw.strip():
+        path = None
+    elif raw is None:
+        value = environ.get(STATE_PATH_ENV, "").strip()
+        path = Path(value) if value else None
+    else:
+        path = section.file_path("path")
+    interval = section.duration("save_interval", StateConfig.save_interval)
+    assert interval is not None
+    return StateConfig(path, interval)
 
 
 # --- web ---

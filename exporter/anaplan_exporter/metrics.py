@@ -103,7 +103,11 @@ def _info(obj: ObjectStatus) -> Sequence[Sample]:
 
 
 def _completions(obj: ObjectStatus) -> Sequence[Sample]:
-    return [((result,), float(obj.completions.get(result, 0))) for result in COMPLETION_RESULTS]
+    samples = [((result,), float(obj.completions.get(result, 0))) for result in COMPLETION_RESULTS]
+    # "unknown" (counted without its status) appears once it happens: most objects never need the series.
+    extra = sorted((r, n) for r, n in obj.completions.items() if r not in COMPLETION_RESULTS)
+    samples.extend(((r,), float(n)) for r, n in extra)
+    return samples
 
 
 def _step_values(obj: ObjectStatus, pick: Callable[[StepStatus], float | None]) -> list[Sample]:

@@ -23,6 +23,7 @@ _RESTART_ONLY = (
     ("shard", "sharding"),
     ("shard_total", "sharding"),
     ("replica_requests_per_second", "sharding"),
+    ("state", "state"),
 )
 """Config fields a reload may not change, and the configuration section each comes from."""
 

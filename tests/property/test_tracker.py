@@ -3,6 +3,7 @@ state through failures, never lowers a counter, counts each failed poll once and
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from anaplan_exporter.anaplan.errors import AnaplanError
 from anaplan_exporter.anaplan.models import ObjectType, TaskState
+from anaplan_exporter.polling.state import decode_object, encode_object
 from anaplan_exporter.polling.tracker import ObjectTracker, error_reason
 from anaplan_exporter.snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus
 
@@ -178,3 +180,35 @@ def test_a_finished_run_is_fetched_once_even_across_failures() -> None:
     # B: running at step 3, once finished at step 4; steps 5 (failed), 6 and 7 fetch nothing.
     assert api.fetched == ["A", "A", "B", "A", "B"]
     assert dict(tracker.status(_now(8)).completions) == {"success": 1, "failure": 1, "cancelled": 0}
+
+
+@PROPERTY
+@given(
+    run_lists(),
+    st.lists(st.sampled_from(["poll", "poll", "fault", "down", "restart"]), min_size=1, max_size=16),
+    st.sampled_from([2, 3, 1000]),
+)
+def test_restarts_from_the_saved_state_neither_lose_nor_repeat_a_completion(
+    runs: list[Run], plan: list[str], retention: int
+) -> None:
+    """Stopping between any two polls and carrying on from the state file (through its JSON) counts exactly
+    what one tracker running all along would: every run seen finished after the first good poll, once."""
+    api = ScriptedAnaplan(runs, retention=retention)
+    tracker = ObjectTracker(REF)
+    good: list[bool] = []
+    polled: list[int] = []
+    for step, action in enumerate(plan):
+        api.step = step
+        if action == "down":  # the exporter is not running: nothing is polled
+            continue
+        if action == "restart":
+            saved = tracker.saved_state()
+            assert saved.baseline == any(good)
+            tracker = ObjectTracker(REF)
+            if saved.baseline:
+                tracker.restore(decode_object(json.loads(encode_object(saved))), _now(step))
+        api.list_fault = ERRORS[1][0] if action == "fault" else None
+        good.append(tracker.poll(api, _now(step)))
+        polled.append(step)
+    expected = _expected_completions(runs, polled, good, retention)
+    assert dict(tracker.status(_now(len(plan))).completions) == {r: expected[r] for r in COMPLETION_RESULTS}

@@ -30,6 +30,7 @@ from .discovery import CatalogReader, Discoverer, DiscoveryResult, WatchedObject
 from .problems import ProblemLog
 from .schedule import Schedule, Urgency
 from .sharding import shard_of
+from .state import StateStore
 from .tracker import ObjectTracker, TaskReader
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,11 @@ class Poller:
         shard_total: int = 1,
         clock: Callable[[], float] = time.time,
         budget: RequestBudget | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self._client = client
+        self._state = state
+        """Where trackers are restored from and saved to (the state file); None: nothing kept."""
         self._targets = tuple(targets)
         self._polling = polling
         self._shard = shard
@@ -204,6 +208,8 @@ class Poller:
         if self._thread is not None:
             self._thread.join(timeout)
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._state is not None:
+            self._state.save(list(self._trackers.values()))  # the last word at shutdown
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -399,6 +405,8 @@ class Poller:
             self._forget(key)
         for key, watched in wanted.items():
             self._watch(key, watched.ref, now)
+        if self._state is not None and result.ok:
+            self._state.prune(wanted)  # saved objects no longer watched leave the state file
         self._discovered = True
         self._discovery_ok = result.ok
         self._discovery_errors = tuple(result.errors)
@@ -425,7 +433,9 @@ class Poller:
                 self._refresh_status(key, tracker, now)
             return
         names, _ = self._step_names.get(key, ({}, 0.0))
-        self._trackers[key] = ObjectTracker(ref, names)
+        tracker = self._trackers[key] = ObjectTracker(ref, names)
+        if self._state is not None:
+            self._state.restore(tracker, now)  # before its first poll: finished meanwhile is counted
         self._unpolled.add(key)
         self._last_polled[key] = now
         self._sweep_pending.add(key)
@@ -483,3 +493,5 @@ class Poller:
         )
         self._changed = False
         self._last_publish = now
+        if self._state is not None:
+            self._state.save_if_due(self._trackers.values(), now)

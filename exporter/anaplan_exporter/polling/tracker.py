@@ -4,14 +4,19 @@ One ``ObjectTracker`` per watched object. ``poll()`` lists the object's tasks, f
 and unfinished tasks only (a finished task never changes, so it is fetched at most once), and counts each
 completion exactly once. Tasks already finished when the tracker first looks are history: they set the
 "last success/failure" timestamps but are never counted as completions, so a restart cannot fabricate
-failures.
+failures. A tracker restored from the state file (``restore``) has no history: what finished while the
+exporter was down is counted.
+
+Every poll is bounded: at most ``STATUS_FETCHES_PER_POLL`` statuses of newly finished tasks (newest first;
+the rest wait for the next polls, and beyond ``MAX_PENDING`` the oldest are counted as ``unknown``) and at
+most ``HISTORY_FETCHES_PER_POLL`` older runs looked at for the last success and failure.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from ..anaplan.errors import (
@@ -33,12 +38,40 @@ from ..snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus, PollError, S
 
 log = logging.getLogger(__name__)
 
-HISTORY_LOOKBACK = 3
-"""At start-up, how many older finished runs to fetch to find the last success and failure."""
+HISTORY_LOOKBACK = 25
+"""At a first start, how many older finished runs may be fetched to find the last success and failure."""
+HISTORY_FETCHES_PER_POLL = 3
+"""History fetches per poll: the look back is spread over successive polls, so that the first poll of a
+thousand objects costs no more than a few requests each."""
+STATUS_FETCHES_PER_POLL = 20
+"""Statuses of newly finished tasks fetched per poll (newest first); the others wait for the next polls."""
+MAX_PENDING = 500
+"""Finished tasks waiting for their status fetch; beyond this the oldest are counted as ``unknown``."""
+UNKNOWN_RESULT = "unknown"
+"""The completion result of a task counted without its status (a backlog too large, or gone from Anaplan)."""
 
 FORGET_COUNTED_AFTER = 86400.0
 """A counted task is forgotten once it has been missing from the task list this long (seconds): a list that
 briefly leaves tasks out must not make them count again, and memory stays bounded."""
+
+
+@dataclass(frozen=True)
+class TrackerState:
+    """What a tracker keeps across restarts (``polling/state.py`` writes it to the state file)."""
+
+    baseline: bool = False
+    """The tracker has listed the object's tasks once: without that, nothing else here means anything."""
+    counted: tuple[str, ...] = ()
+    """Finished tasks already counted (or history): never counted again."""
+    pending: Mapping[str, float | None] = field(default_factory=dict)
+    """Finished tasks not counted yet, waiting for their status fetch (task ID -> creation time)."""
+    history: tuple[tuple[str, float | None], ...] = ()
+    """Older runs still to look at for the last success and failure, newest first."""
+    newest: Task | None = None
+    with_result: Task | None = None
+    last_success: float | None = None
+    last_failure: float | None = None
+    completions: Mapping[str, int] = field(default_factory=dict)
 
 
 class TaskReader(Protocol):
@@ -123,6 +156,14 @@ class ObjectTracker:
         self._status_steps: Mapping[str, str] | None = None
         self._last_poll: float | None = None
         self._last_error: PollError | None = None
+        self._pending: dict[str, float | None] = {}
+        """Finished tasks not counted yet: their status fetch waits for a poll with budget left."""
+        self._history: list[tuple[str, float | None]] = []
+        """Older runs still to look at for the last success and failure, newest first."""
+        self._revision = 0
+        self._signature: tuple[object, ...] = ()
+        self._saved = TrackerState()
+        """The state as of the end of the last poll: an immutable value any thread may read."""
 
     # -- state queries used by the scheduler -------------------------------------------------------
 
@@ -147,6 +188,53 @@ class ObjectTracker:
         result = task.result if task is not None else None
         return result is not None and any(n.object_id not in self.step_names for n in result.nested)
 
+    @property
+    def revision(self) -> int:
+        """Rises whenever what ``saved_state()`` returns changes (the state file is written only then)."""
+        return self._revision
+
+    # -- state file -----------------------------------------------------------------------------------
+
+    def saved_state(self) -> TrackerState:
+        """What to keep across a restart, as of the end of the last poll (safe to call from any thread)."""
+        return self._saved
+
+    def _commit(self) -> None:
+        """After a poll (good or failed half-way): publish the state to save, if it changed."""
+        signature = self._state_signature()
+        if signature == self._signature:
+            return
+        self._signature = signature
+        self._saved = TrackerState(
+            baseline=self._baseline_taken,
+            counted=tuple(self._counted),
+            pending=dict(self._pending),
+            history=tuple(self._history),
+            newest=self._newest,
+            with_result=self._with_result,
+            last_success=self._last_success,
+            last_failure=self._last_failure,
+            completions={k: v for k, v in self._completions.items() if v},
+        )
+        self._revision += 1  # after the new state: a saver that sees the revision sees that state
+
+    def restore(self, state: TrackerState, now: float) -> None:
+        """Carry on from a saved state: no new baseline, so tasks that finished meanwhile are counted."""
+        if not state.baseline:
+            return
+        self._counted = dict.fromkeys(state.counted, now)
+        self._pending = dict(state.pending)
+        self._history = list(state.history)
+        self._newest = state.newest
+        self._with_result = state.with_result
+        self._last_success = state.last_success
+        self._last_failure = state.last_failure
+        self._completions = {**dict.fromkeys(COMPLETION_RESULTS, 0), **state.completions}
+        self._baseline_taken = True
+        self._status = None
+        self._signature = self._state_signature()
+        self._saved = state
+
     # -- polling ------------------------------------------------------------------------------------
 
     def poll(self, client: TaskReader, now: float) -> bool:
@@ -164,8 +252,25 @@ class ObjectTracker:
             log.exception("unexpected error polling %s %s", self.ref.object_type.value, self.ref.object_id)
             self._fail("other", exc, now)
             return False
+        finally:
+            self._commit()  # what a failed poll counted before it failed is kept too
         self._up = True
         return True
+
+    def _state_signature(self) -> tuple[object, ...]:
+        """Cheap to compute, and different whenever the saved state changes in a way worth writing."""
+        newest, with_result = self._newest, self._with_result
+        return (
+            self._baseline_taken,
+            len(self._counted),
+            None if newest is None else (newest.task_id, newest.state),
+            None if with_result is None else with_result.task_id,
+            len(self._pending),
+            len(self._history),
+            sum(self._completions.values()),
+            self._last_success,
+            self._last_failure,
+        )
 
     def _fail(self, reason: str, exc: BaseException, now: float) -> None:
         self._up = False
@@ -192,9 +297,10 @@ class ObjectTracker:
         fetched = {newest.task_id: newest}
 
         if not self._baseline_taken:
-            self._take_baseline(client, summaries, fetched, now)
+            self._take_baseline(summaries, fetched, now)
         else:
             self._count_completions(client, summaries, fetched, now)
+        self._look_back(client, fetched)
 
         if not newest.state.terminal:
             self._seen_running, self._finished_at = newest.task_id, None
@@ -210,44 +316,84 @@ class ObjectTracker:
             if task_id in listed or now - seen < FORGET_COUNTED_AFTER
         }
 
-    def _take_baseline(
-        self, client: TaskReader, summaries: list[TaskSummary], fetched: dict[str, Task], now: float
-    ) -> None:
-        """Mark the history as already counted and find the last success/failure among recent runs."""
+    def _take_baseline(self, summaries: list[TaskSummary], fetched: dict[str, Task], now: float) -> None:
+        """Mark the history as already counted; queue older runs to look at for the last success/failure."""
         finished = [s for s in summaries if s.state.terminal]
         self._counted.update(dict.fromkeys((s.task_id for s in finished), now))
-        finished.sort(key=lambda s: s.creation_time or 0.0, reverse=True)
+        for task in fetched.values():
+            self._remember_outcome(classify(task), task.creation_time)
+        older = sorted(
+            (s for s in finished if s.task_id not in fetched),
+            key=lambda s: s.creation_time or 0.0,
+            reverse=True,
+        )
+        self._history = [(s.task_id, s.creation_time) for s in older[:HISTORY_LOOKBACK]]
+        self._baseline_taken = True
+
+    def _look_back(self, client: TaskReader, fetched: dict[str, Task]) -> None:
+        """Fetch a few more older runs, newest first, until the last success and last failure are known."""
         lookups = 0
-        for summary in finished:
+        while self._history:
             if self._last_success is not None and self._last_failure is not None:
+                self._history.clear()
                 break
-            task = fetched.get(summary.task_id)
+            task_id, created = self._history[0]
+            task = fetched.get(task_id)
             if task is None:
-                if lookups >= HISTORY_LOOKBACK:
+                if lookups >= HISTORY_FETCHES_PER_POLL:
                     break
                 lookups += 1
-                task = self._fetch(client, summary.task_id)
-            self._remember_outcome(classify(task), task.creation_time or summary.creation_time)
-        self._baseline_taken = True
+                try:
+                    task = self._fetch(client, task_id)
+                except AnaplanNotFoundError:  # aged out of Anaplan's task history meanwhile
+                    self._history.pop(0)
+                    continue
+            self._history.pop(0)
+            self._remember_outcome(classify(task), task.creation_time or created)
 
     def _count_completions(
         self, client: TaskReader, summaries: list[TaskSummary], fetched: dict[str, Task], now: float
     ) -> None:
-        """Count every task that finished since the last poll, oldest first, each exactly once."""
-        todo = [s for s in summaries if s.task_id not in self._counted]
-        todo.sort(key=lambda s: s.creation_time or 0.0)
-        for summary in todo:
-            task = fetched.get(summary.task_id)
-            if task is None:
-                if not summary.state.terminal:
-                    continue
-                task = self._fetch(client, summary.task_id)
-            result = classify(task)
-            if result is None:
+        """Count every task that finished since the last poll, each exactly once.
+
+        Tasks whose status this poll already has are counted at once; other finished ones join the pending
+        queue, of which the newest ``STATUS_FETCHES_PER_POLL`` are fetched and counted now.
+        """
+        for summary in summaries:
+            task_id = summary.task_id
+            if task_id in self._counted:
                 continue
-            self._counted[summary.task_id] = now
-            self._completions[result] += 1
-            self._remember_outcome(result, task.creation_time or summary.creation_time)
+            task = fetched.get(task_id)
+            result = None if task is None else classify(task)
+            if result is not None and task is not None:
+                self._pending.pop(task_id, None)
+                self._count(task_id, result, task.creation_time or summary.creation_time, now)
+            elif task is None and summary.state.terminal and task_id not in self._pending:
+                self._pending[task_id] = summary.creation_time
+        if not self._pending:
+            return
+        queue = sorted(self._pending.items(), key=lambda item: item[1] or 0.0, reverse=True)
+        for task_id, _ in queue[MAX_PENDING:]:  # too many to ever fetch: counted without a result
+            del self._pending[task_id]
+            self._count(task_id, UNKNOWN_RESULT, None, now)
+        for task_id, created in queue[: min(STATUS_FETCHES_PER_POLL, MAX_PENDING)]:
+            try:
+                task = self._fetch(client, task_id)
+            except AnaplanNotFoundError:  # gone from Anaplan before we could read its result
+                result = UNKNOWN_RESULT
+            else:
+                result = classify(task)
+                created = task.creation_time or created
+                if result is None:  # listed as finished, but its status says otherwise: list it again
+                    del self._pending[task_id]
+                    continue
+            del self._pending[task_id]
+            self._count(task_id, result, created, now)
+
+    def _count(self, task_id: str, result: str, created: float | None, now: float) -> None:
+        self._counted[task_id] = now
+        self._completions[result] = self._completions.get(result, 0) + 1
+        self._remember_outcome(result, created)
 
     def _remember_outcome(self, result: str | None, created: float | None) -> None:
         if created is None:

@@ -1,0 +1,358 @@
+"""The state file: what each tracker knows, kept across restarts so that nothing is counted twice or lost.
+
+A failure that happens while the exporter is down is counted once when it comes back (the trackers carry on
+from their saved state instead of taking a new baseline), finished tasks already known are not fetched again,
+and the last success and failure survive. The file is JSON with ``"version": 1``, written atomically (a temp
+file in the same folder, fsync, rename, fsync of the folder) at most every ``save_interval`` and at shutdown,
+and only when something changed. A missing file starts fresh; an unreadable one is moved aside with one log
+line and the exporter starts fresh as well. Objects no longer watched leave the file after a discovery that
+resolved every target (a failed one cannot tell a removed object from an unreachable tenant).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..anaplan.models import ImportRowCounts, Task, TaskResult, TaskState
+from ..config_source import ConfigError
+from .tracker import ObjectTracker, TrackerState
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+Key = tuple[str, str, str, str]
+
+
+class StateFileError(ConfigError):
+    """The state file cannot be written: a one-line start-up error naming the path."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(str(path), "", f"cannot write the state file: {reason}")
+
+
+class StateStore:
+    """Restores trackers from the file read at start and saves them back; ``path=None`` keeps nothing."""
+
+    def __init__(
+        self, path: Path | None, save_interval: float = 5.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.path = path
+        self.save_interval = save_interval
+        self._clock = clock
+        self._loaded: dict[Key, TrackerState] = {}
+        """Saved objects not (yet) claimed by a tracker: written back until a discovery prunes them."""
+        self._written: dict[Key, int | None] = {}
+        """What the file holds: each object's tracker revision when written (None: unclaimed)."""
+        self._fragments: dict[Key, tuple[int, str]] = {}
+        self._last_attempt = -math.inf
+        self._failing = False
+        self._lock = threading.Lock()
+        """The poller thread saves as it goes, the main thread once more at shutdown."""
+        self.saves = 0
+        """Files written so far (tests and the benchmark read it)."""
+
+    @classmethod
+    def open(cls, path: Path | None, save_interval: float = 5.0) -> StateStore:
+        """Check that ``path`` can be written (raising StateFileError), then read what it holds."""
+        store = cls(path, save_interval)
+        if path is not None:
+            store.check_writable()
+            store.load()
+        return store
+
+    # -- start-up -------------------------------------------------------------------------------------
+
+    @property
+    def _temp(self) -> Path:
+        assert self.path is not None
+        return self.path.with_name(f".{self.path.name}.tmp")
+
+    def check_writable(self) -> None:
+        """Create (and remove) the temp file the saves use: a bad path fails now, not at the first save."""
+        assert self.path is not None
+        if self.path.is_dir():
+            raise StateFileError(self.path, "it is a folder")
+        try:
+            _write_synced(self._temp, b"{}")
+            self._temp.unlink()
+        except OSError as exc:
+            raise StateFileError(self.path, f"{exc.strerror or exc} (in {self.path.parent})") from None
+
+    def load(self) -> None:
+        """Read the file; anything wrong with it is one log line, the file moved aside and a fresh start."""
+        assert self.path is not None
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            log.info("state file %s does not exist yet: starting fresh", self.path)
+            return
+        except OSError as exc:
+            self._set_aside(f"cannot read it ({exc.strerror or exc})")
+            return
+        try:
+            self._loaded = decode(data)
+        except (ValueError, TypeError, KeyError) as exc:
+            self._set_aside(str(exc))
+            return
+        self._written = dict.fromkeys(self._loaded)
+        log.info("state file %s: %d objects restored", self.path, len(self._loaded))
+
+    def _set_aside(self, problem: str) -> None:
+        assert self.path is not None
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock()))
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        try:
+            os.replace(self.path, aside)
+            kept = f"moved to {aside}"
+        except OSError as exc:
+            kept = f"could not be moved aside ({exc.strerror or exc})"
+        log.error("state file %s is unusable (%s): %s; starting fresh", self.path, _one_line(problem), kept)
+
+    # -- while running --------------------------------------------------------------------------------
+
+    def restore(self, tracker: ObjectTracker, now: float) -> bool:
+        """Give a new tracker its saved state, if the file had one for its object."""
+        saved = self._loaded.pop(tracker.ref.key, None)
+        if saved is None:
+            return False
+        tracker.restore(saved, now)
+        self._written[tracker.ref.key] = tracker.revision
+        return True
+
+    def prune(self, watched: Iterable[Key]) -> None:
+        """Forget saved objects that are no longer watched (call after a discovery that fully succeeded)."""
+        keep = set(watched)
+        for key in [k for k in self._loaded if k not in keep]:
+            del self._loaded[key]
+
+    def save_if_due(self, trackers: Iterable[ObjectTracker], now: float) -> bool:
+        """Save when ``save_interval`` has passed since the last attempt and something changed."""
+        if self.path is None or now - self._last_attempt < self.save_interval:
+            return False
+        self._last_attempt = now
+        return self.save(trackers)
+
+    def save(self, trackers: Iterable[ObjectTracker]) -> bool:
+        """Write the file now if anything changed since the last write; False if nothing was written."""
+        if self.path is None:
+            return False
+        with self._lock:
+            return self._save(self.path, {t.ref.key: t for t in trackers if t.saved_state().baseline})
+
+    def _save(self, path: Path, current: dict[Key, ObjectTracker]) -> bool:
+        wanted: dict[Key, int | None] = {key: t.revision for key, t in current.items()}
+        wanted.update(dict.fromkeys(k for k in self._loaded if k not in current))
+        if wanted == self._written:
+            return False
+        parts = [f"{json.dumps('/'.join(key))}:{self._fragment(key, t)}" for key, t in current.items()]
+        parts.extend(
+            f"{json.dumps('/'.join(k))}:{encode_object(s)}"
+            for k, s in self._loaded.items()
+            if k not in current
+        )
+        text = f'{{"version":{VERSION},"saved_at":{self._clock()!r},"objects":{{{",".join(parts)}}}}}\n'
+        try:
+            _write_synced(self._temp, text.encode())
+            os.replace(self._temp, path)
+            _sync_folder(path.parent)
+        except OSError as exc:
+            if not self._failing:
+                log.error("state file %s not saved: %s (trying again)", path, exc.strerror or exc)
+            self._failing = True
+            return False
+        if self._failing:
+            log.info("state file %s saved again", path)
+        self._failing = False
+        self._written = wanted
+        self._fragments = {k: v for k, v in self._fragments.items() if k in current}
+        self.saves += 1
+        return True
+
+    def _fragment(self, key: Key, tracker: ObjectTracker) -> str:
+        """The tracker's JSON, re-encoded only after it changed (most objects are idle most of the time)."""
+        cached = self._fragments.get(key)
+        if cached is not None and cached[0] == tracker.revision:
+            return cached[1]
+        fragment = encode_object(tracker.saved_state())
+        self._fragments[key] = (tracker.revision, fragment)
+        return fragment
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with path.open("wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some platforms cannot open a folder: the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
+
+
+# -- encoding -------------------------------------------------------------------------------------------
+
+
+def encode_object(state: TrackerState) -> str:
+    return json.dumps(
+        {
+            "counted": list(state.counted),
+            "pending": [[task_id, created] for task_id, created in state.pending.items()],
+            "history": [[task_id, created] for task_id, created in state.history],
+            "newest": _encode_task(state.newest),
+            "with_result": _encode_task(state.with_result),
+            "last_success": state.last_success,
+            "last_failure": state.last_failure,
+            "completions": dict(state.completions),
+        },
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+
+
+def _encode_task(task: Task | None) -> dict[str, Any] | None:
+    if task is None:
+        return None
+    return {
+        "id": task.task_id,
+        "state": task.state.value,
+        "raw_state": task.raw_state,
+        "progress": task.progress,
+        "current_step": task.current_step,
+        "created": task.creation_time,
+        "cancelled_by": task.cancelled_by,
+        "result": None if task.result is None else _encode_result(task.result),
+    }
+
+
+def _encode_result(result: TaskResult) -> dict[str, Any]:
+    """The result without its details (messages): what the metrics show, not what a person reads."""
+    return {
+        "successful": result.successful,
+        "failure_dump": result.failure_dump_available,
+        "object_id": result.object_id,
+        "object_name": result.object_name,
+        "duration": result.duration_seconds,
+        "start": result.start_time,
+        "rows": None if result.row_counts is None else result.row_counts.as_dict(),
+        "nested": [_encode_result(n) for n in result.nested],
+    }
+
+
+def decode(data: bytes) -> dict[Key, TrackerState]:
+    """The objects of a state file; ValueError (or TypeError, KeyError) for anything unexpected."""
+    doc = json.loads(data)
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    if doc.get("version") != VERSION:
+        raise ValueError(f"version {doc.get('version')!r}, expected {VERSION}")
+    objects = _get(doc, "objects", dict)
+    out: dict[Key, TrackerState] = {}
+    for name, entry in objects.items():
+        parts = tuple(name.split("/"))
+        if len(parts) != 4 or not all(parts):
+            raise ValueError(f"object key {name!r} is not workspace/model/type/object")
+        out[parts] = decode_object(_check(entry, dict, name))
+    return out
+
+
+def decode_object(entry: Mapping[str, Any]) -> TrackerState:
+    completions = _get(entry, "completions", dict)
+    return TrackerState(
+        baseline=True,
+        counted=tuple(_check(t, str, "counted") for t in _get(entry, "counted", list)),
+        pending=dict(_id_and_time(item, "pending") for item in _get(entry, "pending", list)),
+        history=tuple(_id_and_time(item, "history") for item in _get(entry, "history", list)),
+        newest=_decode_task(entry.get("newest")),
+        with_result=_decode_task(entry.get("with_result")),
+        last_success=_number(entry.get("last_success"), "last_success"),
+        last_failure=_number(entry.get("last_failure"), "last_failure"),
+        completions={_check(k, str, "completions"): _count(v) for k, v in completions.items()},
+    )
+
+
+def _decode_task(raw: object) -> Task | None:
+    if raw is None:
+        return None
+    task = _check(raw, dict, "task")
+    result = task.get("result")
+    return Task(
+        task_id=_get(task, "id", str),
+        state=TaskState(_get(task, "state", str)),
+        raw_state=_get(task, "raw_state", str),
+        progress=_number(task.get("progress"), "progress"),
+        current_step=_get(task, "current_step", str),
+        creation_time=_number(task.get("created"), "created"),
+        cancelled_by=_get(task, "cancelled_by", str),
+        result=None if result is None else _decode_result(_check(result, dict, "result")),
+    )
+
+
+def _decode_result(raw: Mapping[str, Any]) -> TaskResult:
+    rows = raw.get("rows")
+    return TaskResult(
+        successful=_get(raw, "successful", bool),
+        failure_dump_available=_get(raw, "failure_dump", bool),
+        object_id=_get(raw, "object_id", str),
+        object_name=_get(raw, "object_name", str),
+        duration_seconds=_number(raw.get("duration"), "duration"),
+        start_time=_number(raw.get("start"), "start"),
+        row_counts=None
+        if rows is None
+        else ImportRowCounts(**{k: _count(v) for k, v in _check(rows, dict, "rows").items()}),
+        nested=tuple(_decode_result(_check(n, dict, "nested")) for n in _get(raw, "nested", list)),
+    )
+
+
+def _get(mapping: Mapping[str, Any], key: str, kind: type[Any]) -> Any:
+    if key not in mapping:
+        raise ValueError(f"{key!r} is missing")
+    return _check(mapping[key], kind, key)
+
+
+def _check(value: object, kind: type[Any], what: str) -> Any:
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ValueError(f"{what}: expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _number(value: object, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{what}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a count, got {value!r}")
+    return value
+
+
+def _id_and_time(item: object, what: str) -> tuple[str, float | None]:
+    pair = _check(item, list, what)
+    if len(pair) != 2:
+        raise ValueError(f"{what}: expected [task ID, creation time]")
+    return _check(pair[0], str, what), _number(pair[1], what)
