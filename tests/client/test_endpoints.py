@@ -160,6 +160,7 @@ def test_client_has_no_method_that_changes_anything() -> None:
         "task_status",
         "token_expires_at",
         "redactor",
+        "budget",
         "stop",
         "close",
     }
