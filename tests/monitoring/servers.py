@@ -103,11 +103,13 @@ def running_prometheus(config: dict[str, Any], tmp_path: Path) -> Iterator[Serve
 
 
 @contextmanager
-def running_exporter(script: Path, config: Path, tmp_path: Path) -> Iterator[Server]:
-    """``anaplan-exporter --config FILE --web.listen-address 127.0.0.1:PORT``, once its first poll is done."""
-    port = free_port()
+def running_exporter(script: Path, config: Path, tmp_path: Path, port: int | None = None) -> Iterator[Server]:
+    """``anaplan-exporter --config FILE --web.listen-address 127.0.0.1:PORT``, once its first poll is done.
+
+    ``port``: the same one again for a restart (Prometheus keeps scraping one address)."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     command = [str(script), "--config", str(config), "--web.listen-address", f"127.0.0.1:{port}"]
-    log_path = tmp_path / "exporter.log"
+    log_path = tmp_path / f"exporter-{time.monotonic_ns()}.log"
     with _running(command, log_path, url + "/-/ready") as process:
         yield Server(url, process, log_path)
