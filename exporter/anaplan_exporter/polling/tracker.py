@@ -10,6 +10,10 @@ exporter was down is counted.
 Every poll is bounded: at most ``STATUS_FETCHES_PER_POLL`` statuses of newly finished tasks (newest first;
 the rest wait for the next polls, and beyond ``MAX_PENDING`` the oldest are counted as ``unknown``) and at
 most ``HISTORY_FETCHES_PER_POLL`` older runs looked at for the last success and failure.
+
+Along the way the tracker learns the object's rhythm (``rhythm.py``) from what it reads anyway: the creation
+times of the listed tasks, and the durations of the finished runs whose status it fetches (Anaplan's duration
+where given, else the time it saw the run take). Both are bounded to the newest ``rhythm.KEEP`` runs.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from ..anaplan.errors import (
 )
 from ..anaplan.models import ObjectType, Task, TaskResult, TaskState, TaskSummary
 from ..snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus, PollError, StepStatus
+from . import rhythm
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +77,10 @@ class TrackerState:
     last_success: float | None = None
     last_failure: float | None = None
     completions: Mapping[str, int] = field(default_factory=dict)
+    created: tuple[float, ...] = ()
+    """Creation times of the newest runs, oldest first (at most ``rhythm.KEEP``)."""
+    durations: Mapping[float, float] = field(default_factory=dict)
+    """Durations of the newest finished runs, by creation time (at most ``rhythm.KEEP``)."""
 
 
 class TaskReader(Protocol):
@@ -160,6 +169,14 @@ class ObjectTracker:
         """Finished tasks not counted yet: their status fetch waits for a poll with budget left."""
         self._history: list[tuple[str, float | None]] = []
         """Older runs still to look at for the last success and failure, newest first."""
+        self._created: tuple[float, ...] = ()
+        """Creation times of the newest runs, oldest first: what the interval is learned from."""
+        self._created_from: str | None = None
+        """The newest listed task when ``_created`` last took in a task list (a new run lists again)."""
+        self._durations: dict[float, float] = {}
+        """Durations of the newest finished runs, by creation time."""
+        self._learned_interval: float | None = None
+        self._usual_duration: float | None = None
         self._revision = 0
         self._signature: tuple[object, ...] = ()
         self._saved = TrackerState()
@@ -215,6 +232,8 @@ class ObjectTracker:
             last_success=self._last_success,
             last_failure=self._last_failure,
             completions={k: v for k, v in self._completions.items() if v},
+            created=self._created,
+            durations=dict(self._durations),
         )
         self._revision += 1  # after the new state: a saver that sees the revision sees that state
 
@@ -230,6 +249,10 @@ class ObjectTracker:
         self._last_success = state.last_success
         self._last_failure = state.last_failure
         self._completions = {**dict.fromkeys(COMPLETION_RESULTS, 0), **state.completions}
+        self._created = rhythm.newest_times((), state.created)
+        self._durations = {c: state.durations[c] for c in sorted(state.durations)[-rhythm.KEEP :]}
+        self._learned_interval = rhythm.learned_interval(self._created)
+        self._usual_duration = rhythm.usual_duration(self._durations.values())
         self._baseline_taken = True
         self._status = None
         self._signature = self._state_signature()
@@ -270,6 +293,10 @@ class ObjectTracker:
             sum(self._completions.values()),
             self._last_success,
             self._last_failure,
+            self._created[-1] if self._created else None,
+            len(self._created),
+            max(self._durations, default=None),
+            len(self._durations),
         )
 
     def _fail(self, reason: str, exc: BaseException, now: float) -> None:
@@ -289,6 +316,9 @@ class ObjectTracker:
             self._baseline_taken = True
             return
         newest_summary = _newest(summaries)
+        if newest_summary.task_id != self._created_from:
+            self._learn_times(summaries)
+            self._created_from = newest_summary.task_id
         newest = self._newest
         if newest is None or newest.task_id != newest_summary.task_id or not newest.state.terminal:
             newest = self._fetch(client, newest_summary.task_id)
@@ -306,6 +336,11 @@ class ObjectTracker:
             self._seen_running, self._finished_at = newest.task_id, None
         elif self._seen_running == newest.task_id and self._finished_at is None:
             self._finished_at = now
+        if newest.state.terminal and newest.creation_time is not None:
+            measured = None
+            if self._seen_running == newest.task_id and self._finished_at is not None:
+                measured = self._finished_at - newest.creation_time
+            self._learn_duration(newest, measured)
         self._newest = newest
         if newest.result is not None:
             self._with_result = newest
@@ -350,6 +385,7 @@ class ObjectTracker:
                     continue
             self._history.pop(0)
             self._remember_outcome(classify(task), task.creation_time or created)
+            self._learn_duration(task)
 
     def _count_completions(
         self, client: TaskReader, summaries: list[TaskSummary], fetched: dict[str, Task], now: float
@@ -384,11 +420,34 @@ class ObjectTracker:
             else:
                 result = classify(task)
                 created = task.creation_time or created
+                self._learn_duration(task)
                 if result is None:  # listed as finished, but its status says otherwise: list it again
                     del self._pending[task_id]
                     continue
             del self._pending[task_id]
             self._count(task_id, result, created, now)
+
+    def _learn_times(self, summaries: list[TaskSummary]) -> None:
+        times = rhythm.newest_times(
+            self._created, (s.creation_time for s in summaries if s.creation_time is not None)
+        )
+        if times != self._created:
+            self._created = times
+            self._learned_interval = rhythm.learned_interval(times)
+
+    def _learn_duration(self, task: Task, measured: float | None = None) -> None:
+        """Keep the duration of a finished run (not a cancelled one: its length is whoever cancelled it)."""
+        if task.state is not TaskState.COMPLETE or task.creation_time is None:
+            return
+        duration = task.result.duration_seconds if task.result is not None else None
+        if duration is None:
+            duration = measured
+        if duration is None or not duration >= 0:  # also refuses NaN
+            return
+        kept = rhythm.newest_durations(self._durations, task.creation_time, duration)
+        if kept is not None:
+            self._durations = kept
+            self._usual_duration = rhythm.usual_duration(kept.values())
 
     def _count(self, task_id: str, result: str, created: float | None, now: float) -> None:
         self._counted[task_id] = now
@@ -433,6 +492,8 @@ class ObjectTracker:
             errors=dict(self._errors),
             last_poll_time=self._last_poll,
             last_error=self._last_error,
+            learned_interval_seconds=self._learned_interval,
+            usual_duration_seconds=self._usual_duration,
         )
         return self._status
 
