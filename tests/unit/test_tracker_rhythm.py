@@ -1,4 +1,4 @@
-"""The tracker learns each object's rhythm from what it reads anyway, bounded, and keeps it in the state file."""
+"""The tracker learns each object's rhythm from what it reads anyway, bounded, kept in the state file."""
 
 from __future__ import annotations
 
