@@ -6,6 +6,7 @@ intervals are learned at once; the durations come from the statuses it fetches w
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from anaplan_exporter.polling.state import decode
 from anaplan_exporter.simulator.scenario import DEFAULT_SCENARIO
+from support.binaries import find_binary
 from support.exporter import ExporterHandle, running_exporter, simulator_config
 from support.simulator import running_simulator
 
@@ -84,6 +86,13 @@ def test_learned_intervals_and_usual_duration_on_the_simulator(tmp_path: Path) -
             assert usual[HOURLY] == pytest.approx(20.0)
             assert MANUAL not in usual  # actions carry no duration, and none of its runs was seen running
             assert MANUAL not in _gauge(exporter, "anaplan_task_learned_interval_seconds")
+            lint = subprocess.run(
+                [str(find_binary("promtool")), "check", "metrics"],
+                input=exporter.metrics(),
+                capture_output=True,
+                text=True,
+            )
+            assert lint.returncode == 0, lint.stdout + lint.stderr
             # What the exporter learned is in its state file, for the next start.
             _wait("the state file", lambda: state.exists() and len(decode(state.read_bytes())) == 6)
             saved = {key[3]: entry for key, entry in decode(state.read_bytes()).items()}
