@@ -8,13 +8,7 @@ import time
 
 import pytest
 
-from anaplan_exporter.polling.rhythm import (
-    KEEP,
-    learned_interval,
-    newest_durations,
-    newest_times,
-    usual_duration,
-)
+from anaplan_exporter.polling.rhythm import EMPTY, KEEP, Rhythm, learned_interval, usual_duration
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -124,9 +118,9 @@ def test_duplicate_times_count_once() -> None:
 
 def test_a_stopped_schedule_keeps_the_interval_learned_from_its_past_runs() -> None:
     # Nothing in the estimator depends on the current time: the runs before the stop still show the rhythm.
-    kept = newest_times((), every(DAY, 40, MONDAY - 100 * DAY))
-    assert len(kept) == KEEP
-    assert learned_interval(kept) == DAY
+    kept = EMPTY.with_times(every(DAY, 40, MONDAY - 100 * DAY))
+    assert len(kept.created) == KEEP
+    assert kept.interval == DAY
 
 
 def test_usual_duration_is_a_high_quantile() -> None:
@@ -137,15 +131,31 @@ def test_usual_duration_is_a_high_quantile() -> None:
     assert usual_duration([*[100.0] * 27, 900.0, 1000.0, 5000.0]) == 100.0  # rare slow runs stay out
 
 
-def test_newest_times_are_bounded_and_sorted() -> None:
-    kept = newest_times((5.0, 1.0), [3.0, 5.0, 9.0], keep=3)
-    assert kept == (3.0, 5.0, 9.0)
+def test_creation_times_are_bounded_and_sorted() -> None:
+    kept = Rhythm.of([5.0, 1.0]).with_times([3.0, 5.0, 9.0])
+    assert list(kept.created) == [1.0, 3.0, 5.0, 9.0]
+    many = kept.with_times(float(t) for t in range(100, 200))
+    assert list(many.created) == [float(t) for t in range(200 - KEEP, 200)]
+    assert many.with_times([1.0, 150.0]) is many  # older than the window, or known: no change
+    assert many.interval == 1.0 and kept.interval is None
 
 
-def test_newest_durations_keep_the_newest_runs() -> None:
-    kept: dict[float, float] = {}
-    for created in [5.0, 1.0, 3.0, 9.0]:
-        kept = newest_durations(kept, created, created * 10, keep=3) or kept
-    assert kept == {3.0: 30.0, 5.0: 50.0, 9.0: 90.0}
-    assert newest_durations(kept, 2.0, 1.0, keep=3) is None  # older than every kept run
-    assert newest_durations(kept, 5.0, 1.0, keep=3) is None  # known already
+def test_durations_keep_the_newest_runs() -> None:
+    kept = EMPTY
+    for created in [5.0, 1.0, 3.0, 9.0, 7.0]:
+        kept = kept.with_duration(created, created * 10)
+    assert list(kept.finished) == [1.0, 3.0, 5.0, 7.0, 9.0]
+    assert list(kept.durations) == [10.0, 30.0, 50.0, 70.0, 90.0]
+    assert kept.usual_duration == 90.0
+    assert kept.with_duration(5.0, 1.0) is kept  # known already
+    for created in range(100, 100 + KEEP):
+        kept = kept.with_duration(float(created), 1.0)
+    assert list(kept.finished) == [float(t) for t in range(100, 100 + KEEP)]
+    assert kept.with_duration(50.0, 1.0) is kept  # older than every run of a full window
+    assert kept.usual_duration == 1.0
+
+
+def test_saved_values_in_any_order() -> None:
+    restored = Rhythm.of([9.0, 1.0, 5.0, 5.0], [(9.0, 2.0), (1.0, 1.0)])
+    assert list(restored.created) == [1.0, 5.0, 9.0]
+    assert list(restored.finished) == [1.0, 9.0] and list(restored.durations) == [1.0, 2.0]

@@ -96,10 +96,10 @@ def test_what_is_kept_is_bounded_per_object() -> None:
         api.add(PROCESS, finished(f"T{i}", T0 + i * HOUR, duration_seconds=60.0))
         tracker.poll(api, T0 + i * HOUR + 100)
     state = tracker.saved_state()
-    assert len(state.created) == KEEP
-    assert state.created[-1] == T0 + (4 * KEEP - 1) * HOUR
-    assert len(state.durations) == KEEP
-    assert min(state.durations) == T0 + 3 * KEEP * HOUR  # the newest runs, not the first ones fetched
+    assert len(state.rhythm.created) == KEEP
+    assert state.rhythm.created[-1] == T0 + (4 * KEEP - 1) * HOUR
+    assert len(state.rhythm.durations) == KEEP
+    assert state.rhythm.finished[0] == T0 + 3 * KEEP * HOUR  # the newest runs, not the first ones fetched
     assert tracker.status(T0 + 5 * KEEP * HOUR).usual_duration_seconds == 60.0
 
 
@@ -112,8 +112,9 @@ def test_rhythm_survives_a_state_file_round_trip() -> None:
     assert before.usual_duration_seconds is not None
 
     state = decode_object(json.loads(encode_object(tracker.saved_state())))
-    assert state.created == tracker.saved_state().created
-    assert dict(state.durations) == dict(tracker.saved_state().durations)
+    saved = tracker.saved_state().rhythm
+    assert state.rhythm.created == saved.created and len(saved.created) == 10
+    assert state.rhythm.finished == saved.finished and state.rhythm.durations == saved.durations
     restored = ObjectTracker(ref(PROCESS))
     restored.restore(state, T0 + 11 * HOUR)
     after = restored.status(T0 + 11 * HOUR)
@@ -124,8 +125,9 @@ def test_rhythm_survives_a_state_file_round_trip() -> None:
     api.tasks[PROCESS] = [finished("NEW", T0 + 10 * HOUR, duration_seconds=130.0)]
     assert restored.poll(api, T0 + 11 * HOUR)
     assert restored.status(T0 + 11 * HOUR).learned_interval_seconds == HOUR
-    assert restored.saved_state().created[-1] == T0 + 10 * HOUR
-    assert restored.saved_state().durations[T0 + 10 * HOUR] == 130.0
+    assert restored.saved_state().rhythm.created[-1] == T0 + 10 * HOUR
+    assert restored.saved_state().rhythm.finished[-1] == T0 + 10 * HOUR
+    assert restored.saved_state().rhythm.durations[-1] == 130.0
 
 
 def test_a_saved_state_without_rhythm_fields_still_loads() -> None:
@@ -136,7 +138,7 @@ def test_a_saved_state_without_rhythm_fields_still_loads() -> None:
     entry = json.loads(encode_object(tracker.saved_state()))
     del entry["created"], entry["durations"]
     state = decode_object(entry)
-    assert state.created == () and dict(state.durations) == {}
+    assert len(state.rhythm.created) == 0 and len(state.rhythm.durations) == 0
     restored = ObjectTracker(ref(PROCESS))
     restored.restore(state, T0 + 3 * HOUR)
     assert restored.status(T0 + 3 * HOUR).learned_interval_seconds is None
@@ -152,5 +154,6 @@ def test_each_new_run_reaches_the_saved_state() -> None:
     api.add(PROCESS, finished("T3", T0 + 3 * HOUR, duration_seconds=90.0))
     tracker.poll(api, T0 + 3 * HOUR + 100)
     assert tracker.revision > revision
-    assert tracker.saved_state().durations[T0 + 3 * HOUR] == 90.0
-    assert tracker.saved_state().created[-1] == T0 + 3 * HOUR
+    assert tracker.saved_state().rhythm.finished[-1] == T0 + 3 * HOUR
+    assert tracker.saved_state().rhythm.durations[-1] == 90.0
+    assert tracker.saved_state().rhythm.created[-1] == T0 + 3 * HOUR

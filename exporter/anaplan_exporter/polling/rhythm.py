@@ -26,8 +26,11 @@ finished runs, once there are at least ``MIN_DURATIONS`` of them.
 from __future__ import annotations
 
 import math
+from array import array
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import pairwise
 from statistics import median
 
@@ -89,21 +92,56 @@ def usual_duration(durations: Iterable[float]) -> float | None:
     return float(values[rank - 1])
 
 
-def newest_times(kept: Sequence[float], seen: Iterable[float], keep: int = KEEP) -> tuple[float, ...]:
-    """The newest ``keep`` distinct creation times of ``kept`` and ``seen``, oldest first."""
-    return tuple(sorted(set(kept).union(seen))[-keep:])
+@dataclass(frozen=True, slots=True)
+class Rhythm:
+    """What an object's rhythm is learned from, and what was learned.
+
+    Immutable (every change makes a new value, so a tracker and its saved state share one) and compact:
+    arrays of doubles, about 1 KB per object with full windows, where tuples and dicts took four times that.
+    """
+
+    created: array[float]
+    """Creation times of the newest ``KEEP`` runs, in whole seconds, oldest first."""
+    finished: array[float]
+    """Creation times of the newest ``KEEP`` finished runs with a duration, oldest first."""
+    durations: array[float]
+    """Their durations, in the same order."""
+    interval: float | None
+    usual_duration: float | None
+
+    @classmethod
+    def of(cls, created: Iterable[float] = (), durations: Iterable[tuple[float, float]] = ()) -> Rhythm:
+        """From saved values (any order; only the newest ``KEEP`` of each are kept)."""
+        times = array("d", sorted(set(created))[-KEEP:])
+        pairs = sorted(dict(durations).items())[-KEEP:]
+        values = array("d", (seconds for _, seconds in pairs))
+        return cls(
+            times,
+            array("d", (at for at, _ in pairs)),
+            values,
+            learned_interval(times),
+            usual_duration(values),
+        )
+
+    def with_times(self, seen: Iterable[float]) -> Rhythm:
+        """With more creation times (those already kept, or older than a full window, change nothing)."""
+        times = array("d", sorted(set(self.created).union(seen))[-KEEP:])
+        if times == self.created:
+            return self
+        return Rhythm(times, self.finished, self.durations, learned_interval(times), self.usual_duration)
+
+    def with_duration(self, created: float, seconds: float) -> Rhythm:
+        """With the duration of one more finished run (created at ``created``)."""
+        finished = self.finished
+        if (len(finished) >= KEEP and created < finished[0]) or created in finished:
+            return self
+        at = bisect_left(finished, created)
+        times, values = array("d", finished), array("d", self.durations)
+        times.insert(at, created)
+        values.insert(at, seconds)
+        if len(times) > KEEP:
+            del times[0], values[0]
+        return Rhythm(self.created, times, values, self.interval, usual_duration(values))
 
 
-def newest_durations(
-    kept: Mapping[float, float], created: float, duration: float, keep: int = KEEP
-) -> dict[float, float] | None:
-    """``kept`` (creation time -> duration) with one more run, the newest ``keep`` runs only; None when
-    nothing changes (the run is known already, or older than every kept run of a full window)."""
-    if created in kept or (len(kept) >= keep and created < min(kept)):
-        return None
-    out = dict(kept)
-    out[created] = duration
-    if len(out) > keep:
-        for old in sorted(out)[: len(out) - keep]:
-            del out[old]
-    return out
+EMPTY = Rhythm.of()

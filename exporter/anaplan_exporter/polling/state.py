@@ -25,6 +25,7 @@ from typing import Any
 
 from ..anaplan.models import ImportRowCounts, Task, TaskResult, TaskState
 from ..config_source import ConfigError
+from .rhythm import Rhythm
 from .tracker import ObjectTracker, TrackerState
 
 log = logging.getLogger(__name__)
@@ -227,8 +228,11 @@ def encode_object(state: TrackerState) -> str:
             "last_success": state.last_success,
             "last_failure": state.last_failure,
             "completions": dict(state.completions),
-            "created": [round(t) for t in state.created],
-            "durations": [[round(created), seconds] for created, seconds in state.durations.items()],
+            "created": [round(t) for t in state.rhythm.created],
+            "durations": [
+                [round(created), seconds]
+                for created, seconds in zip(state.rhythm.finished, state.rhythm.durations, strict=True)
+            ],
         },
         separators=(",", ":"),
         allow_nan=False,
@@ -294,8 +298,10 @@ def decode_object(entry: Mapping[str, Any]) -> TrackerState:
         last_failure=_number(entry.get("last_failure"), "last_failure"),
         completions={_check(k, str, "completions"): _count(v) for k, v in completions.items()},
         # Optional: files written before the exporter learned rhythms do not have them.
-        created=tuple(_time(t, "created") for t in _check(entry.get("created", []), list, "created")),
-        durations=dict(_time_pair(item) for item in _check(entry.get("durations", []), list, "durations")),
+        rhythm=Rhythm.of(
+            (round(_time(t, "created")) for t in _check(entry.get("created", []), list, "created")),
+            (_time_pair(item) for item in _check(entry.get("durations", []), list, "durations")),
+        ),
     )
 
 
@@ -369,7 +375,7 @@ def _time_pair(item: object) -> tuple[float, float]:
     pair = _check(item, list, "durations")
     if len(pair) != 2:
         raise ValueError("durations: expected [creation time, seconds]")
-    return _time(pair[0], "durations"), _time(pair[1], "durations")
+    return round(_time(pair[0], "durations")), _time(pair[1], "durations")
 
 
 def _id_and_time(item: object, what: str) -> tuple[str, float | None]:

@@ -13,7 +13,7 @@ most ``HISTORY_FETCHES_PER_POLL`` older runs looked at for the last success and 
 
 Along the way the tracker learns the object's rhythm (``rhythm.py``) from what it reads anyway: the creation
 times of the listed tasks, and the durations of the finished runs whose status it fetches (Anaplan's duration
-where given, else the time it saw the run take). Both are bounded to the newest ``rhythm.KEEP`` runs.
+where given, else the time it saw the run take). Both are bounded to the newest ``KEEP`` runs.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from ..anaplan.errors import (
 )
 from ..anaplan.models import ObjectType, Task, TaskResult, TaskState, TaskSummary
 from ..snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus, PollError, StepStatus
-from . import rhythm
+from .rhythm import EMPTY as NO_RHYTHM
+from .rhythm import Rhythm
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +78,9 @@ class TrackerState:
     last_success: float | None = None
     last_failure: float | None = None
     completions: Mapping[str, int] = field(default_factory=dict)
-    created: tuple[float, ...] = ()
-    """Creation times of the newest runs, oldest first (at most ``rhythm.KEEP``), in whole seconds: plenty
-    for a rhythm, and a third of the cost to write."""
-    durations: Mapping[float, float] = field(default_factory=dict)
-    """Durations of the newest finished runs, by creation time in whole seconds (at most ``rhythm.KEEP``)."""
+    rhythm: Rhythm = NO_RHYTHM
+    """Creation times and durations of the newest runs (creation times in whole seconds: plenty for a
+    rhythm, and a third of the cost to write)."""
 
 
 class TaskReader(Protocol):
@@ -170,14 +169,9 @@ class ObjectTracker:
         """Finished tasks not counted yet: their status fetch waits for a poll with budget left."""
         self._history: list[tuple[str, float | None]] = []
         """Older runs still to look at for the last success and failure, newest first."""
-        self._created: tuple[float, ...] = ()
-        """Creation times of the newest runs, oldest first: what the interval is learned from."""
-        self._created_from: str | None = None
-        """The newest listed task when ``_created`` last took in a task list (a new run lists again)."""
-        self._durations: dict[float, float] = {}
-        """Durations of the newest finished runs, by creation time."""
-        self._learned_interval: float | None = None
-        self._usual_duration: float | None = None
+        self._rhythm = NO_RHYTHM
+        self._rhythm_from: str | None = None
+        """The newest listed task when the rhythm last took in a task list (a new run lists again)."""
         self._revision = 0
         self._signature: tuple[object, ...] = ()
         self._saved = TrackerState()
@@ -233,8 +227,7 @@ class ObjectTracker:
             last_success=self._last_success,
             last_failure=self._last_failure,
             completions={k: v for k, v in self._completions.items() if v},
-            created=self._created,
-            durations=dict(self._durations),
+            rhythm=self._rhythm,
         )
         self._revision += 1  # after the new state: a saver that sees the revision sees that state
 
@@ -250,10 +243,7 @@ class ObjectTracker:
         self._last_success = state.last_success
         self._last_failure = state.last_failure
         self._completions = {**dict.fromkeys(COMPLETION_RESULTS, 0), **state.completions}
-        self._created = rhythm.newest_times((), (round(t) for t in state.created))
-        self._durations = {round(c): d for c, d in sorted(state.durations.items())[-rhythm.KEEP :]}
-        self._learned_interval = rhythm.learned_interval(self._created)
-        self._usual_duration = rhythm.usual_duration(self._durations.values())
+        self._rhythm = state.rhythm
         self._baseline_taken = True
         self._status = None
         self._signature = self._state_signature()
@@ -294,10 +284,7 @@ class ObjectTracker:
             sum(self._completions.values()),
             self._last_success,
             self._last_failure,
-            self._created[-1] if self._created else None,
-            len(self._created),
-            max(self._durations, default=None),
-            len(self._durations),
+            self._rhythm,
         )
 
     def _fail(self, reason: str, exc: BaseException, now: float) -> None:
@@ -317,9 +304,11 @@ class ObjectTracker:
             self._baseline_taken = True
             return
         newest_summary = _newest(summaries)
-        if newest_summary.task_id != self._created_from:
-            self._learn_times(summaries)
-            self._created_from = newest_summary.task_id
+        if newest_summary.task_id != self._rhythm_from:
+            self._rhythm = self._rhythm.with_times(
+                round(s.creation_time) for s in summaries if s.creation_time is not None
+            )
+            self._rhythm_from = newest_summary.task_id
         newest = self._newest
         if newest is None or newest.task_id != newest_summary.task_id or not newest.state.terminal:
             newest = self._fetch(client, newest_summary.task_id)
@@ -428,14 +417,6 @@ class ObjectTracker:
             del self._pending[task_id]
             self._count(task_id, result, created, now)
 
-    def _learn_times(self, summaries: list[TaskSummary]) -> None:
-        times = rhythm.newest_times(
-            self._created, (round(s.creation_time) for s in summaries if s.creation_time is not None)
-        )
-        if times != self._created:
-            self._created = times
-            self._learned_interval = rhythm.learned_interval(times)
-
     def _learn_duration(self, task: Task, measured: float | None = None) -> None:
         """Keep the duration of a finished run (not a cancelled one: its length is whoever cancelled it)."""
         if task.state is not TaskState.COMPLETE or task.creation_time is None:
@@ -445,10 +426,7 @@ class ObjectTracker:
             duration = measured
         if duration is None or not duration >= 0:  # also refuses NaN
             return
-        kept = rhythm.newest_durations(self._durations, round(task.creation_time), round(duration, 3))
-        if kept is not None:
-            self._durations = kept
-            self._usual_duration = rhythm.usual_duration(kept.values())
+        self._rhythm = self._rhythm.with_duration(round(task.creation_time), round(duration, 3))
 
     def _count(self, task_id: str, result: str, created: float | None, now: float) -> None:
         self._counted[task_id] = now
@@ -493,8 +471,8 @@ class ObjectTracker:
             errors=dict(self._errors),
             last_poll_time=self._last_poll,
             last_error=self._last_error,
-            learned_interval_seconds=self._learned_interval,
-            usual_duration_seconds=self._usual_duration,
+            learned_interval_seconds=self._rhythm.interval,
+            usual_duration_seconds=self._rhythm.usual_duration,
         )
         return self._status
 
