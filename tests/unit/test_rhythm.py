@@ -159,3 +159,10 @@ def test_saved_values_in_any_order() -> None:
     restored = Rhythm.of([9.0, 1.0, 5.0, 5.0], [(9.0, 2.0), (1.0, 1.0)])
     assert list(restored.created) == [1.0, 5.0, 9.0]
     assert list(restored.finished) == [1.0, 9.0] and list(restored.durations) == [1.0, 2.0]
+
+
+def test_business_hours_learns_the_night_gap() -> None:
+    # Hourly from 09:00 to 17:00 UTC on weekdays: eight gaps of an hour, then sixteen hours overnight.
+    day_start = MONDAY + 3 * HOUR
+    times = [day_start + d * DAY + h * HOUR for d in range(4) for h in range(9)]
+    assert learned_interval(times[-KEEP:]) == 16 * HOUR
