@@ -240,6 +240,21 @@ FAMILIES: tuple[Family, ...] = (
         lambda obj: _one(obj.ref.max_duration),
     ),
     Family(
+        "anaplan_task_learned_interval_seconds",
+        "Usual interval between runs of the object, learned from the creation times of its recent runs "
+        "(the longest recurring gap, e.g. the weekend of a weekday job); absent without a regular rhythm.",
+        "gauge",
+        (),
+        lambda obj: _one(obj.learned_interval_seconds),
+    ),
+    Family(
+        "anaplan_task_usual_duration_seconds",
+        "90th percentile of the durations of the object's recent finished runs; absent with fewer than 5.",
+        "gauge",
+        (),
+        lambda obj: _one(obj.usual_duration_seconds),
+    ),
+    Family(
         "anaplan_target_up",
         "1 if the last poll of the object succeeded.",
         "gauge",

@@ -100,6 +100,10 @@ class ObjectStatus:
     """When the last poll of the object ended (successful or not); None before the first."""
     last_error: PollError | None = None
     """The most recent failed poll, kept after the object recovers (compare its time with the last poll)."""
+    learned_interval_seconds: float | None = None
+    """The object's usual interval between runs, learned from its recent runs (``polling/rhythm.py``)."""
+    usual_duration_seconds: float | None = None
+    """A high quantile of the durations of its recent finished runs."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -573,6 +573,9 @@ def _task_cell(obj: ObjectStatus, outcome: str, now: float, links: _Links) -> st
         facts.append("started " + relative_time(task.creation_time, now))
     if facts:
         parts.append(f'<span class="small">{_e(", ".join(facts))}</span>')
+    rhythm = _rhythm(obj, now)
+    if rhythm:
+        parts.append(rhythm)
     parts.append(f'<span class="small muted">task <code>{_e(task.task_id)}</code></span>')
     ref = obj.ref
     if (
@@ -601,6 +604,22 @@ def _task_cell(obj: ObjectStatus, outcome: str, now: float, links: _Links) -> st
             parts.append(f'<span class="small">cancelled by {_e(task.cancelled_by)}</span>')
         parts.append(links.alert("AnaplanTaskCancelled"))
     return "<br>".join(parts)
+
+
+def _rhythm(obj: ObjectStatus, now: float) -> str:
+    """How often the object runs (configured, else learned), when its next run is due, how long it takes."""
+    facts = []
+    configured = obj.ref.expected_every
+    interval = configured if configured is not None else obj.learned_interval_seconds
+    if interval is not None:
+        how = "expected" if configured is not None else "usually"
+        facts.append(f"{how} every {format_duration(interval)}")
+        created = obj.task.creation_time if obj.task is not None else None
+        if created is not None:
+            facts.append(f"next run expected by {_when(created + interval, now)}")
+    if obj.usual_duration_seconds is not None:
+        facts.append(f"usually takes {format_duration(obj.usual_duration_seconds)}")
+    return f'<span class="small rhythm">{", ".join(facts)}</span>' if facts else ""
 
 
 def _steps_cell(obj: ObjectStatus) -> str:

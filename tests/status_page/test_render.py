@@ -341,3 +341,14 @@ def test_at_most_max_rows_problems_first_with_a_note() -> None:
     assert "Showing 500 of 1201 objects, problems first; use the filters to see the rest." in shown.text
     narrowed = page(*healthy, failing, query="name=ok-001")
     assert len(narrowed.rows) == 100 and "100 matching objects" in narrowed.text
+
+
+def test_learned_rhythm_next_run_and_usual_duration() -> None:
+    learned = dataclasses.replace(OK, learned_interval_seconds=3600.0, usual_duration_seconds=95.0)
+    cell = page(learned).rows[0].cells[1]
+    # The newest run was created 10 minutes ago: the next is due 50 minutes from now.
+    assert f"usually every 1 h, next run expected by {iso_time(NOW + 3000)} in 50 min" in cell
+    assert "usually takes 1 min 35 s" in cell
+    configured = dataclasses.replace(learned, ref=ref("Hourly", expected_every=86400.0))
+    assert f"expected every 1 d, next run expected by {iso_time(NOW - 600 + 86400)}" in page(configured).text
+    assert "usually every" not in page(OK).text and "next run expected" not in page(OK).text

@@ -58,6 +58,8 @@ def statuses(draw: st.DrawFn) -> ObjectStatus:
         last_failure_time=draw(st.none() | FLOATS),
         completions={"success": draw(st.integers(0, 10**6))},
         errors={"connection": draw(st.integers(0, 10))},
+        learned_interval_seconds=draw(st.none() | FLOATS),
+        usual_duration_seconds=draw(st.none() | FLOATS),
     )
 
 

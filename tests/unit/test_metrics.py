@@ -45,6 +45,8 @@ PROCESS = ObjectStatus(
     last_failure_time=1677624625.0,
     completions={"success": 4, "failure": 2, "cancelled": 1},
     errors={"rate_limited": 3},
+    learned_interval_seconds=3 * 86400.0,
+    usual_duration_seconds=1.5,
 )
 IMPORT = ObjectStatus(
     ref=ref("112000000009", ObjectType.IMPORT),
@@ -95,6 +97,8 @@ def test_per_object_values() -> None:
     assert value(s, "anaplan_task_completions_total", result="cancelled", **p) == 1
     assert value(s, "anaplan_task_expected_interval_seconds", **p) == 3600
     assert value(s, "anaplan_task_max_duration_seconds", **p) == 1800
+    assert value(s, "anaplan_task_learned_interval_seconds", **p) == 3 * 86400
+    assert value(s, "anaplan_task_usual_duration_seconds", **p) == 1.5
     assert value(s, "anaplan_task_step_duration_seconds", step_name="Load sales", **p) == 1.112
     assert value(s, "anaplan_task_step_success", step_id="112000000007", **p) == 0
     assert value(s, "anaplan_task_step_start_timestamp_seconds", step_id="112000000007", **p) == 1677624625.79
@@ -115,6 +119,8 @@ def test_running_import_has_no_success_yet_but_row_counts_of_its_previous_run() 
     assert value(s, "anaplan_import_rows", outcome="total", **i) == 95
     assert value(s, "anaplan_target_up", **i) == 0
     assert value(s, "anaplan_task_expected_interval_seconds", **i) is None
+    assert value(s, "anaplan_task_learned_interval_seconds", **i) is None
+    assert value(s, "anaplan_task_usual_duration_seconds", **i) is None
     assert value(s, "anaplan_task_completions_total", result="success", **i) == 0
 
 

@@ -4,9 +4,11 @@ A failure that happens while the exporter is down is counted once when it comes 
 from their saved state instead of taking a new baseline), finished tasks already known are not fetched again,
 and the last success and failure survive. The file is JSON with ``"version": 1``, written atomically (a temp
 file in the same folder, fsync, rename, fsync of the folder) at most every ``save_interval`` and at shutdown,
-and only when something changed. A missing file starts fresh; an unreadable one is moved aside with one log
-line and the exporter starts fresh as well. Objects no longer watched leave the file after a discovery that
-resolved every target (a failed one cannot tell a removed object from an unreachable tenant).
+and only when something changed. Fields added since version 1 (``created`` and ``durations``: what the
+rhythm is learned from) are optional, so files of earlier releases still load. A missing file starts fresh;
+an unreadable one is moved aside with one log line and the exporter starts fresh as well. Objects no longer
+watched leave the file after a discovery that resolved every target (a failed one cannot tell a removed
+object from an unreachable tenant).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from ..anaplan.models import ImportRowCounts, Task, TaskResult, TaskState
 from ..config_source import ConfigError
+from .rhythm import Rhythm
 from .tracker import ObjectTracker, TrackerState
 
 log = logging.getLogger(__name__)
@@ -225,6 +228,11 @@ def encode_object(state: TrackerState) -> str:
             "last_success": state.last_success,
             "last_failure": state.last_failure,
             "completions": dict(state.completions),
+            "created": [round(t) for t in state.rhythm.created],
+            "durations": [
+                [round(created), seconds]
+                for created, seconds in zip(state.rhythm.finished, state.rhythm.durations, strict=True)
+            ],
         },
         separators=(",", ":"),
         allow_nan=False,
@@ -289,6 +297,11 @@ def decode_object(entry: Mapping[str, Any]) -> TrackerState:
         last_success=_number(entry.get("last_success"), "last_success"),
         last_failure=_number(entry.get("last_failure"), "last_failure"),
         completions={_check(k, str, "completions"): _count(v) for k, v in completions.items()},
+        # Optional: files written before the exporter learned rhythms do not have them.
+        rhythm=Rhythm.of(
+            (round(_time(t, "created")) for t in _check(entry.get("created", []), list, "created")),
+            (_time_pair(item) for item in _check(entry.get("durations", []), list, "durations")),
+        ),
     )
 
 
@@ -349,6 +362,20 @@ def _count(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"expected a count, got {value!r}")
     return value
+
+
+def _time(value: object, what: str) -> float:
+    number = _number(value, what)
+    if number is None:
+        raise ValueError(f"{what}: expected a number, got null")
+    return number
+
+
+def _time_pair(item: object) -> tuple[float, float]:
+    pair = _check(item, list, "durations")
+    if len(pair) != 2:
+        raise ValueError("durations: expected [creation time, seconds]")
+    return round(_time(pair[0], "durations")), _time(pair[1], "durations")
 
 
 def _id_and_time(item: object, what: str) -> tuple[str, float | None]:

@@ -10,6 +10,10 @@ exporter was down is counted.
 Every poll is bounded: at most ``STATUS_FETCHES_PER_POLL`` statuses of newly finished tasks (newest first;
 the rest wait for the next polls, and beyond ``MAX_PENDING`` the oldest are counted as ``unknown``) and at
 most ``HISTORY_FETCHES_PER_POLL`` older runs looked at for the last success and failure.
+
+Along the way the tracker learns the object's rhythm (``rhythm.py``) from what it reads anyway: the creation
+times of the listed tasks, and the durations of the finished runs whose status it fetches (Anaplan's duration
+where given, else the time it saw the run take). Both are bounded to the newest ``KEEP`` runs.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from ..anaplan.errors import (
 )
 from ..anaplan.models import ObjectType, Task, TaskResult, TaskState, TaskSummary
 from ..snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus, PollError, StepStatus
+from .rhythm import EMPTY as NO_RHYTHM
+from .rhythm import Rhythm
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,9 @@ class TrackerState:
     last_success: float | None = None
     last_failure: float | None = None
     completions: Mapping[str, int] = field(default_factory=dict)
+    rhythm: Rhythm = NO_RHYTHM
+    """Creation times and durations of the newest runs (creation times in whole seconds: plenty for a
+    rhythm, and a third of the cost to write)."""
 
 
 class TaskReader(Protocol):
@@ -160,6 +169,9 @@ class ObjectTracker:
         """Finished tasks not counted yet: their status fetch waits for a poll with budget left."""
         self._history: list[tuple[str, float | None]] = []
         """Older runs still to look at for the last success and failure, newest first."""
+        self._rhythm = NO_RHYTHM
+        self._rhythm_from: str | None = None
+        """The newest listed task when the rhythm last took in a task list (a new run lists again)."""
         self._revision = 0
         self._signature: tuple[object, ...] = ()
         self._saved = TrackerState()
@@ -215,6 +227,7 @@ class ObjectTracker:
             last_success=self._last_success,
             last_failure=self._last_failure,
             completions={k: v for k, v in self._completions.items() if v},
+            rhythm=self._rhythm,
         )
         self._revision += 1  # after the new state: a saver that sees the revision sees that state
 
@@ -230,6 +243,7 @@ class ObjectTracker:
         self._last_success = state.last_success
         self._last_failure = state.last_failure
         self._completions = {**dict.fromkeys(COMPLETION_RESULTS, 0), **state.completions}
+        self._rhythm = state.rhythm
         self._baseline_taken = True
         self._status = None
         self._signature = self._state_signature()
@@ -270,6 +284,7 @@ class ObjectTracker:
             sum(self._completions.values()),
             self._last_success,
             self._last_failure,
+            self._rhythm,
         )
 
     def _fail(self, reason: str, exc: BaseException, now: float) -> None:
@@ -289,6 +304,11 @@ class ObjectTracker:
             self._baseline_taken = True
             return
         newest_summary = _newest(summaries)
+        if newest_summary.task_id != self._rhythm_from:
+            self._rhythm = self._rhythm.with_times(
+                round(s.creation_time) for s in summaries if s.creation_time is not None
+            )
+            self._rhythm_from = newest_summary.task_id
         newest = self._newest
         if newest is None or newest.task_id != newest_summary.task_id or not newest.state.terminal:
             newest = self._fetch(client, newest_summary.task_id)
@@ -306,6 +326,11 @@ class ObjectTracker:
             self._seen_running, self._finished_at = newest.task_id, None
         elif self._seen_running == newest.task_id and self._finished_at is None:
             self._finished_at = now
+        if newest.state.terminal and newest.creation_time is not None:
+            measured = None
+            if self._seen_running == newest.task_id and self._finished_at is not None:
+                measured = self._finished_at - newest.creation_time
+            self._learn_duration(newest, measured)
         self._newest = newest
         if newest.result is not None:
             self._with_result = newest
@@ -350,6 +375,7 @@ class ObjectTracker:
                     continue
             self._history.pop(0)
             self._remember_outcome(classify(task), task.creation_time or created)
+            self._learn_duration(task)
 
     def _count_completions(
         self, client: TaskReader, summaries: list[TaskSummary], fetched: dict[str, Task], now: float
@@ -384,11 +410,23 @@ class ObjectTracker:
             else:
                 result = classify(task)
                 created = task.creation_time or created
+                self._learn_duration(task)
                 if result is None:  # listed as finished, but its status says otherwise: list it again
                     del self._pending[task_id]
                     continue
             del self._pending[task_id]
             self._count(task_id, result, created, now)
+
+    def _learn_duration(self, task: Task, measured: float | None = None) -> None:
+        """Keep the duration of a finished run (not a cancelled one: its length is whoever cancelled it)."""
+        if task.state is not TaskState.COMPLETE or task.creation_time is None:
+            return
+        duration = task.result.duration_seconds if task.result is not None else None
+        if duration is None:
+            duration = measured
+        if duration is None or not duration >= 0:  # also refuses NaN
+            return
+        self._rhythm = self._rhythm.with_duration(round(task.creation_time), round(duration, 3))
 
     def _count(self, task_id: str, result: str, created: float | None, now: float) -> None:
         self._counted[task_id] = now
@@ -433,6 +471,8 @@ class ObjectTracker:
             errors=dict(self._errors),
             last_poll_time=self._last_poll,
             last_error=self._last_error,
+            learned_interval_seconds=self._rhythm.interval,
+            usual_duration_seconds=self._rhythm.usual_duration,
         )
         return self._status
 

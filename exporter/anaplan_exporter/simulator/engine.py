@@ -2,7 +2,8 @@
 
 Nothing runs in the background. Run ``k`` of an object is a pure function of the schedule and the
 simulator's start time (``epoch``), so state is computed lazily when asked for; 10,000 objects cost
-no more than one. Runs with ``k < 0`` are history: they finished before the simulator started.
+no more than one. Runs with ``k < 0`` are history: they finished before the simulator started. ``k`` numbers
+the schedule's slots: a slot that ``until`` or ``days`` leave out has no run (and its task ID is never used).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import hashlib
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,16 +122,54 @@ class Engine:
 
     # ---- runs ----------------------------------------------------------------------------------------
     def index_range(self, obj: SimObject, now: float) -> range:
-        """Indices of the runs created by ``now`` (history included), oldest first."""
+        """Indices of the slots whose time came by ``now`` (history included), oldest first."""
         s = obj.schedule
         if s is None:
             return range(0)
         since = now - self.epoch - s.offset
         last = math.floor(since / s.every) if since >= 0 else -1
+        if last >= 0 and s.jitter and self.created(obj, last) > now:
+            last -= 1  # a jittered run comes after its slot (the one before it always came by now)
         return range(-s.history, last + 1)
 
+    def indices(self, obj: SimObject, now: float) -> Sequence[int]:
+        """Indices of the runs created by ``now`` (history included), oldest first."""
+        slots = self.index_range(obj, now)
+        if obj.schedule is None or not obj.schedule.filtered:
+            return slots
+        return [k for k in slots if self.exists(obj, k)]
+
+    def created(self, obj: SimObject, k: int) -> float:
+        """When run ``k`` is created (or would be, for a slot left out)."""
+        s = obj.schedule
+        if s is None:
+            raise ValueError(f"object {obj.id} has no schedule")
+        shift = s.jitter * s.every * self._fraction(obj.id, k) if s.jitter else 0.0
+        if k >= 0:
+            created = self.epoch + s.offset + k * s.every + shift
+        else:  # history: the most recent one ends at least a second before the simulator started
+            created = self.epoch - 1 - s.length - (-k - 1) * s.every - shift
+        return _ms(created)
+
+    def exists(self, obj: SimObject, k: int) -> bool:
+        """Whether slot ``k`` has a run (``until`` and ``days`` leave some out)."""
+        s = obj.schedule
+        if s is None:
+            return False
+        if not s.filtered:
+            return True
+        created = self.created(obj, k)
+        if s.until is not None and created >= self.epoch + s.until:
+            return False
+        return s.days is None or time.gmtime(created).tm_wday in s.days
+
+    def _fraction(self, obj_id: str, k: int) -> float:
+        """A number in [0, 1) fixed by the scenario's seed, the object and the slot (not the start time)."""
+        digest = hashlib.blake2b(f"{self.scenario.seed}/{obj_id}/{k}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
+
     def runs(self, ws_id: str, model_id: str, obj: SimObject, now: float) -> list[Run]:
-        return [self.run(ws_id, model_id, obj, k) for k in self.index_range(obj, now)]
+        return [self.run(ws_id, model_id, obj, k) for k in self.indices(obj, now)]
 
     def task_id(self, ws_id: str, model_id: str, obj_id: str, index: int) -> str:
         data = f"{ws_id}/{model_id}/{obj_id}/{index}".encode()
@@ -148,7 +187,7 @@ class Engine:
                 known[self.task_id(ws_id, model_id, obj.id, k)] = k
             self._task_ids[key] = (known, max(filled, indices.stop - 1))
             k_found = known.get(task_id)
-        if k_found is None or k_found not in indices:
+        if k_found is None or k_found not in indices or not self.exists(obj, k_found):
             return None
         return self.run(ws_id, model_id, obj, k_found)
 
@@ -156,11 +195,7 @@ class Engine:
         s = obj.schedule
         if s is None:
             raise ValueError(f"object {obj.id} has no schedule")
-        if k >= 0:
-            created = self.epoch + s.offset + k * s.every
-        else:  # history: the most recent one ends at least a second before the simulator started
-            created = self.epoch - 1 - s.length - (-k - 1) * s.every
-        created = _ms(created)
+        created = self.created(obj, k)
         started = _ms(created + s.start_delay)
         outcome = s.outcomes[k % len(s.outcomes)]
         cancel_at = _ms(started + s.duration / 2) if outcome is Outcome.CANCELLED else None
@@ -228,9 +263,11 @@ class Engine:
             s = obj.schedule
             assert s is not None
             base = self.epoch + s.offset
-            first = max(0, math.ceil((after - s.length - base) / s.every) - 1)
+            first = max(0, math.ceil((after - s.length - s.jitter * s.every - base) / s.every) - 1)
             last = math.floor((until - base) / s.every)
             for k in range(first, last + 1):
+                if not self.exists(obj, k):
+                    continue
                 run = self.run(ws.id, model.id, obj, k)
                 if after < run.ends <= until:
                     done.append(run)

@@ -17,6 +17,12 @@ Every object: ``id?`` (12 digits, prefix 118/112/116/117), ``name``, ``code?`` a
 ``duration``, ``offset`` (first creation, seconds after start), ``start_delay`` (time NOT_STARTED),
 ``outcomes`` (cycled: success, failure, failure_dump, cancelled), ``history`` (runs finished before
 start), ``cancelling`` (seconds CANCELLING). Without ``every`` an object never runs.
+Rhythm: ``until`` (no run is created from this many seconds after start on; negative: the schedule stopped
+before the simulator started, and only its history before then exists), ``days`` (UTC days of the week runs
+are created on, e.g. ``[mon, tue, wed, thu, fri]``: other days' slots are skipped, history included, so
+``history`` counts slots), ``jitter`` (0 to 1: each run is created up to ``jitter x every`` after its slot,
+before it for history, the same for every simulator start with the same ``seed``: irregular, manual-looking
+runs).
 Processes: ``steps: [{id, name?, type?}]``, ``step_durations``, ``fail_step`` (1-based, or a step id/name).
 Imports: ``rows``/``failure_rows: {hierarchy?, total, success?, failed, ignored, warnings}``, ``import_type``.
 Exports: ``export_type``, ``export_format``. Actions: ``action_type`` (DELETE_BY_SELECTION).
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,6 +99,14 @@ class Schedule:
     cancelling: float = 3.0
     step_durations: tuple[float, ...] = ()  # processes: one per step, summing to ``duration``
     fail_step: int = -1  # processes: 0-based index of the step that fails on failure outcomes
+    until: float | None = None  # no run is created from ``start + until`` on
+    days: frozenset[int] | None = None  # UTC weekdays (0 = Monday) runs are created on; None: every day
+    jitter: float = 0.0  # runs are created up to ``jitter * every`` off their slot
+
+    @property
+    def filtered(self) -> bool:
+        """Some slots have no run (``until``, ``days``)."""
+        return self.until is not None or self.days is not None
 
     @property
     def length(self) -> float:
@@ -322,7 +337,9 @@ def _object_id(node: Node, kind: ObjectType, numbers: _IdAllocator) -> str:
 
 
 _SCHEDULE_KEYS = ("every", "offset", "duration", "start_delay", "outcomes", "history", "cancelling")
-_COMMON_KEYS = ("id", "name", "code", *_SCHEDULE_KEYS)
+_RHYTHM_KEYS = ("until", "days", "jitter")
+_COMMON_KEYS = ("id", "name", "code", *_SCHEDULE_KEYS, *_RHYTHM_KEYS)
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _object(node: Node, kind: ObjectType, obj_id: str, names: Mapping[str, str]) -> SimObject:
@@ -421,7 +438,7 @@ def _outcomes(node: Node) -> tuple[Outcome, ...]:
 
 def _schedule(node: Node, kind: ObjectType, steps: tuple[Step, ...]) -> Schedule | None:
     if not node.has("every"):
-        for key in ("history", "outcomes", "duration", "step_durations"):
+        for key in ("history", "outcomes", "duration", "step_durations", *_RHYTHM_KEYS):
             if node.has(key):
                 node.fail("needs 'every' (no runs are scheduled without it)", key)
         return None
@@ -458,9 +475,20 @@ def _schedule(node: Node, kind: ObjectType, steps: tuple[Step, ...]) -> Schedule
         cancelling=node.number("cancelling", 3.0),
         step_durations=step_durations,
         fail_step=_fail_step(node, steps) if steps else -1,
+        until=node.number("until", minimum=-math.inf) if node.has("until") else None,
+        days=_days(node) if node.has("days") else None,
+        jitter=node.number("jitter", 0.0),
     )
     if schedule.length > every:
         node.fail(f"start_delay + duration ({schedule.length:g}) must not exceed every ({every:g})", "every")
+    if schedule.jitter >= 1:
+        node.fail(f"must be at least 0 and below 1 (a share of every), got {schedule.jitter:g}", "jitter")
+    if schedule.length + schedule.jitter * every > every:
+        node.fail(
+            f"start_delay + duration + jitter x every ({schedule.length + schedule.jitter * every:g}) "
+            f"must not exceed every ({every:g})",
+            "jitter",
+        )
     if Outcome.FAILURE_DUMP in outcomes:
         if kind in (ObjectType.EXPORT, ObjectType.ACTION):
             node.fail(
@@ -471,6 +499,16 @@ def _schedule(node: Node, kind: ObjectType, steps: tuple[Step, ...]) -> Schedule
                 "failure_dump needs fail_step to be an IMPORT step (only imports write dumps)", "fail_step"
             )
     return schedule
+
+
+def _days(node: Node) -> frozenset[int]:
+    values = node.list_of_str("days")
+    if not values:
+        node.fail("must list at least one day", "days")
+    for i, value in enumerate(values):
+        if value.lower() not in DAY_NAMES:
+            node.fail(f"must be one of {', '.join(DAY_NAMES)}, got {value!r}", f"days[{i}]")
+    return frozenset(DAY_NAMES.index(v.lower()) for v in values)
 
 
 def _fail_step(node: Node, steps: tuple[Step, ...]) -> int:

@@ -273,9 +273,9 @@ class _IntegrationRequest:
         schema = payloads.schema(model_id, "task")
         if obj is None:
             return self.page("tasks", schema, [])
-        indices = self.engine.index_range(obj, self.now)
+        indices = self.engine.indices(obj, self.now)
         newest_first = (self.param("sort") or "").replace(" ", "") in ("-creationTime", "-creationDate")
-        ordered = range(indices.stop - 1, indices.start - 1, -1) if newest_first else indices
+        ordered = indices[::-1] if newest_first else indices
         paging = self.paging()
         if isinstance(paging, Response):
             return paging
