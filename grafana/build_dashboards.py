@@ -23,6 +23,8 @@ EXPORTER_UID = "anaplan-exporter"
 OBJ = 'workspace_name=~"$workspace", model_name=~"$model", object_name=~"$object"'
 # Label matcher of the exporter instance variable.
 INST = 'instance=~"$instance"'
+# The interval AnaplanTaskOverdue uses: configured expected_every, else the learned one.
+EFFECTIVE = "anaplan:task_expected_interval_seconds:effective"
 # Join keys of per-object series (task_info adds task_id, current_step and state to them).
 KEYS = "job, instance, workspace_id, model_id, object_type, object_id"
 OBJECT_LEGEND = "{{model_name}} / {{object_name}}"
@@ -421,9 +423,10 @@ def tasks_dashboard() -> Dashboard:
         completions_stat("Cancellations", "cancelled", "orange"),
         stat(
             "Overdue",
-            "Objects with no success within 1.5 times their expected interval (as AnaplanTaskOverdue).",
+            "Objects with no success within 1.5 times their expected interval, configured or learned from "
+            "their runs (as AnaplanTaskOverdue, before its 5 minutes).",
             f"count(anaplan:task_seconds_since_last_success{{{OBJ}}}"
-            f" > 1.5 * anaplan_task_expected_interval_seconds{{{OBJ}}}) or vector(0)",
+            f" >= 1.5 * {EFFECTIVE}{{{OBJ}}}) or vector(0)",
             steps=thresholds(("green", None), ("red", 1)),
         ),
         stat(
@@ -522,11 +525,11 @@ def tasks_dashboard() -> Dashboard:
         ),
         bargauge(
             "Time since last success / expected interval",
-            "100% means a full expected interval without success; AnaplanTaskOverdue fires above 150%.",
+            "100% means a full expected interval (configured, else learned) without success; "
+            "AnaplanTaskOverdue fires from 150%.",
             [
                 target(
-                    f"anaplan:task_seconds_since_last_success{{{OBJ}}}"
-                    f" / anaplan_task_expected_interval_seconds{{{OBJ}}}",
+                    f"anaplan:task_seconds_since_last_success{{{OBJ}}} / {EFFECTIVE}{{{OBJ}}}",
                     OBJECT_LEGEND,
                 )
             ],
@@ -538,29 +541,66 @@ def tasks_dashboard() -> Dashboard:
         timeseries(
             "Time since last success",
             "Seconds since the newest successful run (since the exporter started when none is on record), "
-            "with the overdue limit where an expected interval is configured.",
+            "with the overdue limit where an expected interval is configured or learned.",
             [
                 target(f"anaplan:task_seconds_since_last_success{{{OBJ}}}", OBJECT_LEGEND),
                 target(
-                    f"1.5 * anaplan_task_expected_interval_seconds{{{OBJ}}}",
+                    f"1.5 * {EFFECTIVE}{{{OBJ}}}",
                     f"overdue after: {OBJECT_LEGEND}",
                 ),
             ],
             unit="s",
             overrides=[override("/^overdue after/", DASHED, regex=True)],
         ),
+        table(
+            "Schedules",
+            "When each object's next run is expected: its newest run's creation plus the interval in use, "
+            "configured (expected_every) or learned from the creation times of its recent runs. Objects with "
+            "neither have no regular rhythm and are never overdue. Overdue from: 1.5 intervals after the "
+            "last success (AnaplanTaskOverdue fires 5 minutes later).",
+            [
+                f"{EFFECTIVE}{{{OBJ}}}",
+                f"anaplan_task_expected_interval_seconds{{{OBJ}}} * 0 + 1 or {EFFECTIVE}{{{OBJ}}} * 0",
+                f"anaplan_task_created_timestamp_seconds{{{OBJ}}} * 1000",
+                f"(anaplan_task_created_timestamp_seconds{{{OBJ}}} + {EFFECTIVE}{{{OBJ}}}) * 1000",
+                f"(time() - anaplan:task_seconds_since_last_success{{{OBJ}}}"
+                f" + 1.5 * {EFFECTIVE}{{{OBJ}}}) * 1000",
+            ],
+            (24, 8),
+            rename={
+                "model_name": "Model",
+                "object_type": "Type",
+                "object_name": "Object",
+                "Value #A": "Interval",
+                "Value #B": "Interval from",
+                "Value #C": "Newest run created",
+                "Value #D": "Next run expected by",
+                "Value #E": "Overdue from",
+            },
+            hide=["workspace_name", "instance"],
+            overrides=[
+                override("Value #A", {"unit": "s"}),
+                override(
+                    "Value #B",
+                    {"mappings": value_map((1, "configured", "text"), (0, "learned", "blue"))},
+                ),
+                override("Value #C", {"unit": "dateTimeAsIso"}),
+                override("Value #D", {"unit": "dateTimeAsIso"}),
+                override("Value #E", {"unit": "dateTimeAsIso"}),
+            ],
+        ),
         timeseries(
-            "Run duration",
-            "Run time of the newest task (growing while it runs) and the one-day average of finished runs.",
+            "Run duration against its usual",
+            "Run time of the newest task (growing while it runs), its usual duration (90th percentile of its "
+            "recent finished runs, once it has 5) and the limit above which a running task is slow (twice "
+            "the usual, at least 5 minutes more; AnaplanTaskSlow fires after 1 minute above it).",
             [
                 target(f"anaplan_task_duration_seconds{{{OBJ}}}", OBJECT_LEGEND),
-                target(
-                    f"avg_over_time(anaplan:task_finished_duration_seconds{{{OBJ}}}[1d])",
-                    f"1-day average: {OBJECT_LEGEND}",
-                ),
+                target(f"anaplan_task_usual_duration_seconds{{{OBJ}}}", f"usual: {OBJECT_LEGEND}"),
+                target(f"anaplan:task_slow_after_seconds{{{OBJ}}}", f"slow after: {OBJECT_LEGEND}"),
             ],
             unit="s",
-            overrides=[override("/^1-day average/", DASHED, regex=True)],
+            overrides=[override("/^(usual|slow after):/", DASHED, regex=True)],
         ),
         timeseries(
             "Process step durations",

@@ -26,6 +26,8 @@ CONTRACT_METRICS = frozenset(
         "anaplan_import_rows",
         "anaplan_task_expected_interval_seconds",
         "anaplan_task_max_duration_seconds",
+        "anaplan_task_learned_interval_seconds",
+        "anaplan_task_usual_duration_seconds",
         "anaplan_target_up",
         "anaplan_poll_errors_total",
         "anaplan_up",

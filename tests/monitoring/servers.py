@@ -96,6 +96,8 @@ def running_prometheus(config: dict[str, Any], tmp_path: Path) -> Iterator[Serve
         f"--config.file={config_path}",
         f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
         f"--web.listen-address=127.0.0.1:{port}",
+        # Alerts reach Alertmanager again at every evaluation, so their annotations stay current.
+        "--rules.alert.resend-delay=1s",
     ]
     log_path = tmp_path / "prometheus.log"
     with _running(command, log_path, url + "/-/ready") as process:

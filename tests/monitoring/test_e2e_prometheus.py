@@ -1,12 +1,14 @@
 """End to end: the simulator, the exporter, a real Prometheus with the rules, and a real Alertmanager.
 
-A process fails (with a dump) on every run. AnaplanTaskFailed must reach Alertmanager, and every dashboard
-query, with its variables filled in as Grafana would, must run on that Prometheus and return data.
+A process fails (with a dump) on every run. AnaplanTaskFailed must reach Alertmanager with the failed step
+and the dump's download path that the simulator's ground truth gives, and every dashboard query, with its
+variables filled in as Grafana would, must run on that Prometheus and return data.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import re
 import sys
 import time
@@ -27,7 +29,7 @@ from monitoring.artifacts import (
 )
 from monitoring.promql import grafana_escape, substitute
 from monitoring.servers import Server, running_alertmanager, running_exporter, running_prometheus, wait_for
-from support.simulator import running_simulator
+from support.simulator import SimulatorHandle, running_simulator
 
 pytestmark = pytest.mark.e2e
 
@@ -119,9 +121,12 @@ def host_port(url: str) -> str:
     return url.split("://", 1)[1]
 
 
+Stack = tuple[Server, Server, str, SimulatorHandle]
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server, str]]:
-    """(Prometheus, Alertmanager, exporter instance), all running until the module's tests are done."""
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """(Prometheus, Alertmanager, exporter instance, simulator), running until the module's tests are done."""
     tmp_path = tmp_path_factory.mktemp("e2e-prometheus")
     script = Path(sys.executable).with_name("anaplan-exporter")
     with running_simulator(SCENARIO, tmp_path) as simulator:
@@ -134,7 +139,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Se
                 prometheus_config(host_port(exporter.url), host_port(manager.url)), tmp_path
             ) as prom,
         ):
-            yield prom, manager, host_port(exporter.url)
+            yield prom, manager, host_port(exporter.url), simulator
 
 
 def firing_failures(manager: Server) -> list[dict[str, Any]] | None:
@@ -142,8 +147,8 @@ def firing_failures(manager: Server) -> list[dict[str, Any]] | None:
     return [alert for alert in alerts if alert["status"]["state"] == "active"] or None
 
 
-def test_task_failure_reaches_alertmanager(stack: tuple[Server, Server, str]) -> None:
-    prometheus, manager, _ = stack
+def test_task_failure_reaches_alertmanager(stack: Stack) -> None:
+    prometheus, manager, _, _ = stack
     try:
         alerts = wait_for(lambda: firing_failures(manager), 120, "AnaplanTaskFailed in Alertmanager")
     except AssertionError:
@@ -155,6 +160,47 @@ def test_task_failure_reaches_alertmanager(stack: tuple[Server, Server, str]) ->
     assert alert["labels"]["severity"] == "critical"
     assert alert["annotations"]["runbook_url"].endswith("/docs/runbook.md#anaplantaskfailed")
     assert [receiver["name"] for receiver in alert["receivers"]] == ["pager"]
+
+
+# The process dump's download path in AnaplanTaskFailed's description, once the task ID is known.
+DUMP_PATH = re.compile(r"GET /2/0/workspaces/(\w+)/models/(\w+)/processes/(\w+)/tasks/(\w+)/dumps/(\w+)")
+CREATED = re.compile(r"the newest failed run was created at (\S+ \S+) \+0000 UTC \(task (\w+)\)")
+
+
+def detailed_failure(manager: Server) -> dict[str, Any] | None:
+    """The firing AnaplanTaskFailed whose description has the dump path with a task ID."""
+    for alert in firing_failures(manager) or []:
+        if DUMP_PATH.search(alert["annotations"]["description"]):
+            return alert
+    return None
+
+
+def test_failure_page_names_the_failed_step_and_the_dump(stack: Stack) -> None:
+    """The description names the failed run's task, failed step and dump path, as the simulator ran it."""
+    prometheus, manager, _, simulator = stack
+    try:
+        alert = wait_for(lambda: detailed_failure(manager), 120, "AnaplanTaskFailed with the dump path")
+    except AssertionError:
+        raise AssertionError(f"{firing_failures(manager)}\n{prometheus.logs()[-2000:]}") from None
+    description = alert["annotations"]["description"]
+    dump = DUMP_PATH.search(description)
+    created = CREATED.search(description)
+    assert dump and created, description
+    workspace_id, model_id, process_id, task_id, step_id = dump.groups()
+    assert created.group(2) == task_id, description
+    run = {run["task_id"]: run for run in simulator.ground_truth()}[task_id]
+    assert (run["workspace_id"], run["model_id"], run["object_id"]) == (workspace_id, model_id, process_id)
+    assert run["object_name"] == FAILING
+    assert run["outcome"] == "failure" and run["failure_dump"], run
+    # The task ID is that of the newest failed run the description dates, not of a run started since.
+    when = datetime.datetime.fromisoformat(created.group(1)).replace(tzinfo=datetime.timezone.utc)
+    assert abs(when.timestamp() - run["creation_time"]) < 0.001, (created.group(1), run["creation_time"])
+    assert run["failed_step"] == step_id
+    (step,) = [step for step in run["steps"] if step["object_id"] == step_id]
+    assert step["failure_dump"] and not step["successful"]
+    assert f'Failed step: "{step["name"]}" (object ID {step_id}).' in description
+    assert f'Failure dump: step "{step["name"]}": GET ' in description
+    assert "Newest task " in description and "current step" in description
 
 
 def label_values(prometheus: Server, query: str, values: dict[str, str]) -> list[str]:
@@ -198,8 +244,8 @@ def empty_or_failing(prometheus: Server, exprs: list[str], start: float) -> dict
 
 
 @pytest.mark.parametrize("uid", DASHBOARDS)
-def test_dashboard_queries_return_data(stack: tuple[Server, Server, str], uid: str) -> None:
-    prometheus, manager, instance = stack
+def test_dashboard_queries_return_data(stack: Stack, uid: str) -> None:
+    prometheus, manager, instance, _ = stack
     wait_for(lambda: firing_failures(manager), 120, "AnaplanTaskFailed in Alertmanager")
     dashboard = load_dashboard(uid)
     values = variable_values(prometheus, dashboard, instance)

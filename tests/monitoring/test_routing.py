@@ -116,10 +116,13 @@ def test_groups_objects_of_a_model_together(tmp_path: Path) -> None:
 
 def test_inhibitions(tmp_path: Path) -> None:
     """Exporter down (per job), refused logins and an unreachable Anaplan (per exporter) hold back the
-    per-object alerts they explain, and the polling alerts of that exporter; nothing else."""
+    per-object alerts they explain, and the polling alerts of that exporter; a stuck run holds back its own
+    slow-run alert; nothing else."""
     eu = {**OBJECT, "job": "anaplan-eu", "instance": "exporter-eu:10118"}
     eu_other_shard = {**OBJECT, "job": "anaplan-eu", "instance": "exporter-eu-1:10118"}
     us = {**OBJECT, "job": "anaplan-us", "instance": "exporter-us:10118"}
+    stuck = {**OBJECT, "job": "anaplan-ap", "instance": "exporter-2:10118"}
+    slow = {**OBJECT, "job": "anaplan-ap", "instance": "exporter-3:10118"}
     failed = {"alertname": "AnaplanTaskFailed", "result": "failure", "severity": "critical"}
 
     def exporter_wide(labels: dict[str, str], alertname: str, severity: str) -> dict[str, str]:
@@ -142,6 +145,9 @@ def test_inhibitions(tmp_path: Path) -> None:
         {**us, **failed},
         {**us, "alertname": "AnaplanTaskStuck", "severity": "warning"},
         exporter_wide(us, "AnaplanPollingBehind", "warning"),
+        {**stuck, "alertname": "AnaplanTaskStuck", "severity": "warning"},
+        {**stuck, "alertname": "AnaplanTaskSlow", "severity": "warning"},
+        {**slow, "alertname": "AnaplanTaskSlow", "severity": "warning"},
     ]
     expected = {
         ("AnaplanExporterDown", "anaplan"): "active",
@@ -155,6 +161,9 @@ def test_inhibitions(tmp_path: Path) -> None:
         ("AnaplanTaskFailed", "exporter-us:10118"): "suppressed",  # explained by the unreachable tenant
         ("AnaplanTaskStuck", "exporter-us:10118"): "suppressed",
         ("AnaplanPollingBehind", "exporter-us:10118"): "suppressed",
+        ("AnaplanTaskStuck", "exporter-2:10118"): "active",
+        ("AnaplanTaskSlow", "exporter-2:10118"): "suppressed",  # the same run is stuck
+        ("AnaplanTaskSlow", "exporter-3:10118"): "active",
     }
     suppressed = [key for key, state in expected.items() if state == "suppressed"]
 

@@ -22,6 +22,7 @@ DASHBOARD_URL = re.compile(r"^https://[^/]+/d/(anaplan-tasks|anaplan-exporter)/"
 REQUIRED_ALERTS = {
     "AnaplanTaskFailed",
     "AnaplanTaskStuck",
+    "AnaplanTaskSlow",
     "AnaplanTaskOverdue",
     "AnaplanTaskCancelled",
     "AnaplanExporterDown",
