@@ -224,3 +224,15 @@ def test_failed_authentication_is_retried_on_the_next_call(
     )
     assert client.list_workspaces() == []
     assert observer.auth_failures == 0  # a proxy's page is not a refusal of the credentials
+
+
+def test_the_token_expiry_is_logged_as_an_iso_8601_time(
+    anaplan: responses.RequestsMock, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    import time
+
+    caplog.set_level("INFO", logger="anaplan_exporter")
+    make_client().list_workspaces()
+    expected = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(T0 + 2100))
+    (line,) = [r.getMessage() for r in caplog.records if "expires at" in r.getMessage()]
+    assert line.endswith(f"token expires at {expected}"), line

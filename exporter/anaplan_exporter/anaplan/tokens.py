@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..logs import iso_time
 from .auth import (
     BasicCredentials,
     CertificateCredentials,
@@ -201,7 +202,11 @@ class TokenManager:
             auth_endpoint=True,
         )
         self._store_auth_token(decode_json(response, "authenticate"), "authenticate")
-        log.info("authenticated with Anaplan (%s); token expires at %.0f", self.method, self._expires_at or 0)
+        log.info(
+            "authenticated with Anaplan (%s); token expires at %s",
+            self.method,
+            iso_time(self._expires_at or 0),
+        )
 
     def _refresh(self, token: str) -> None:
         response = self._transport.send(
@@ -212,7 +217,7 @@ class TokenManager:
             auth_endpoint=True,
         )
         self._store_auth_token(decode_json(response, "refresh"), "refresh")
-        log.debug("Anaplan token refreshed; expires at %.0f", self._expires_at or 0)
+        log.debug("Anaplan token refreshed; expires at %s", iso_time(self._expires_at or 0))
 
     def _store_auth_token(self, body: object, endpoint: str) -> None:
         info = parse_token_info(body, endpoint)
@@ -247,4 +252,4 @@ class TokenManager:
         lifetime = granted.expires_in if granted.expires_in is not None else DEFAULT_LIFETIME
         self._token = granted.access_token
         self._expires_at = self._clock() + lifetime
-        log.info("obtained an Anaplan OAuth access token; expires at %.0f", self._expires_at)
+        log.info("obtained an Anaplan OAuth access token; expires at %s", iso_time(self._expires_at))
