@@ -94,7 +94,17 @@ def test_learned_intervals_and_usual_duration_on_the_simulator(tmp_path: Path) -
             )
             assert lint.returncode == 0, lint.stdout + lint.stderr
             # What the exporter learned is in its state file, for the next start.
-            _wait("the state file", lambda: state.exists() and len(decode(state.read_bytes())) == 6)
+            _wait(
+                "the state file with what was learned",
+                lambda: (
+                    state.exists()
+                    and len(decode(state.read_bytes())) == 6
+                    and any(
+                        key[3] == HOURLY and entry.rhythm.usual_duration is not None
+                        for key, entry in decode(state.read_bytes()).items()
+                    )
+                ),
+            )
             saved = {key[3]: entry for key, entry in decode(state.read_bytes()).items()}
             assert len(saved[HOURLY].rhythm.created) == 30 and len(saved[MANUAL].rhythm.created) == 30
             assert saved[HOURLY].rhythm.usual_duration == pytest.approx(20.0)

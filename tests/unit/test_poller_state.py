@@ -35,6 +35,8 @@ def test_a_failure_while_the_exporter_was_down_is_counted_once_after_the_restart
         api, [target(imports=ObjectSelection(all=True))], POLLING, clock=clock, state=StateStore.open(path)
     )
     first.tick()
+    clock.now += 60
+    first.tick()  # the older runs are read from the second poll on
     first.stop()
     assert {k[3] for k in decode(path.read_bytes())} == {"112000000007", "112000000008"}
 

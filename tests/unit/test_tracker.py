@@ -14,7 +14,9 @@ def test_history_at_start_is_not_counted_but_sets_last_timestamps() -> None:
     api.add("118000000002", finished("A", 100.0, ok=True), finished("B", 200.0, ok=False))
     tracker = ObjectTracker(ref())
     assert tracker.poll(api, now=300.0)
-    status = tracker.status(300.0)
+    assert tracker.status(300.0).last_success_time is None  # the first poll reads the newest run only
+    assert tracker.poll(api, now=360.0)
+    status = tracker.status(360.0)
     assert dict(status.completions) == {"success": 0, "failure": 0, "cancelled": 0}
     assert status.last_failure_time == 200.0
     assert status.last_success_time == 100.0

@@ -24,20 +24,21 @@ def _poll(tracker: ObjectTracker, api: FakeAnaplan, now: float) -> int:
     return len(api.status_calls) - before
 
 
-def test_a_success_three_days_back_behind_four_failures_is_found_over_two_polls() -> None:
+def test_a_success_three_days_back_behind_four_failures_is_found_over_three_polls() -> None:
     api = FakeAnaplan()
     day = 86400.0
     api.add(OBJ, finished("OK", 1_000.0, ok=True))
     api.add(OBJ, *(finished(f"F{i}", 1_000.0 + 3 * day + i * 3600, ok=False) for i in range(4)))
     tracker = ObjectTracker(ref())
-    assert _poll(tracker, api, 2e6) == 1 + HISTORY_FETCHES_PER_POLL  # newest at once, then 3 older runs
+    assert _poll(tracker, api, 2e6) == 1  # the first poll: the newest run only, so every object shows fast
     first = tracker.status(2e6)
     assert first.task is not None and first.task.task_id == "F3"
     assert first.last_failure_time == 1_000.0 + 3 * day + 3 * 3600
-    assert _poll(tracker, api, 2e6 + 60) == 1  # the fourth older run: the success
-    status = tracker.status(2e6 + 60)
+    assert _poll(tracker, api, 2e6 + 60) == HISTORY_FETCHES_PER_POLL  # then 3 older runs a poll
+    assert _poll(tracker, api, 2e6 + 120) == 1  # the fourth older run: the success
+    status = tracker.status(2e6 + 120)
     assert status.last_success_time == 1_000.0
-    assert _poll(tracker, api, 2e6 + 120) == 0  # both known: the look back is over
+    assert _poll(tracker, api, 2e6 + 180) == 0  # both known: the look back is over
     assert dict(status.completions) == {"success": 0, "failure": 0, "cancelled": 0}
 
 
@@ -46,7 +47,7 @@ def test_the_look_back_is_bounded_and_stops_early_once_both_outcomes_are_known()
     api.add(OBJ, *(finished(f"F{i:03d}", 1_000.0 + i, ok=False) for i in range(100)))
     tracker = ObjectTracker(ref())
     fetched = [_poll(tracker, api, 5_000.0 + 60 * n) for n in range(20)]
-    assert max(fetched) <= 1 + HISTORY_FETCHES_PER_POLL
+    assert fetched[0] == 1 and max(fetched) <= HISTORY_FETCHES_PER_POLL
     assert sum(fetched) == 1 + HISTORY_LOOKBACK  # never a success: the look back gives up after 25 runs
     assert tracker.status(9_999.0).last_success_time is None
 
@@ -55,8 +56,9 @@ def test_the_look_back_is_bounded_and_stops_early_once_both_outcomes_are_known()
     api.add(OBJ, *(finished(f"F{i}", 1_000.0 + i, ok=False) for i in range(50)))
     api.add(OBJ, finished("NEW", 2_000.0, ok=True))
     tracker = ObjectTracker(ref())
-    assert _poll(tracker, api, 3_000.0) == 2  # newest (a success) and the run before it (a failure)
-    assert _poll(tracker, api, 3_060.0) == 0
+    assert _poll(tracker, api, 3_000.0) == 1  # the newest (a success)
+    assert _poll(tracker, api, 3_060.0) == 1  # and the run before it (a failure): both known
+    assert _poll(tracker, api, 3_120.0) == 0
     assert (tracker.status(3_060.0).last_success_time, tracker.status(3_060.0).last_failure_time) == (
         2_000.0,
         1_049.0,

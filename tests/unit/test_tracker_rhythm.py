@@ -36,7 +36,7 @@ def test_interval_learned_from_the_first_task_list_without_extra_requests() -> N
     assert tracker.poll(api, T0 + 8 * HOUR)
     assert tracker.status(T0 + 8 * HOUR).learned_interval_seconds == HOUR
     assert api.list_calls == 1
-    assert len(api.status_calls) == 4  # the newest and three older runs for the last success and failure
+    assert len(api.status_calls) == 1  # the newest run only: the interval needs no status at all
 
 
 def test_interval_appears_once_there_are_enough_runs() -> None:

@@ -317,10 +317,12 @@ class ObjectTracker:
         fetched = {newest.task_id: newest}
 
         if not self._baseline_taken:
+            # The first poll reads the newest run only: every object shows up at the cost of two requests,
+            # and the older runs (last success and failure) follow a few per poll from the next one on.
             self._take_baseline(summaries, fetched, now)
         else:
             self._count_completions(client, summaries, fetched, now)
-        self._look_back(client, fetched)
+            self._look_back(client, fetched)
 
         if not newest.state.terminal:
             self._seen_running, self._finished_at = newest.task_id, None
