@@ -57,3 +57,13 @@ def test_low_work_runs_at_once_when_nothing_else_is_due() -> None:
     schedule.put("idle", Urgency.IDLE, 500)
     schedule.put("metadata", Urgency.LOW, 100)
     assert schedule.take(100) == "metadata"
+
+
+def test_a_run_expected_by_its_rhythm_comes_after_new_objects_and_before_the_idle_sweep() -> None:
+    schedule = Schedule(idle_interval=60)
+    schedule.put("idle-overdue", Urgency.IDLE, 10)
+    schedule.put("expected", Urgency.EXPECTED, 195)
+    schedule.put("new", Urgency.NEW, 190)
+    assert drain(schedule, 194) == ["new", "idle-overdue"]  # not yet expected
+    schedule.put("idle-overdue", Urgency.IDLE, 10)
+    assert drain(schedule, 200) == ["expected", "idle-overdue"]

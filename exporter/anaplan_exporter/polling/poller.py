@@ -3,9 +3,10 @@
 Scheduling is continuous (see ``schedule``): every object has its own due time, and one scheduling thread
 hands the most urgent due work to the worker pool as soon as a worker is free and the shared request budget
 allows a start. Running tasks come first (one check per ``active_interval``, Anaplan's 5 s, slowing down for
-long runs up to ``active_max_interval``), then objects never polled, then idle objects oldest first (every
-``idle_interval``, stretched evenly when the budget cannot cover them all), then discovery and process
-metadata. No request waits for another object's answer, and each outcome is published within a second.
+long runs up to ``active_max_interval``), then objects never polled, then objects whose next run is due by
+their learned rhythm, then idle objects oldest first (every ``idle_interval``, stretched evenly when the
+budget cannot cover them all), then discovery and process metadata. No request waits for another object's
+answer, and each outcome is published within a second.
 
 Threads: only the scheduling thread changes the poller's state. A worker owns the tracker (or discovery) it
 was handed until it returns a closure, which the scheduling thread applies.
@@ -43,6 +44,8 @@ RETRY_INITIAL = 5.0
 PUBLISH_COALESCE = 0.2
 """Outcomes arriving within this many seconds share one snapshot (so 10,000 quick polls are not 10,000
 snapshots); an outcome is published no later than this after it arrives."""
+EXPECTED_RUN_DELAY = 5.0
+"""Seconds after a run's expected creation to look for it (schedules start a little late)."""
 PUBLISH_EVERY = 1.0
 """A snapshot is published at least this often: running durations and the poll lag keep growing."""
 
@@ -326,7 +329,7 @@ class Poller:
             self._schedule.put(key, Urgency.ACTIVE, due)
         else:
             self._active.discard(key)
-            self._schedule.put(key, Urgency.IDLE, now + self._polling.idle_interval)
+            self._schedule_idle(key, tracker, now)
         if tracker.names_unknown_step and tracker.ref.object_type is ObjectType.PROCESS:
             _, read_at = self._step_names.get(key, ({}, float("-inf")))
             if now - read_at >= self._polling.idle_interval and _Metadata(key) not in self._in_flight:
@@ -336,6 +339,22 @@ class Poller:
             self._sweep_duration = now - self._sweep_started
             self._sweep_started, self._sweep_pending = now, set(self._trackers)
         self._changed = True
+
+    def _schedule_idle(self, key: Key, tracker: ObjectTracker, now: float) -> None:
+        """Due ``idle_interval`` from now, or sooner, just after the next run its rhythm expects.
+
+        Only for rhythms no faster than the idle interval, so an object is never looked at more often than
+        idle polling would: one extra poll per expected run, which shows the run's start within seconds
+        even when the idle sweep is stretched. A run that is late is left to the idle sweep.
+        """
+        due = now + self._polling.idle_interval
+        expected, interval = tracker.next_run_expected, tracker.learned_interval
+        if expected is not None and interval is not None and interval >= self._polling.idle_interval:
+            predicted = expected + EXPECTED_RUN_DELAY
+            if now < predicted < due:
+                self._schedule.put(key, Urgency.EXPECTED, predicted)
+                return
+        self._schedule.put(key, Urgency.IDLE, due)
 
     def _metadata_done(self, key: Key, names: dict[str, str], now: float) -> None:
         self._step_names[key] = (names, now)

@@ -1,11 +1,12 @@
 """Which piece of work is most urgent now: a priority queue of due times, with no threads and no I/O.
 
-Four classes of work, taken in this order:
+Five classes of work, taken in this order:
 
 1. **active**: objects whose newest task is unfinished, due on their own (>= 5 s) schedule;
 2. **new**: objects never polled, due at once;
-3. **idle**: objects polled before, due ``idle_interval`` after their last poll, oldest first;
-4. **low**: discovery and process metadata, when nothing above is due.
+3. **expected**: idle objects whose next run is due by their learned rhythm, a few seconds after it;
+4. **idle**: objects polled before, due ``idle_interval`` after their last poll, oldest first;
+5. **low**: discovery and process metadata, when nothing above is due.
 
 When the request budget cannot cover every object at ``idle_interval``, idle objects are always overdue and
 the oldest-first order stretches the sweep evenly over all of them. Low work then still gets its turn: once
@@ -27,8 +28,9 @@ from enum import IntEnum
 class Urgency(IntEnum):
     ACTIVE = 0
     NEW = 1
-    IDLE = 2
-    LOW = 3
+    EXPECTED = 2
+    IDLE = 3
+    LOW = 4
 
 
 class Schedule:
@@ -76,6 +78,9 @@ class Schedule:
         new = self._top(Urgency.NEW)
         if new is not None:
             return new[2], Urgency.NEW
+        expected = self._top(Urgency.EXPECTED)
+        if expected is not None and expected[0] <= now:
+            return expected[2], Urgency.EXPECTED
         idle = self._top(Urgency.IDLE)
         low = self._top(Urgency.LOW)
         idle_due = idle is not None and idle[0] <= now

@@ -194,6 +194,19 @@ class ObjectTracker:
         return self._newest.creation_time if self.active and self._newest is not None else None
 
     @property
+    def learned_interval(self) -> float | None:
+        """The usual interval between the object's runs, learned from their creation times."""
+        return self._rhythm.interval
+
+    @property
+    def next_run_expected(self) -> float | None:
+        """When the next run should be created by the object's learned rhythm; None without one."""
+        interval, newest = self._rhythm.interval, self._newest
+        if interval is None or newest is None or newest.creation_time is None:
+            return None
+        return newest.creation_time + interval
+
+    @property
     def names_unknown_step(self) -> bool:
         """True when the newest result names a step the process's step names do not know (yet)."""
         task = self._with_result

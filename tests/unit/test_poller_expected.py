@@ -1,0 +1,74 @@
+"""Polls placed by an object's learned rhythm: one look just after each expected run, never more often than
+idle polling, and nothing more when a run is late."""
+
+from __future__ import annotations
+
+from anaplan_exporter.anaplan.models import ModelObject, ObjectType
+from anaplan_exporter.config import ObjectSelection, PollingConfig, TargetConfig
+from anaplan_exporter.polling.poller import EXPECTED_RUN_DELAY, Poller
+
+from .fakes import MODEL, WS, FakeAnaplan, finished
+
+HOUR = 3600.0
+T0 = 1_000_000.0
+HOURLY, FAST = "112000000001", "112000000002"
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def scenario(with_fast: bool = True) -> FakeAnaplan:
+    api = FakeAnaplan()
+    api.objects = {ObjectType.IMPORT: [ModelObject(HOURLY, "hourly", ObjectType.IMPORT)]}
+    api.add(HOURLY, *(finished(f"H{k}", T0 + k * HOUR) for k in range(8)))
+    if with_fast:
+        api.objects[ObjectType.IMPORT].append(ModelObject(FAST, "every minute", ObjectType.IMPORT))
+        api.add(FAST, *(finished(f"F{k}", T0 + 7 * HOUR + k * 60) for k in range(8)))
+    return api
+
+
+def test_the_next_hourly_run_is_looked_for_just_after_it_is_due() -> None:
+    api = scenario(with_fast=False)
+    clock = Clock(T0 + 7 * HOUR + 3300)  # 5 minutes before the hourly run is due
+    polling = PollingConfig(idle_interval=600, discovery_interval=86400, workers=2)
+    target = TargetConfig(WS, MODEL, {ObjectType.IMPORT: ObjectSelection(all=True)})
+    poller = Poller(api, [target], polling, clock=clock)
+    try:
+        poller.tick()
+        expected = T0 + 8 * HOUR + EXPECTED_RUN_DELAY
+        # The hourly import is looked at 5 s after its run is due, before its idle poll (10 min away).
+        assert poller.next_due() == expected
+        api.add(HOURLY, finished("H8", T0 + 8 * HOUR))
+        clock.now = expected
+        lists = api.list_calls
+        poller.tick()
+        assert api.list_calls == lists + 1
+        (hourly,) = [o for o in poller.snapshot.objects if o.ref.object_id == HOURLY]
+        assert hourly.task is not None and hourly.task.task_id == "H8"
+        assert poller.next_due() == expected + 600  # the next run is further away than the idle poll
+    finally:
+        poller.stop()
+
+
+def test_a_late_run_is_left_to_the_idle_sweep() -> None:
+    api = scenario()
+    clock = Clock(T0 + 7 * HOUR + 3300)
+    polling = PollingConfig(idle_interval=600, discovery_interval=86400, workers=2)
+    target = TargetConfig(WS, MODEL, {ObjectType.IMPORT: ObjectSelection(all=True)})
+    poller = Poller(api, [target], polling, clock=clock)
+    try:
+        poller.tick()
+        clock.now = T0 + 8 * HOUR + EXPECTED_RUN_DELAY
+        poller.tick()  # the run is late: nothing new
+        # The every-minute import runs faster than the idle interval: it keeps its idle schedule.
+        assert poller.next_due() == T0 + 7 * HOUR + 3300 + 600
+        clock.now = poller.next_due()
+        poller.tick()
+        assert poller.next_due() == T0 + 8 * HOUR + EXPECTED_RUN_DELAY + 600  # hourly: idle, not re-predicted
+    finally:
+        poller.stop()
