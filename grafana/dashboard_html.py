@@ -26,7 +26,7 @@ Json = dict[str, Any]
 
 CAPTION = "Drawn from the dashboard's own queries on a real Prometheus, not by Grafana"
 
-PAGE_WIDTH = 1600
+PAGE_WIDTH = 1400
 PAD = 16
 GAP = 8  # Grafana's margin between panels
 ROW = 30  # Grafana's grid row height
@@ -225,10 +225,6 @@ def display_name(labels: Mapping[str, str], legend: str, expr: str) -> str:
     return f"{metric}{{{inner}}}"
 
 
-def _number(text: str) -> float:
-    return float(text)
-
-
 def run_panel(prometheus: Prometheus, panel: Json, values: Mapping[str, str], timing: Timing) -> PanelData:
     """Every query of the panel, run the way its panel type asks for."""
     data = PanelData(panel)
@@ -257,7 +253,7 @@ def run_panel(prometheus: Prometheus, panel: Json, values: Mapping[str, str], ti
         for item in _results(answer):
             labels = {str(k): str(v) for k, v in item.get("metric", {}).items()}
             raw = item["values"] if "values" in item else [item["value"]]
-            points = [(float(t), _number(v)) for t, v in raw]
+            points = [(float(t), float(v)) for t, v in raw]
             points = [(t, v) for t, v in points if not math.isnan(v)]
             if points:
                 name = display_name(labels, str(target.get("legendFormat", "")), expr)
@@ -472,7 +468,7 @@ def _time_axis(timing: Timing, left: float, width: float, top: float, height: fl
     return parts
 
 
-def _legend(items: Sequence[tuple[str, str, bool]], width: float, lines: int) -> str:
+def _legend(items: Sequence[tuple[str, str, bool]], lines: int) -> str:
     entries = []
     for name, swatch, dashed in items:
         style = f"border-top:2px {'dashed' if dashed else 'solid'} {swatch}"
@@ -528,7 +524,10 @@ def draw_timeseries(data: PanelData, timing: Timing, width: float, height: float
     high = defaults.max if defaults.max is not None else max([low + 1e-9, *values])
     if high - low < 1e-6:
         high = low + 1
-    step = _nice_step(high - low, max(2, int(chart_height // 40)))
+    count = max(2, int(chart_height // 40))
+    step = _nice_step(high - low, count)
+    if defaults.unit == "s" and high - low > 60:  # whole minutes, hours... rather than 1.67 min
+        step = next((s for s in _TIME_STEPS if (high - low) / s <= count), _TIME_STEPS[-1])
     if defaults.max is None:
         high = math.ceil(high / step) * step
     labels = []
@@ -571,8 +570,8 @@ def draw_timeseries(data: PanelData, timing: Timing, width: float, height: float
         opacity = float(config.custom.get("fillOpacity", 0) or 0) / 100
         if bars:
             for slot, value in sorted(top_values.items()):
-                if value == base.get(slot, 0.0):
-                    continue
+                if value == base.get(slot, 0.0) and value != 0:
+                    continue  # a zero on top of a stack; zeros at the bottom show as a thin line
                 x = x_of(timing.start + slot * timing.step) - bar_width / 2
                 y0, y1 = y_of(base.get(slot, 0.0)), y_of(value)
                 parts.append(
@@ -599,7 +598,7 @@ def draw_timeseries(data: PanelData, timing: Timing, width: float, height: float
                 f'stroke-width="1.5"{dash}/>'
             )
     parts.append("</svg>")
-    return "".join(parts) + _legend(legend_items, width, legend_lines)
+    return "".join(parts) + _legend(legend_items, legend_lines)
 
 
 def _segments(slots: Sequence[tuple[int, float]]) -> list[list[tuple[int, float]]]:
@@ -833,9 +832,9 @@ h1 { margin: 0 0 6px; font-size: 20px; font-weight: 500; color: #fff; }
   line-height: ${legend}px; }
 .legend-item { white-space: nowrap; }
 .legend-item i { display: inline-block; width: 14px; vertical-align: middle; margin-right: 5px; }
-table { width: 100%; border-collapse: collapse; font-size: 12px; }
+table { width: 100%; table-layout: fixed; border-collapse: collapse; font-size: 12px; }
 th { text-align: left; color: #6e9fff; font-weight: 500; border-bottom: 1px solid #2c3235; }
-th, td { height: ${row}px; padding: 0 8px; white-space: nowrap; overflow: hidden; max-width: 200px;
+th, td { height: ${row}px; padding: 0 8px; white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; }
 td { border-bottom: 1px solid #202226; }
 tr.more td { color: #8e8e8e; }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "tests") not in sys.path:
     sys.path.insert(0, str(REPO / "tests"))
 
-from dashboard_html import PanelData, Prometheus, PrometheusError, Timing, draw_dashboard  # noqa: E402
+from dashboard_html import Page, PanelData, Prometheus, PrometheusError, Timing, draw_dashboard  # noqa: E402
 
 from support.binaries import BinaryUnavailable, locate_binary  # noqa: E402
 
@@ -41,6 +42,7 @@ SCENARIO = REPO / "exporter" / "anaplan_exporter" / "simulator" / "default-scena
 RULES = REPO / "config" / "prometheus" / "anaplan-rules.yml"
 PROMETHEUS_CONFIG = RULES.with_name("prometheus.yml")
 SIZE_LIMIT = 400_000
+SCALES = (1.0, 0.9, 0.8, 0.7)  # device pixels per CSS pixel, tried in turn
 # Every 45 s, 3 s of HTTP 429 answers: enough for the rate-limiting panels to have something to show.
 RATE_LIMIT = {"every": 45, "for": 3}
 
@@ -137,8 +139,12 @@ def wait(minutes: float) -> None:
         time.sleep(min(10.0, max(until - time.time(), 0.0)))
 
 
-def summary(panels: Sequence[PanelData]) -> dict[str, Any]:
+def summary(panels: Sequence[PanelData], timing: Timing) -> dict[str, Any]:
+    """What each panel showed and the queries behind it, with the time range they ran over."""
     return {
+        "start": timing.start,
+        "end": timing.end,
+        "step": timing.step,
         "panels": [
             {
                 "id": data.panel.get("id"),
@@ -150,40 +156,69 @@ def summary(panels: Sequence[PanelData]) -> dict[str, Any]:
                 "errors": data.errors,
             }
             for data in panels
-        ]
+        ],
     }
 
 
 def draw_all(prometheus: Prometheus, timing: Timing, out: Path, html_only: bool, note: str) -> int:
-    """Write the pictures (or the HTML pages); 1 when a query failed or a picture could not be made."""
+    """Write the pictures (or the HTML pages); 1 when a query failed."""
     out.mkdir(parents=True, exist_ok=True)
-    pages = Path(tempfile.mkdtemp(prefix="dashboard-pictures-")) if not html_only else out
-    chromium = None
-    if not html_only:
-        from support.chromium import locate_chromium
+    with tempfile.TemporaryDirectory(prefix="dashboard-pictures-") as scratch:
+        chromium = None
+        if not html_only:
+            from support.chromium import locate_chromium
 
-        chromium = locate_chromium()
-    status = 0
-    for dashboard in load_dashboards():
-        uid = str(dashboard["uid"])
-        page, panels = draw_dashboard(prometheus, dashboard, timing, note)
-        html_path = pages / f"{uid}.html"
-        html_path.write_text(page.html, encoding="utf-8")
-        (pages / f"{uid}.json").write_text(json.dumps(summary(panels), indent=1) + "\n", encoding="utf-8")
-        target = html_path
-        if chromium is not None:
-            from support.chromium import screenshot
-
-            target = screenshot(chromium, html_path.as_uri(), out / f"{uid}.png", page.width, page.height)
-            if target.stat().st_size > SIZE_LIMIT:
-                print(f"warning: {target} is {target.stat().st_size // 1000} KB", file=sys.stderr)
-        empty = [str(d.panel.get("title")) for d in panels if d.state == "no-data"]
-        failed = [f"{d.panel.get('title')}: {'; '.join(d.errors)}" for d in panels if d.errors]
-        print(f"{target}: {len(panels)} panels" + (f"; no data: {', '.join(empty)}" if empty else ""))
-        for line in failed:
-            print(f"error: {uid}: {line}", file=sys.stderr)
-            status = 1
+            chromium = locate_chromium()
+        pages = out if html_only else Path(scratch)
+        status = 0
+        for dashboard in load_dashboards():
+            uid = str(dashboard["uid"])
+            page, panels = draw_dashboard(prometheus, dashboard, timing, note)
+            html_path = pages / f"{uid}.html"
+            html_path.write_text(page.html, encoding="utf-8")
+            report = json.dumps(summary(panels, timing), indent=1)
+            (pages / f"{uid}.json").write_text(report + "\n", encoding="utf-8")
+            shown = str(html_path)
+            if chromium is not None:
+                shown = picture(chromium, html_path, out / f"{uid}.png", page)
+            empty = [str(d.panel.get("title")) for d in panels if d.state == "no-data"]
+            print(f"{shown}: {len(panels)} panels" + (f"; no data: {', '.join(empty)}" if empty else ""))
+            for data in panels:
+                if data.errors:
+                    print(
+                        f"error: {uid}: {data.panel.get('title')}: {'; '.join(data.errors)}", file=sys.stderr
+                    )
+                    status = 1
     return status
+
+
+def picture(chromium: Path, html_path: Path, png: Path, page: Page) -> str:
+    """Screenshot the whole page, at a smaller scale while the PNG is above ``SIZE_LIMIT`` (text is heavy)."""
+    from support.chromium import FLAGS
+
+    for scale in SCALES:
+        with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+            subprocess.run(
+                [
+                    str(chromium),
+                    *FLAGS,
+                    f"--user-data-dir={profile}",
+                    f"--force-device-scale-factor={scale}",
+                    f"--screenshot={png}",
+                    f"--window-size={page.width},{page.height}",
+                    html_path.as_uri(),
+                ],
+                capture_output=True,
+                timeout=120,
+                check=True,
+            )
+        size = png.stat().st_size
+        if size <= SIZE_LIMIT:
+            break
+    kilobytes = f"{size // 1000} KB" + (f" at scale {scale:g}" if scale != 1 else "")
+    if size > SIZE_LIMIT:
+        print(f"warning: {png} is {kilobytes}, above {SIZE_LIMIT // 1000} KB", file=sys.stderr)
+    return f"{png} ({kilobytes})"
 
 
 def prometheus_version(prometheus: Prometheus) -> str:
@@ -196,15 +231,15 @@ def prometheus_version(prometheus: Prometheus) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.prometheus:
-        prometheus = Prometheus(args.prometheus.rstrip("/"))
-        timing = Timing.last(args.minutes * 60, time.time(), args.scrape_interval)
-        note = f"{prometheus_version(prometheus)} at {prometheus.url}."
-        return draw_all(prometheus, timing, args.out, args.html_only, note)
     try:
+        if args.prometheus:
+            prometheus = Prometheus(args.prometheus.rstrip("/"))
+            timing = Timing.last(args.minutes * 60, time.time(), args.scrape_interval)
+            note = f"{prometheus_version(prometheus)} at {prometheus.url}."
+            return draw_all(prometheus, timing, args.out, args.html_only, note)
         locate_binary("prometheus")
         return draw_from_demo(args)
-    except (AssertionError, BinaryUnavailable, PrometheusError) as exc:
+    except (AssertionError, BinaryUnavailable, PrometheusError, subprocess.SubprocessError) as exc:
         # tests/support reports a process that would not start as an AssertionError with its log.
         lines = str(exc).strip().splitlines() or [type(exc).__name__]
         print(f"error: {lines[0]}", file=sys.stderr)
