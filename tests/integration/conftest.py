@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from .harness import PASSWORD, ClientFactory, SecretBook
+from anaplan_exporter.anaplan.auth import BasicCredentials
+from anaplan_exporter.anaplan.client import AnaplanClient
+from support.simulator import SimulatorHandle
+
+from .harness import PASSWORD, USER, ClientFactory, Connect, RecordingObserver, SecretBook
 
 _FORMAT = logging.Formatter("%(levelname)s %(name)s %(message)s")
 
@@ -34,3 +39,25 @@ def make_client(book: SecretBook) -> Iterator[ClientFactory]:
     factory = ClientFactory(book)
     yield factory
     factory.close_all()
+
+
+@pytest.fixture
+def observer() -> RecordingObserver:
+    return RecordingObserver()
+
+
+@pytest.fixture
+def connect(
+    sim: SimulatorHandle, make_client: ClientFactory, observer: RecordingObserver
+) -> Iterator[Connect]:
+    """A logged-in client (so integration faults meet only integration calls), with setting overrides.
+
+    Needs a ``sim`` fixture from the test module."""
+
+    def build(**overrides: Any) -> AnaplanClient:
+        client = make_client(sim, BasicCredentials(USER, PASSWORD), observer=observer, **overrides)
+        client.list_workspaces()
+        observer.retries.clear()
+        return client
+
+    yield build

@@ -204,6 +204,10 @@ FAST = {
 }
 
 
+Connect = Callable[..., AnaplanClient]
+"""The ``connect`` fixture: a logged-in client for the module's simulator, with setting overrides."""
+
+
 class ClientFactory:
     """Builds clients wired to a simulator, a recording observer and the secret book; closes them after."""
 

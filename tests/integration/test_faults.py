@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from anaplan_exporter.anaplan.auth import BasicCredentials
-from anaplan_exporter.anaplan.client import AnaplanClient
 from anaplan_exporter.anaplan.errors import (
     AnaplanConnectionError,
     AnaplanRateLimitError,
@@ -23,10 +21,8 @@ from support.simulator import SimulatorHandle
 
 from .harness import (
     MODEL,
-    PASSWORD,
-    USER,
     WORKSPACE,
-    ClientFactory,
+    Connect,
     RecordingObserver,
     SecretBook,
     StatsDelta,
@@ -70,7 +66,6 @@ OFF: dict[str, Any] = {
     "scope": "integration",
 }
 SERVER_ERRORS = ("500", "502", "503")
-Connect = Callable[..., AnaplanClient]
 
 
 @pytest.fixture(scope="module")
@@ -84,26 +79,6 @@ def faults_off(sim: SimulatorHandle) -> Iterator[None]:
     sim.set_faults(**OFF)
     yield
     sim.set_faults(**OFF)
-
-
-@pytest.fixture
-def observer() -> RecordingObserver:
-    return RecordingObserver()
-
-
-@pytest.fixture
-def connect(
-    sim: SimulatorHandle, make_client: ClientFactory, observer: RecordingObserver
-) -> Iterator[Connect]:
-    """A logged-in client (so faults only meet integration calls), with setting overrides."""
-
-    def build(**overrides: Any) -> AnaplanClient:
-        client = make_client(sim, BasicCredentials(USER, PASSWORD), observer=observer, **overrides)
-        client.list_workspaces()
-        observer.retries.clear()
-        return client
-
-    yield build
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ from .harness import (
     USER,
     WORKSPACE,
     ClientFactory,
+    Connect,
     RecordingObserver,
     SecretBook,
     StatsDelta,
@@ -86,7 +87,6 @@ OFF: dict[str, Any] = {
     "path": None,
 }
 MiB = 1024 * 1024
-Connect = Callable[..., AnaplanClient]
 
 
 @pytest.fixture(scope="module")
@@ -106,26 +106,6 @@ def faults_off(sim: SimulatorHandle) -> Iterator[None]:
     sim.set_faults(**OFF)
     yield
     sim.set_faults(**OFF)
-
-
-@pytest.fixture
-def observer() -> RecordingObserver:
-    return RecordingObserver()
-
-
-@pytest.fixture
-def connect(
-    sim: SimulatorHandle, make_client: ClientFactory, observer: RecordingObserver
-) -> Iterator[Connect]:
-    """A logged-in client (so integration faults meet only integration calls), with setting overrides."""
-
-    def build(**overrides: Any) -> AnaplanClient:
-        client = make_client(sim, BasicCredentials(USER, PASSWORD), observer=observer, **overrides)
-        client.list_workspaces()
-        observer.retries.clear()
-        return client
-
-    yield build
 
 
 def list_tasks(client: AnaplanClient) -> object:
