@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import Row, exporter_config, median, percentile, running_exporter, running_simulator, scrape
-from scenarios import MODEL, QUIET_FOREVER, USERS, WORKSPACE
+from scenarios import MODEL, USERS, WORKSPACE, idle_mix
 
 RUNNING = 6
 EVERY, DURATION = 120.0, 40.0
@@ -43,17 +43,7 @@ def scenario(objects: int) -> dict[str, Any]:
         }
         for i in range(RUNNING)
     ]
-    third, extra = divmod(objects - RUNNING, 3)
-    generate = {
-        "imports": third + extra,
-        "exports": third,
-        "actions": third,
-        "every": 2 * QUIET_FOREVER,
-        "offset": QUIET_FOREVER,
-        "duration": 60,
-        "history": 2,
-        "outcomes": ["success", "failure"],
-    }
+    generate = idle_mix(objects - RUNNING)
     return {
         "users": USERS,
         "workspaces": [

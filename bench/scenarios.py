@@ -19,14 +19,11 @@ def _tenant(model: dict[str, Any], **extra: Any) -> dict[str, Any]:
     }
 
 
-def idle_objects(count: int, *, latency: float, token_lifetime: float = 2100.0) -> dict[str, Any]:
-    """``count`` imports, exports and actions (a third each) with two finished runs of history each.
-
-    Nothing runs while the benchmark does, so a steady poll cycle needs one task list per object and no
-    status at all; the first cycle also fetches the newest run and one older one (last success/failure).
-    """
+def idle_mix(count: int) -> dict[str, Any]:
+    """A ``generate`` block: ``count`` imports, exports and actions (a third each), two finished runs of
+    history each and no run for ``QUIET_FOREVER`` seconds."""
     third, extra = divmod(count, 3)
-    generate = {
+    return {
         "imports": third + extra,
         "exports": third,
         "actions": third,
@@ -36,7 +33,17 @@ def idle_objects(count: int, *, latency: float, token_lifetime: float = 2100.0) 
         "history": 2,
         "outcomes": ["success", "failure"],
     }
-    return _tenant({"generate": generate}, token_lifetime_seconds=token_lifetime, faults={"latency": latency})
+
+
+def idle_objects(count: int, *, latency: float, token_lifetime: float = 2100.0) -> dict[str, Any]:
+    """``count`` imports, exports and actions (a third each) with two finished runs of history each.
+
+    Nothing runs while the benchmark does, so a steady poll cycle needs one task list per object and no
+    status at all; the first cycle also fetches the newest run and one older one (last success/failure).
+    """
+    return _tenant(
+        {"generate": idle_mix(count)}, token_lifetime_seconds=token_lifetime, faults={"latency": latency}
+    )
 
 
 def idle_processes(count: int, steps: int, *, latency: float = 0.0) -> dict[str, Any]:

@@ -95,29 +95,27 @@ class TaskReader(Protocol):
     ) -> Task: ...
 
 
+_REASONS: tuple[tuple[type[AnaplanError], str], ...] = (
+    # Subclasses before their bases: a timeout is a connection error, too large a bad response.
+    (AnaplanStoppedError, "stopped"),
+    (AnaplanTimeoutError, "timeout"),
+    (AnaplanTooLargeError, "too_large"),
+    (AnaplanNotFoundError, "not_found"),
+    (AnaplanPermissionError, "forbidden"),
+    (AnaplanAuthError, "auth"),
+    (AnaplanRateLimitError, "rate_limited"),
+    (AnaplanServerError, "server_error"),
+    (AnaplanConnectionError, "connection"),
+    (AnaplanResponseError, "bad_response"),
+)
+
+
 def error_reason(exc: BaseException) -> str:
     """A bounded label value for a failed poll (one of ``ERROR_REASONS``, or ``stopped`` for a request
     abandoned because the exporter is shutting down, which is not a failure of the object)."""
-    if isinstance(exc, AnaplanStoppedError):
-        return "stopped"
-    if isinstance(exc, AnaplanTimeoutError):
-        return "timeout"
-    if isinstance(exc, AnaplanTooLargeError):
-        return "too_large"
-    if isinstance(exc, AnaplanNotFoundError):
-        return "not_found"
-    if isinstance(exc, AnaplanPermissionError):
-        return "forbidden"
-    if isinstance(exc, AnaplanAuthError):
-        return "auth"
-    if isinstance(exc, AnaplanRateLimitError):
-        return "rate_limited"
-    if isinstance(exc, AnaplanServerError):
-        return "server_error"
-    if isinstance(exc, AnaplanConnectionError):
-        return "connection"
-    if isinstance(exc, AnaplanResponseError):
-        return "bad_response"
+    for kind, reason in _REASONS:
+        if isinstance(exc, kind):
+            return reason
     if isinstance(exc, AnaplanHTTPError) and exc.status == 401:
         return "auth"
     return "other"
