@@ -101,3 +101,19 @@ def test_exporter_reload_applies_good_files_and_refuses_bad_ones_keeping_the_old
         assert exporter.config.targets == wider.targets
     finally:
         exporter.stop()
+
+
+def test_each_shard_gets_its_share_of_the_deployments_request_budget() -> None:
+    anaplan = {**_anaplan(), "requests_per_second": 6}
+    for sharding, rate in (({"total": 1}, 6.0), ({"shard": 1, "total": 3}, 2.0)):
+        exporter = Exporter(config(anaplan=anaplan, sharding=sharding))
+        try:
+            assert exporter.client.budget.interval == pytest.approx(1.1 / rate)  # starts 1.1/rate apart
+        finally:
+            exporter.stop()
+    explicit = config(anaplan=anaplan, sharding={"total": 3, "replica_requests_per_second": 4})
+    exporter = Exporter(explicit)
+    try:
+        assert exporter.client.budget.interval == pytest.approx(1.1 / 4)
+    finally:
+        exporter.stop()
