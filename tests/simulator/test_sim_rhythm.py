@@ -57,6 +57,35 @@ def created(eng: Engine, obj: SimObject, now: float) -> list[float]:
     return [r.created for r in eng.runs(WS, MODEL, obj, now)]
 
 
+def test_every_nth_run_from_run_0_is_slow_steps_included() -> None:
+    steps = [
+        {"id": "112000000001", "name": "Load", "type": "IMPORT"},
+        {"id": "117000000001", "name": "Clear", "type": "DELETE_BY_SELECTION"},
+    ]
+    model = {
+        "processes": [
+            {
+                "id": "118000000002",
+                "name": "P",
+                "steps": steps,
+                "step_durations": [2, 3],
+                "every": 60,
+                "history": 4,
+                "slow_every": 3,
+                "slow_factor": 4,
+            }
+        ]
+    }
+    eng, _, found = engine_for(**model)
+    obj = only(found, ObjectType.PROCESS)
+    runs = eng.runs(WS, MODEL, obj, T0 + 400)
+    lengths = {r.index: r.ends - r.started for r in runs}
+    assert lengths == {-4: 5, -3: 5, -2: 5, -1: 5, 0: 20, 1: 5, 2: 5, 3: 20, 4: 5, 5: 5, 6: 20}
+    (slow,) = [t for t in eng.ground_truth(T0 + 400) if t["task_id"] == runs[4].task_id]
+    assert [step["duration"] for step in slow["steps"]] == [8, 12]
+    assert eng.view(runs[4], T0 + 10).progress == 0.5  # a slow run's progress follows its own length
+
+
 def test_until_stops_live_runs() -> None:
     eng, _, model = engine_for(**export(every=60, history=3, until=150))
     obj = only(model, ObjectType.EXPORT)
@@ -144,6 +173,9 @@ BAD = [
     ({"jitter": 1}, "exports[0].jitter: must be at least 0 and below 1"),
     ({"jitter": -0.1}, "exports[0].jitter: must be at least 0, got -0.1"),
     ({"jitter": 0.9, "duration": 30}, "exports[0].jitter: start_delay + duration + jitter x every (84)"),
+    ({"slow_every": 3, "slow_factor": 7}, "exports[0].every: start_delay + duration x slow_factor (70)"),
+    ({"slow_factor": 2}, "exports[0].slow_factor: needs slow_every (which runs are slow)"),
+    ({"slow_every": 2, "slow_factor": 0}, "exports[0].slow_factor: must be greater than 0"),
 ]
 
 

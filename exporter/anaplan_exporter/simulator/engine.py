@@ -198,12 +198,15 @@ class Engine:
         created = self.created(obj, k)
         started = _ms(created + s.start_delay)
         outcome = s.outcomes[k % len(s.outcomes)]
-        cancel_at = _ms(started + s.duration / 2) if outcome is Outcome.CANCELLED else None
-        ends = _ms(started + s.duration)
+        length = s.run_duration(k)
+        scale = length / s.duration
+        cancel_at = _ms(started + length / 2) if outcome is Outcome.CANCELLED else None
+        ends = _ms(started + length)
         steps: list[StepRun] = []
         if obj.type is ObjectType.PROCESS:
             at = started
-            for i, (step, duration) in enumerate(zip(obj.steps, s.step_durations, strict=True)):
+            for i, (step, planned) in enumerate(zip(obj.steps, s.step_durations, strict=True)):
+                duration = planned * scale
                 failing = outcome in (Outcome.FAILURE, Outcome.FAILURE_DUMP) and i == s.fail_step
                 dump = failing and outcome is Outcome.FAILURE_DUMP
                 steps.append(StepRun(step, _ms(at), duration, not failing, dump))
@@ -212,7 +215,7 @@ class Engine:
                     ends = _ms(at)
                     break
         if cancel_at is not None:
-            ends = _ms(cancel_at + min(s.cancelling, s.duration / 2))
+            ends = _ms(cancel_at + min(s.cancelling, length / 2))
         return Run(
             workspace_id=ws_id,
             model_id=model_id,
@@ -228,7 +231,7 @@ class Engine:
         )
 
     def view(self, run: Run, now: float) -> RunView:
-        duration = run.obj.schedule.duration if run.obj.schedule else 0.0
+        duration = run.obj.schedule.run_duration(run.index) if run.obj.schedule else 0.0
         if now < run.started:
             return RunView(run, TaskState.NOT_STARTED, 0.0)
         if now >= run.ends:

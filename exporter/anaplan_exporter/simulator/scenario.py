@@ -23,6 +23,9 @@ are created on, e.g. ``[mon, tue, wed, thu, fri]``: other days' slots are skippe
 ``history`` counts slots), ``jitter`` (0 to 1: each run is created up to ``jitter x every`` after its slot,
 before it for history, the same for every simulator start with the same ``seed``: irregular, manual-looking
 runs).
+Slow runs: ``slow_every`` (every Nth run, run 0 included and history before it not, takes ``slow_factor``
+times ``duration``, steps included; default factor 3): a run far slower than the usual, for the slow-run
+alert.
 Processes: ``steps: [{id, name?, type?}]``, ``step_durations``, ``fail_step`` (1-based, or a step id/name).
 Imports: ``rows``/``failure_rows: {hierarchy?, total, success?, failed, ignored, warnings}``, ``import_type``.
 Exports: ``export_type``, ``export_format``. Actions: ``action_type`` (DELETE_BY_SELECTION).
@@ -102,6 +105,13 @@ class Schedule:
     until: float | None = None  # no run is created from ``start + until`` on
     days: frozenset[int] | None = None  # UTC weekdays (0 = Monday) runs are created on; None: every day
     jitter: float = 0.0  # runs are created up to ``jitter * every`` off their slot
+    slow_every: int = 0  # every Nth live run (k >= 0, k % N == 0) takes ``slow_factor`` times ``duration``
+    slow_factor: float = 1.0
+
+    def run_duration(self, k: int) -> float:
+        """How long run ``k`` takes once started."""
+        slow = self.slow_every > 0 and k >= 0 and k % self.slow_every == 0  # history keeps the usual
+        return self.duration * self.slow_factor if slow else self.duration
 
     @property
     def filtered(self) -> bool:
@@ -111,7 +121,7 @@ class Schedule:
     @property
     def length(self) -> float:
         """The longest a run can take from creation to its terminal state."""
-        return self.start_delay + self.duration
+        return self.start_delay + self.duration * (self.slow_factor if self.slow_every else 1.0)
 
 
 @dataclass(frozen=True)
@@ -337,7 +347,7 @@ def _object_id(node: Node, kind: ObjectType, numbers: _IdAllocator) -> str:
 
 
 _SCHEDULE_KEYS = ("every", "offset", "duration", "start_delay", "outcomes", "history", "cancelling")
-_RHYTHM_KEYS = ("until", "days", "jitter")
+_RHYTHM_KEYS = ("until", "days", "jitter", "slow_every", "slow_factor")
 _COMMON_KEYS = ("id", "name", "code", *_SCHEDULE_KEYS, *_RHYTHM_KEYS)
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -478,9 +488,14 @@ def _schedule(node: Node, kind: ObjectType, steps: tuple[Step, ...]) -> Schedule
         until=node.number("until", minimum=-math.inf) if node.has("until") else None,
         days=_days(node) if node.has("days") else None,
         jitter=node.number("jitter", 0.0),
+        slow_every=node.integer("slow_every", 0),
+        slow_factor=node.number("slow_factor", 3.0 if node.has("slow_every") else 1.0, positive=True),
     )
     if schedule.length > every:
-        node.fail(f"start_delay + duration ({schedule.length:g}) must not exceed every ({every:g})", "every")
+        what = "start_delay + duration" + (" x slow_factor" if schedule.slow_every else "")
+        node.fail(f"{what} ({schedule.length:g}) must not exceed every ({every:g})", "every")
+    if node.has("slow_factor") and not schedule.slow_every:
+        node.fail("needs slow_every (which runs are slow)", "slow_factor")
     if schedule.jitter >= 1:
         node.fail(f"must be at least 0 and below 1 (a share of every), got {schedule.jitter:g}", "jitter")
     if schedule.length + schedule.jitter * every > every:
