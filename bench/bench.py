@@ -374,6 +374,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--freshness-seconds", type=float, default=360.0, help="length of each freshness run after ready"
     )
+    parser.add_argument(
+        "--freshness-history",
+        type=int,
+        default=10,
+        help="finished runs of each lively process before the start (below 5: no rhythm to learn)",
+    )
     parser.add_argument("--only", default="freshness,poll,auth,scrape", help="comma-separated parts to run")
     return parser.parse_args(argv)
 
@@ -401,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"... freshness at the default budget, {size} objects, {args.freshness_seconds:g} s",
                     flush=True,
                 )
-                report(freshness(size, args.freshness_seconds, workdir))
+                report(freshness(size, args.freshness_seconds, workdir, args.freshness_history))
         if "poll" in parts:
             for size in (int(s) for s in args.sizes.split(",") if s):
                 print(f"... poll cost, {size} objects", flush=True)

@@ -29,8 +29,11 @@ IDLE_INTERVAL = 60.0
 TERMINAL = ("COMPLETE", "CANCELLED")
 
 
-def scenario(objects: int) -> dict[str, Any]:
-    """``RUNNING`` lively processes, their start times spread over ``EVERY``, plus idle objects."""
+def scenario(objects: int, history: int = 10) -> dict[str, Any]:
+    """``RUNNING`` lively processes, their start times spread over ``EVERY``, plus idle objects.
+
+    ``history``: finished runs of each lively process before the start. With 5 or more the exporter learns
+    their rhythm at once and looks for each run when it is due; with fewer only the idle sweep finds them."""
     processes = [
         {
             "name": f"Lively {i}",
@@ -39,7 +42,7 @@ def scenario(objects: int) -> dict[str, Any]:
             "duration": DURATION,
             "offset": 15 + i * EVERY / RUNNING,
             "outcomes": ["success", "failure"],
-            "history": 1,
+            "history": history,
         }
         for i in range(RUNNING)
     ]
@@ -102,10 +105,10 @@ def _stats(delays: list[float]) -> str:
     return f"median {median(delays):.1f} s, p90 {percentile(delays, 0.9):.1f} s, max {max(delays):.1f} s"
 
 
-def freshness(objects: int, seconds: float, workdir: Path) -> list[Row]:
+def freshness(objects: int, seconds: float, workdir: Path, history: int = 10) -> list[Row]:
     sustained = DEFAULT_RATE / 1.1
     sweep = max(IDLE_INTERVAL, objects / sustained)
-    with running_simulator(scenario(objects), workdir) as sim:
+    with running_simulator(scenario(objects, history), workdir) as sim:
         lively = {t["object_id"] for t in sim.ground_truth() if t["object_type"] == "process"}
         started = time.monotonic()
         with running_exporter(default_budget_config(sim.url), workdir, ready_timeout=3600) as exporter:
@@ -163,21 +166,21 @@ def freshness(objects: int, seconds: float, workdir: Path) -> list[Row]:
     rate = (total_requests(after) - total_requests(before)) / elapsed
     return [
         Row(
-            f"freshness, {objects} objects, run start visible after",
+            f"freshness, {objects} objects, history {history}, run start visible after",
             f"{_stats(starts)} ({len(starts)} runs, {missed_starts} not seen; {superseded} superseded by the"
             " next run before the sweep came round)",
             f"floor: sweep {sweep:.0f} s, so {sweep / 2:.0f} s on average, {sweep:.0f} s at most",
             None,
         ),
         Row(
-            f"freshness, {objects} objects, end of a run seen running visible after",
+            f"freshness, {objects} objects, history {history}, end of a run seen running visible after",
             f"{_stats(ends)} ({len(ends)} runs, {missed_ends} not seen; {first_seen_finished} more runs"
             " were first seen finished)",
             "floor: the next check of a running task, <= 5 s",
             None,
         ),
         Row(
-            f"freshness, {objects} objects, requests",
+            f"freshness, {objects} objects, history {history}, requests",
             f"{rate:.2f}/s over {elapsed:.0f} s (budget {DEFAULT_RATE:g}/s, sustained {sustained:.2f}/s);"
             f" most in one second: {after['max_requests_per_second']}; ready after {ready_after:.0f} s;"
             f" {scrapes} scrapes",
