@@ -67,3 +67,35 @@ def test_a_run_expected_by_its_rhythm_comes_after_new_objects_and_before_the_idl
     assert drain(schedule, 194) == ["new", "idle-overdue"]  # not yet expected
     schedule.put("idle-overdue", Urgency.IDLE, 10)
     assert drain(schedule, 200) == ["expected", "idle-overdue"]
+
+
+def test_an_alarm_moves_an_idle_key_ahead_of_an_overdue_sweep_at_its_time() -> None:
+    schedule = Schedule(idle_interval=60)
+    for i in range(5):
+        schedule.put(f"overdue-{i}", Urgency.IDLE, 100 + i)  # the sweep is behind
+    schedule.put("rhythmic", Urgency.IDLE, 400)  # its idle turn would come last
+    schedule.promote_at("rhythmic", 300)  # ... but its next run is expected at 300
+    assert schedule.next_due() == 100
+    assert schedule.take(250) == "overdue-0"  # before the alarm: the sweep goes on, oldest first
+    assert schedule.take(300) == "rhythmic"  # at the alarm: ahead of the overdue sweep
+    assert drain(schedule, 300) == ["overdue-1", "overdue-2", "overdue-3", "overdue-4"]
+
+
+def test_an_alarm_never_demotes_and_is_dropped_with_its_key() -> None:
+    schedule = Schedule(idle_interval=60)
+    schedule.put("running", Urgency.ACTIVE, 500)
+    schedule.promote_at("running", 300)  # its run started meanwhile: it stays active, due at 500
+    assert schedule.next_due() == 300
+    assert drain(schedule, 400) == []
+    assert schedule.next_due() == 500
+    assert drain(schedule, 500) == ["running"]
+    schedule.put("gone", Urgency.IDLE, 900)
+    schedule.promote_at("gone", 600)
+    schedule.promote_at("gone", 600)  # the same alarm again: one alarm
+    schedule.remove("gone")
+    assert drain(schedule, 700) == []
+    schedule.put("moved", Urgency.IDLE, 900)
+    schedule.promote_at("moved", 600)
+    schedule.promote_at("moved", 650)  # a new time replaces the old
+    assert drain(schedule, 620) == []
+    assert drain(schedule, 650) == ["moved"]

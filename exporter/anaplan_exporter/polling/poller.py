@@ -341,20 +341,18 @@ class Poller:
         self._changed = True
 
     def _schedule_idle(self, key: Key, tracker: ObjectTracker, now: float) -> None:
-        """Due ``idle_interval`` from now, or sooner, just after the next run its rhythm expects.
+        """Due ``idle_interval`` from now; and just after the next run its rhythm expects, ahead of the sweep.
 
         Only for rhythms no faster than the idle interval, so an object is never looked at more often than
         idle polling would: one extra poll per expected run, which shows the run's start within seconds
         even when the idle sweep is stretched. A run that is late is left to the idle sweep.
         """
-        due = now + self._polling.idle_interval
+        self._schedule.put(key, Urgency.IDLE, now + self._polling.idle_interval)
         expected, interval = tracker.next_run_expected, tracker.learned_interval
         if expected is not None and interval is not None and interval >= self._polling.idle_interval:
             predicted = expected + EXPECTED_RUN_DELAY
-            if now < predicted < due:
-                self._schedule.put(key, Urgency.EXPECTED, predicted)
-                return
-        self._schedule.put(key, Urgency.IDLE, due)
+            if now < predicted:
+                self._schedule.promote_at(key, predicted)
 
     def _metadata_done(self, key: Key, names: dict[str, str], now: float) -> None:
         self._step_names[key] = (names, now)

@@ -4,7 +4,8 @@ Five classes of work, taken in this order:
 
 1. **active**: objects whose newest task is unfinished, due on their own (>= 5 s) schedule;
 2. **new**: objects never polled, due at once;
-3. **expected**: idle objects whose next run is due by their learned rhythm, a few seconds after it;
+3. **expected**: idle objects whose next run is due by their learned rhythm, a few seconds after it (an
+   alarm set with :meth:`Schedule.promote_at` moves them up from idle then, however late the sweep is);
 4. **idle**: objects polled before, due ``idle_interval`` after their last poll, oldest first;
 5. **low**: discovery and process metadata, when nothing above is due.
 
@@ -41,6 +42,8 @@ class Schedule:
         self._heaps: dict[Urgency, list[tuple[float, int, Hashable]]] = {u: [] for u in Urgency}
         self._current: dict[Hashable, tuple[Urgency, int]] = {}
         self._counter = itertools.count()
+        self._alarms: list[tuple[float, int, Hashable, Urgency]] = []
+        self._alarm_at: dict[Hashable, float] = {}
 
     def __len__(self) -> int:
         return len(self._current)
@@ -60,6 +63,26 @@ class Schedule:
 
     def remove(self, key: Hashable) -> None:
         self._current.pop(key, None)
+        self._alarm_at.pop(key, None)
+
+    def promote_at(self, key: Hashable, at: float, urgency: Urgency = Urgency.EXPECTED) -> None:
+        """At ``at``, move ``key`` up to ``urgency`` (due at ``at``) if it then waits in a less urgent class.
+
+        One alarm per key: a new time replaces the old one, the same time again changes nothing."""
+        if self._alarm_at.get(key) == at:
+            return
+        self._alarm_at[key] = at
+        heapq.heappush(self._alarms, (at, next(self._counter), key, urgency))
+
+    def _ring(self, now: float) -> None:
+        while self._alarms and self._alarms[0][0] <= now:
+            at, _, key, urgency = heapq.heappop(self._alarms)
+            if self._alarm_at.get(key) != at:
+                continue  # replaced or removed
+            del self._alarm_at[key]
+            current = self._current.get(key)
+            if current is not None and current[0] > urgency:
+                self.put(key, urgency, at)
 
     def _top(self, urgency: Urgency) -> tuple[float, int, Hashable] | None:
         heap = self._heaps[urgency]
@@ -72,6 +95,7 @@ class Schedule:
 
     def peek(self, now: float) -> tuple[Hashable, Urgency] | None:
         """The most urgent key due at ``now`` (without taking it), and its class."""
+        self._ring(now)
         active = self._top(Urgency.ACTIVE)
         if active is not None and active[0] <= now:
             return active[2], Urgency.ACTIVE
@@ -110,4 +134,8 @@ class Schedule:
     def next_due(self) -> float | None:
         """The earliest due time of any scheduled key (new keys count as due at their given time)."""
         tops = [top[0] for urgency in Urgency if (top := self._top(urgency)) is not None]
+        while self._alarms and self._alarm_at.get(self._alarms[0][2]) != self._alarms[0][0]:
+            heapq.heappop(self._alarms)  # replaced or removed
+        if self._alarms:
+            tops.append(self._alarms[0][0])
         return min(tops) if tops else None
