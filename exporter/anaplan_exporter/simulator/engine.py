@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..anaplan.models import ObjectType, TaskState
-from .scenario import Outcome, Scenario, SimModel, SimObject, SimWorkspace, Step
+from .scenario import Outcome, Scenario, Schedule, SimModel, SimObject, SimWorkspace, Step
 
 Clock = Callable[[], float]
 ObjectKey = tuple[str, str, str]  # workspace id, model id, object id
@@ -147,8 +147,8 @@ class Engine:
         shift = s.jitter * s.every * self._fraction(obj.id, k) if s.jitter else 0.0
         if k >= 0:
             created = self.epoch + s.offset + k * s.every + shift
-        else:  # history: the most recent one ends at least a second before the simulator started
-            created = self.epoch - 1 - s.length - (-k - 1) * s.every - shift
+        else:  # history: on the live runs' grid, the most recent slot that ends a second before the start
+            created = self.epoch + _history_base(s) - (-k - 1) * s.every - shift
         return _ms(created)
 
     def exists(self, obj: SimObject, k: int) -> bool:
@@ -276,6 +276,13 @@ class Engine:
                     done.append(run)
         done.sort(key=lambda r: (r.ends, r.task_id))
         return done
+
+
+def _history_base(s: Schedule) -> float:
+    """Seconds from the start to run -1: the latest slot of the ``offset`` grid whose run ends at least a
+    second before the simulator starts (jitter moves history runs earlier, never later)."""
+    latest = -1.0 - s.length
+    return s.offset - s.every * math.ceil((s.offset - latest) / s.every)
 
 
 def _progress(elapsed: float, duration: float) -> float:
