@@ -9,7 +9,8 @@ exporter was down is counted.
 
 Every poll is bounded: at most ``STATUS_FETCHES_PER_POLL`` statuses of newly finished tasks (newest first;
 the rest wait for the next polls, and beyond ``MAX_PENDING`` the oldest are counted as ``unknown``) and at
-most ``HISTORY_FETCHES_PER_POLL`` older runs looked at for the last success and failure.
+most ``HISTORY_FETCHES_PER_POLL`` older runs looked at for the last success and failure, from the second
+poll on (the first reads the task list and the newest run only, so every object shows up fast).
 
 Along the way the tracker learns the object's rhythm (``rhythm.py``) from what it reads anyway: the creation
 times of the listed tasks, and the durations of the finished runs whose status it fetches (Anaplan's duration
