@@ -68,10 +68,16 @@ def test_a_slow_run_passes_twice_its_usual_duration_while_it_runs(tmp_path: Path
             assert usual is not None, "no usual duration before the slow run"
             assert usual == pytest.approx(USUAL, abs=0.01)
             seen: list[float] = []
-            while time.time() < started + OFFSET + USUAL * FACTOR + 3:
+            # The run ends at OFFSET + USUAL * FACTOR; a running task is looked at every 5 s, so its end
+            # shows up to 5 s later: wait for it rather than for a fixed time.
+            ended = False
+            while not ended and time.time() < started + OFFSET + USUAL * FACTOR + 5 + 10:
                 if gauge(exporter, "anaplan_task_state", object_id=PROCESS, state="IN_PROGRESS") == 1:
                     seen.append(gauge(exporter, "anaplan_task_duration_seconds", object_id=PROCESS) or 0.0)
+                elif seen:
+                    ended = True
                 time.sleep(0.3)
+            assert ended, f"the slow run was never seen to end: {seen}"
             final = gauge(exporter, "anaplan_task_duration_seconds", object_id=PROCESS)
             after = gauge(exporter, "anaplan_task_usual_duration_seconds", object_id=PROCESS)
         truth = sim.ground_truth()
