@@ -8,7 +8,14 @@ import time
 
 import pytest
 
-from anaplan_exporter.polling.rhythm import EMPTY, KEEP, Rhythm, learned_interval, usual_duration
+from anaplan_exporter.polling.rhythm import (
+    EMPTY,
+    KEEP,
+    Rhythm,
+    learned_cadence,
+    learned_interval,
+    usual_duration,
+)
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -48,6 +55,19 @@ def test_small_noise_keeps_the_interval_close() -> None:
 def test_weekday_daily_learns_the_weekend_gap() -> None:
     times = weekdays(20)  # four weeks: gaps of one day and, every Friday to Monday, three days
     assert learned_interval(times) == 3 * DAY
+
+
+def test_a_weekday_job_runs_on_a_grid_of_days_with_an_interval_of_three() -> None:
+    assert learned_cadence(weekdays(20)) == (DAY, 3 * DAY)
+    assert Rhythm.of(weekdays(20)).step == DAY
+    assert learned_cadence(every(HOUR, 30)) == (HOUR, HOUR)
+
+
+def test_an_irregular_object_has_neither_step_nor_interval() -> None:
+    rng = random.Random(7)
+    times = sorted(MONDAY + rng.uniform(0, 30 * DAY) for _ in range(20))
+    assert learned_cadence(times) == (None, None)
+    assert Rhythm.of(times).step is None
 
 
 def test_a_single_missed_run_does_not_stretch_the_interval() -> None:

@@ -341,18 +341,20 @@ class Poller:
         self._changed = True
 
     def _schedule_idle(self, key: Key, tracker: ObjectTracker, now: float) -> None:
-        """Due ``idle_interval`` from now; and just after the next run its rhythm expects, ahead of the sweep.
+        """Due ``idle_interval`` from now; and just after the next slot of its rhythm, ahead of the sweep.
 
-        Only for rhythms no faster than the idle interval, so an object is never looked at more often than
-        idle polling would: one extra poll per expected run, which shows the run's start within seconds
-        even when the idle sweep is stretched. A run that is late is left to the idle sweep.
+        Only for rhythms whose slots are no closer than the idle interval, so an object is never looked at
+        more often than idle polling would: one extra poll per slot, which shows the run's start within
+        seconds even when the idle sweep is stretched. A weekday job is looked at on each day of the weekend
+        too (its slots are days, its interval three days); a run later than the interval is left to the sweep.
         """
         self._schedule.put(key, Urgency.IDLE, now + self._polling.idle_interval)
-        expected, interval = tracker.next_run_expected, tracker.learned_interval
-        if expected is not None and interval is not None and interval >= self._polling.idle_interval:
-            predicted = expected + EXPECTED_RUN_DELAY
-            if now < predicted:
-                self._schedule.promote_at(key, predicted)
+        step = tracker.rhythm_step
+        if step is None or step < self._polling.idle_interval:
+            return
+        slot = tracker.next_slot_after(now - EXPECTED_RUN_DELAY)
+        if slot is not None:
+            self._schedule.promote_at(key, slot + EXPECTED_RUN_DELAY)
 
     def _metadata_done(self, key: Key, names: dict[str, str], now: float) -> None:
         self._step_names[key] = (names, now)

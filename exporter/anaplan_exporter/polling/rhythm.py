@@ -19,6 +19,10 @@ The interval estimator, for creation times ``t1 < t2 < ... < tn`` (at least ``MI
 Irregular objects (manual runs, or schedules whose gaps are not multiples of one interval, such as
 Mondays and Thursdays) have no learned interval.
 
+The learned step is ``base`` itself (for a regular rhythm): the slot grid on which runs are created. A weekday
+job's step is one day while its interval is three, so the poller can look just after each slot up to the
+interval (Saturday, Sunday, Monday after a Friday run) rather than only after a weekend.
+
 The usual duration is a high quantile (``USUAL_QUANTILE``, nearest rank) of the durations of the newest
 finished runs, once there are at least ``MIN_DURATIONS`` of them.
 """
@@ -51,9 +55,15 @@ USUAL_QUANTILE = 0.9
 
 def learned_interval(created: Iterable[float]) -> float | None:
     """The object's usual interval between runs in seconds, or None without a regular rhythm."""
+    return learned_cadence(created)[1]
+
+
+def learned_cadence(created: Iterable[float]) -> tuple[float | None, float | None]:
+    """``(step, interval)`` in seconds: the slot grid runs are created on, and the usual interval between
+    runs (a whole multiple of the step); both None without a regular rhythm."""
     times = sorted(set(created))
     if len(times) < MIN_RUNS:
-        return None
+        return None, None
     gaps = [b - a for a, b in pairwise(times)]
     first = median(gaps)
     merged: list[float] = []
@@ -65,22 +75,22 @@ def learned_interval(created: Iterable[float]) -> float | None:
             pending = 0.0
     # A short gap left at the end is a run started by hand just after the newest scheduled one: ignored.
     if len(merged) < MIN_RUNS - 1:
-        return None
+        return None, None
     base = median(merged)
     if base <= 0:
-        return None
+        return None, None
     fits: dict[int, list[float]] = {}
     for gap in merged:
         multiple = round(gap / base)
         if multiple >= 1 and abs(gap - multiple * base) <= TOLERANCE * base:
             fits.setdefault(multiple, []).append(gap)
     if sum(len(g) for g in fits.values()) < REGULAR_SHARE * len(merged):
-        return None
+        return None, None
     counts = Counter({multiple: len(g) for multiple, g in fits.items()})
     recurring = [m for m, n in counts.items() if n >= MIN_RECURRENCE]
     if not recurring:
-        return float(base)
-    return float(median(fits[max(recurring)]))
+        return float(base), float(base)
+    return float(base), float(median(fits[max(recurring)]))
 
 
 def usual_duration(durations: Iterable[float]) -> float | None:
@@ -108,6 +118,8 @@ class Rhythm:
     """Their durations, in the same order."""
     interval: float | None
     usual_duration: float | None
+    step: float | None = None
+    """The slot grid runs are created on (see :func:`learned_cadence`); None without a regular rhythm."""
 
     @classmethod
     def of(cls, created: Iterable[float] = (), durations: Iterable[tuple[float, float]] = ()) -> Rhythm:
@@ -115,20 +127,16 @@ class Rhythm:
         times = array("d", sorted(set(created))[-KEEP:])
         pairs = sorted(dict(durations).items())[-KEEP:]
         values = array("d", (seconds for _, seconds in pairs))
-        return cls(
-            times,
-            array("d", (at for at, _ in pairs)),
-            values,
-            learned_interval(times),
-            usual_duration(values),
-        )
+        step, interval = learned_cadence(times)
+        return cls(times, array("d", (at for at, _ in pairs)), values, interval, usual_duration(values), step)
 
     def with_times(self, seen: Iterable[float]) -> Rhythm:
         """With more creation times (those already kept, or older than a full window, change nothing)."""
         times = array("d", sorted(set(self.created).union(seen))[-KEEP:])
         if times == self.created:
             return self
-        return Rhythm(times, self.finished, self.durations, learned_interval(times), self.usual_duration)
+        step, interval = learned_cadence(times)
+        return Rhythm(times, self.finished, self.durations, interval, self.usual_duration, step)
 
     def with_duration(self, created: float, seconds: float) -> Rhythm:
         """With the duration of one more finished run (created at ``created``)."""
@@ -141,7 +149,7 @@ class Rhythm:
         values.insert(at, seconds)
         if len(times) > KEEP:
             del times[0], values[0]
-        return Rhythm(self.created, times, values, self.interval, usual_duration(values))
+        return Rhythm(self.created, times, values, self.interval, usual_duration(values), self.step)
 
 
 EMPTY = Rhythm.of()

@@ -20,6 +20,7 @@ where given, else the time it saw the run take). Both are bounded to the newest 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -41,7 +42,7 @@ from ..anaplan.errors import (
 from ..anaplan.models import ObjectType, Task, TaskResult, TaskState, TaskSummary
 from ..snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus, PollError, StepStatus
 from .rhythm import EMPTY as NO_RHYTHM
-from .rhythm import Rhythm
+from .rhythm import TOLERANCE, Rhythm
 
 log = logging.getLogger(__name__)
 
@@ -198,12 +199,21 @@ class ObjectTracker:
         return self._rhythm.interval
 
     @property
-    def next_run_expected(self) -> float | None:
-        """When the next run should be created by the object's learned rhythm; None without one."""
-        interval, newest = self._rhythm.interval, self._newest
-        if interval is None or newest is None or newest.creation_time is None:
+    def rhythm_step(self) -> float | None:
+        """The slot grid of the object's runs (a day for a weekday job whose interval is three days)."""
+        return self._rhythm.step
+
+    def next_slot_after(self, moment: float) -> float | None:
+        """The first slot of the learned rhythm after ``moment`` at which a run may be created, counting the
+        slots a schedule skips (a weekday job's Saturday and Sunday) up to one learned interval after the
+        newest run; None without a rhythm or once that interval has passed (the run is late)."""
+        step, interval, newest = self._rhythm.step, self._rhythm.interval, self._newest
+        if step is None or interval is None or newest is None or newest.creation_time is None:
             return None
-        return newest.creation_time + interval
+        slots = max(1, math.floor((moment - newest.creation_time) / step) + 1)
+        if slots * step > interval + TOLERANCE * step:
+            return None
+        return newest.creation_time + slots * step
 
     @property
     def names_unknown_step(self) -> bool:
