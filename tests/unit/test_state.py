@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -64,13 +65,75 @@ def test_written_atomically_only_when_something_changed_and_not_more_often_than_
     path = tmp_path / "state.json"
     store = StateStore.open(path, save_interval=5.0)
     assert store.save_if_due([tracker], 1_000.0)
+    store.wait()
     assert not store.save_if_due([tracker], 1_010.0)  # nothing changed
     api.add(OBJ, finished("B", 1_011.0, ok=False))
     tracker.poll(api, 1_012.0)
     assert not store.save_if_due([tracker], 1_013.0)  # changed, but within 5 s of the last attempt
     assert store.save_if_due([tracker], 1_016.0)
+    store.wait()
     assert store.saves == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]  # no temp file left behind
+    assert decode(path.read_bytes())[ref().key].completions == {"failure": 1}
+
+
+def test_a_due_save_is_written_in_the_background_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anaplan_exporter.polling.state as state_module
+
+    api = FakeAnaplan()
+    api.add(OBJ, finished("A", 100.0))
+    tracker = _tracker(api)
+    path = tmp_path / "state.json"
+    store = StateStore.open(path, save_interval=5.0)
+    disk_free, writers = threading.Event(), []
+    real_write = state_module._write_synced
+
+    def slow_disk(target: Path, data: bytes) -> None:
+        writers.append(threading.current_thread().name)
+        assert disk_free.wait(10)
+        real_write(target, data)
+
+    monkeypatch.setattr(state_module, "_write_synced", slow_disk)
+    assert store.save_if_due([tracker], 1_000.0)  # returns while the disk is still busy
+    assert store.writing and not path.exists()
+    api.add(OBJ, finished("B", 1_001.0, ok=False))
+    tracker.poll(api, 1_002.0)
+    assert not store.save_if_due([tracker], 1_010.0)  # due and changed, but the first save is not written
+    disk_free.set()
+    store.wait(10)
+    assert not store.writing and store.saves == 1
+    assert writers == ["state-writer"]
+    assert store.save_if_due([tracker], 1_011.0)  # the next publish catches up
+    store.wait(10)
+    assert decode(path.read_bytes())[ref().key].completions == {"failure": 1}
+
+
+def test_the_save_at_shutdown_waits_for_the_background_one_then_writes_the_last_word(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anaplan_exporter.polling.state as state_module
+
+    api = FakeAnaplan()
+    api.add(OBJ, finished("A", 100.0))
+    tracker = _tracker(api)
+    path = tmp_path / "state.json"
+    store = StateStore.open(path)
+    disk_free = threading.Event()
+    real_write = state_module._write_synced
+
+    def slow_disk(target: Path, data: bytes) -> None:
+        disk_free.wait(10)
+        real_write(target, data)
+
+    monkeypatch.setattr(state_module, "_write_synced", slow_disk)
+    assert store.save_if_due([tracker], 1_000.0)
+    api.add(OBJ, finished("B", 1_001.0, ok=False))
+    tracker.poll(api, 1_002.0)
+    threading.Timer(0.2, disk_free.set).start()
+    assert store.save([tracker])  # after the background save, and with the newest state
+    assert store.saves == 2
     assert decode(path.read_bytes())[ref().key].completions == {"failure": 1}
 
 
@@ -232,8 +295,6 @@ def test_a_crash_while_saving_leaves_the_previous_file_whole(
 
 
 def test_demo_mode_keeps_its_state_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
     from anaplan_exporter.config import STATE_PATH_ENV
     from anaplan_exporter.demo import DemoSimulator, demo_config
     from anaplan_exporter.simulator.scenario import load_scenario

@@ -9,6 +9,11 @@ rhythm is learned from) are optional, so files of earlier releases still load. A
 an unreadable one is moved aside with one log line and the exporter starts fresh as well. Objects no longer
 watched leave the file after a discovery that resolved every target (a failed one cannot tell a removed
 object from an unreachable tenant).
+
+Saves while running are written by a short-lived background thread: the scheduling thread only takes each
+tracker's immutable saved state (a few milliseconds at 10,000 objects), so encoding and writing a file of
+tens of megabytes never holds up polling. One save is written at a time; a save that falls due meanwhile
+waits for the next publish. The save at shutdown waits for the one under way, then writes the last word.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,18 @@ log = logging.getLogger(__name__)
 
 VERSION = 1
 Key = tuple[str, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Save:
+    """Everything one save writes, taken on the scheduling thread (the trackers' states are immutable)."""
+
+    current: dict[Key, tuple[int, TrackerState]]
+    """Each saved tracker's revision and state."""
+    unclaimed: dict[Key, TrackerState]
+    """Objects read from the file that no tracker has claimed (yet)."""
+    wanted: dict[Key, int | None]
+    """What the file will hold: each object's revision (None: unclaimed)."""
 
 
 class StateFileError(ConfigError):
@@ -58,7 +76,8 @@ class StateStore:
         self._last_attempt = -math.inf
         self._failing = False
         self._lock = threading.Lock()
-        """The poller thread saves as it goes, the main thread once more at shutdown."""
+        """Held while a file is written: by the background writer, or by the save at shutdown."""
+        self._writer: threading.Thread | None = None
         self.saves = 0
         """Files written so far (tests and the benchmark read it)."""
 
@@ -137,55 +156,86 @@ class StateStore:
             del self._loaded[key]
 
     def save_if_due(self, trackers: Iterable[ObjectTracker], now: float) -> bool:
-        """Save when ``save_interval`` has passed since the last attempt and something changed."""
-        if self.path is None or now - self._last_attempt < self.save_interval:
+        """Start writing the file in the background when ``save_interval`` has passed since the last attempt,
+        something changed and no earlier save is still being written; True if a save was started."""
+        if self.path is None or now - self._last_attempt < self.save_interval or self.writing:
             return False
         self._last_attempt = now
-        return self.save(trackers)
-
-    def save(self, trackers: Iterable[ObjectTracker]) -> bool:
-        """Write the file now if anything changed since the last write; False if nothing was written."""
-        if self.path is None:
+        save = self._take(trackers)
+        if save is None:
             return False
-        with self._lock:
-            return self._save(self.path, {t.ref.key: t for t in trackers if t.saved_state().baseline})
-
-    def _save(self, path: Path, current: dict[Key, ObjectTracker]) -> bool:
-        wanted: dict[Key, int | None] = {key: t.revision for key, t in current.items()}
-        wanted.update(dict.fromkeys(k for k in self._loaded if k not in current))
-        if wanted == self._written:
-            return False
-        parts = [f"{json.dumps('/'.join(key))}:{self._fragment(key, t)}" for key, t in current.items()]
-        parts.extend(
-            f"{json.dumps('/'.join(k))}:{encode_object(s)}"
-            for k, s in self._loaded.items()
-            if k not in current
+        self._writer = threading.Thread(
+            target=self._write, args=(self.path, save), name="state-writer", daemon=True
         )
-        text = f'{{"version":{VERSION},"saved_at":{self._clock()!r},"objects":{{{",".join(parts)}}}}}\n'
-        try:
-            _write_synced(self._temp, text.encode())
-            os.replace(self._temp, path)
-            _sync_folder(path.parent)
-        except OSError as exc:
-            if not self._failing:
-                log.error("state file %s not saved: %s (trying again)", path, exc.strerror or exc)
-            self._failing = True
-            return False
-        if self._failing:
-            log.info("state file %s saved again", path)
-        self._failing = False
-        self._written = wanted
-        self._fragments = {k: v for k, v in self._fragments.items() if k in current}
-        self.saves += 1
+        self._writer.start()
         return True
 
-    def _fragment(self, key: Key, tracker: ObjectTracker) -> str:
+    @property
+    def writing(self) -> bool:
+        """True while a background save is being written."""
+        return self._writer is not None and self._writer.is_alive()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until the background save under way (if any) is written."""
+        if self._writer is not None:
+            self._writer.join(timeout)
+
+    def save(self, trackers: Iterable[ObjectTracker]) -> bool:
+        """Write the file now (after the background save under way) if anything changed since the last
+        write; False if nothing was written."""
+        if self.path is None:
+            return False
+        self.wait()
+        save = self._take(trackers)
+        return save is not None and self._write(self.path, save)
+
+    def _take(self, trackers: Iterable[ObjectTracker]) -> _Save | None:
+        """What a save would write, or None when the file already holds it."""
+        current: dict[Key, tuple[int, TrackerState]] = {}
+        for tracker in trackers:
+            revision = tracker.revision  # first: the state read next is at least this new
+            state = tracker.saved_state()
+            if state.baseline:
+                current[tracker.ref.key] = (revision, state)
+        unclaimed = {k: s for k, s in self._loaded.items() if k not in current}
+        wanted: dict[Key, int | None] = {key: revision for key, (revision, _) in current.items()}
+        wanted.update(dict.fromkeys(unclaimed))
+        if wanted == self._written:
+            return None
+        return _Save(current, unclaimed, wanted)
+
+    def _write(self, path: Path, save: _Save) -> bool:
+        with self._lock:
+            parts = [
+                f"{json.dumps('/'.join(key))}:{self._fragment(key, revision, state)}"
+                for key, (revision, state) in save.current.items()
+            ]
+            parts.extend(f"{json.dumps('/'.join(k))}:{encode_object(s)}" for k, s in save.unclaimed.items())
+            text = f'{{"version":{VERSION},"saved_at":{self._clock()!r},"objects":{{{",".join(parts)}}}}}\n'
+            try:
+                _write_synced(self._temp, text.encode())
+                os.replace(self._temp, path)
+                _sync_folder(path.parent)
+            except OSError as exc:
+                if not self._failing:
+                    log.error("state file %s not saved: %s (trying again)", path, exc.strerror or exc)
+                self._failing = True
+                return False
+            if self._failing:
+                log.info("state file %s saved again", path)
+            self._failing = False
+            self._written = save.wanted
+            self._fragments = {k: v for k, v in self._fragments.items() if k in save.current}
+            self.saves += 1
+            return True
+
+    def _fragment(self, key: Key, revision: int, state: TrackerState) -> str:
         """The tracker's JSON, re-encoded only after it changed (most objects are idle most of the time)."""
         cached = self._fragments.get(key)
-        if cached is not None and cached[0] == tracker.revision:
+        if cached is not None and cached[0] == revision:
             return cached[1]
-        fragment = encode_object(tracker.saved_state())
-        self._fragments[key] = (tracker.revision, fragment)
+        fragment = encode_object(state)
+        self._fragments[key] = (revision, fragment)
         return fragment
 
 
