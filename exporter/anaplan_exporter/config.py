@@ -39,7 +39,7 @@ from .config_source import (
     parse_duration,
     read_yaml_file,
 )
-from .web import parse_listen_address
+from .config_web import WEB_KEYS, WebConfig, parse_basic_auth_users, parse_tls_server_config, parse_web
 
 __all__ = [
     "Config",
@@ -120,17 +120,6 @@ class PollingConfig:
 
 
 @dataclass(frozen=True)
-class WebConfig:
-    listen_address: str = ":10118"
-    telemetry_path: str = "/metrics"
-    tls_cert_file: str | None = None
-    tls_key_file: str | None = None
-    tls_client_ca_file: str | None = None
-    basic_auth_users: Mapping[str, str] = field(default_factory=dict, repr=False)
-    """User name -> bcrypt hash."""
-
-
-@dataclass(frozen=True)
 class StateConfig:
     """Where the trackers' state is kept across restarts (None: in memory only)."""
 
@@ -187,7 +176,7 @@ def parse_config(data: object, source: str, environ: Mapping[str, str]) -> Confi
         credentials=_credentials(anaplan),
         targets=_targets(top, defaults),
         polling=_polling(top.section("polling", _POLLING_KEYS)),
-        web=_web(top.section("web", _WEB_KEYS)),
+        web=parse_web(top.section("web", WEB_KEYS)),
         shard=shard,
         shard_total=shard_total,
         replica_requests_per_second=sharding.number("replica_requests_per_second", None),
@@ -212,7 +201,7 @@ def apply_web_config_file(config: Config, path: Path, environ: Mapping[str, str]
     data = read_yaml_file(path)
     ctx = Context(str(path), path.parent, environ)
     top = Section(ctx, data, "", ("tls_server_config", "basic_auth_users"))
-    cert, key, client_ca = _tls_server_config(top)
+    cert, key, client_ca = parse_tls_server_config(top)
     return replace(
         config,
         web=replace(
@@ -220,7 +209,7 @@ def apply_web_config_file(config: Config, path: Path, environ: Mapping[str, str]
             tls_cert_file=cert,
             tls_key_file=key,
             tls_client_ca_file=client_ca,
-            basic_auth_users=_basic_auth_users(top),
+            basic_auth_users=parse_basic_auth_users(top),
         ),
     )
 
@@ -600,75 +589,6 @@ def _state(section: Section, environ: Mapping[str, str]) -> StateConfig:
     interval = section.duration("save_interval", StateConfig.save_interval)
     assert interval is not None
     return StateConfig(path, interval)
-
-
-# --- web ---
-
-_WEB_KEYS = ("listen_address", "telemetry_path", "tls_server_config", "basic_auth_users")
-_RESERVED_PATHS = ("/", "/-/healthy", "/-/ready")
-_BCRYPT_HASH = re.compile(r"\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}")
-
-
-def _web(section: Section) -> WebConfig:
-    listen = section.string("listen_address", WebConfig.listen_address)
-    assert listen is not None
-    try:
-        parse_listen_address(listen)
-    except ValueError as exc:
-        raise section.ctx.error(section.at("listen_address"), str(exc)) from None
-    telemetry = section.string("telemetry_path", WebConfig.telemetry_path)
-    assert telemetry is not None
-    if not telemetry.startswith("/") or telemetry in _RESERVED_PATHS or any(c.isspace() for c in telemetry):
-        raise section.ctx.error(
-            section.at("telemetry_path"),
-            f"expected a path such as /metrics (not /, /-/healthy or /-/ready), got {describe(telemetry)}",
-        )
-    cert, key, client_ca = _tls_server_config(section)
-    return WebConfig(listen, telemetry, cert, key, client_ca, _basic_auth_users(section))
-
-
-def _tls_server_config(parent: Section) -> tuple[str | None, str | None, str | None]:
-    if "tls_server_config" not in parent:
-        return None, None, None
-    tls = parent.section("tls_server_config", ("cert_file", "key_file", "client_ca_file", "client_auth_type"))
-    cert = tls.readable_file("cert_file", required=True)
-    key = tls.readable_file("key_file", required=True)
-    client_ca = tls.readable_file("client_ca_file")
-    auth_type = tls.string("client_auth_type")
-    if auth_type is not None:
-        if auth_type != "RequireAndVerifyClientCert":
-            raise tls.ctx.error(
-                tls.at("client_auth_type"),
-                "only RequireAndVerifyClientCert is supported (with client_ca_file), "
-                f"got {describe(auth_type)}",
-            )
-        if client_ca is None:
-            raise tls.ctx.error(
-                tls.at("client_ca_file"), "required with client_auth_type RequireAndVerifyClientCert"
-            )
-    return str(cert), str(key), None if client_ca is None else str(client_ca)
-
-
-def _basic_auth_users(parent: Section) -> Mapping[str, str]:
-    raw = parent.raw("basic_auth_users")
-    if raw is None:
-        return types.MappingProxyType({})
-    if not isinstance(raw, Mapping):
-        raise parent.ctx.error(
-            parent.at("basic_auth_users"), f"expected a mapping of user to bcrypt hash, got {describe(raw)}"
-        )
-    users: dict[str, str] = {}
-    for user, hashed in raw.items():
-        path = f"{parent.at('basic_auth_users')}.{user}"
-        if not isinstance(user, str) or not user or ":" in user:
-            raise parent.ctx.error(path, "user names must be non-empty strings without ':'")
-        hashed = parent.ctx.expand(hashed, path)
-        if not isinstance(hashed, str) or not _BCRYPT_HASH.fullmatch(hashed.strip()):
-            raise parent.ctx.error(
-                path, "expected a bcrypt hash (e.g. from: htpasswd -nBC 10 \"\" | tr -d ':\\n')"
-            )
-        users[user] = hashed.strip()
-    return types.MappingProxyType(users)
 
 
 def describe_duration(seconds: float) -> str:
