@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode
 
-from .anaplan.models import ObjectType, TaskState
-from .snapshot import ObjectStatus, Snapshot
+from ..anaplan.models import ObjectType, TaskState
+from ..snapshot import ObjectStatus, Snapshot
 
 DOCS_URL = "https://github.com/anaplan-exporter/anaplan-exporter/blob/main/"
 """Where the README and docs/ are read (the alerts' runbook_url points at the same place)."""
