@@ -9,55 +9,60 @@ Links are relative (``metrics``, ``-/healthy``) so the page also works behind a 
 
 from __future__ import annotations
 
-import datetime
 import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlencode
 
-from ..anaplan.models import ObjectType, TaskState
+from ..anaplan.models import ObjectType
 from ..snapshot import ObjectStatus, Snapshot
+from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters, matches
+from .outcomes import (
+    CANCELLED,
+    DOWN,
+    FAILED,
+    LABEL,
+    NONE,
+    RANK,
+    RUNNING,
+    SUCCEEDED,
+    UNKNOWN,
+    poll_health,
+    row_status,
+    task_outcome,
+)
+from .time_text import format_duration, iso_time, relative_time
+
+__all__ = [
+    "CANCELLED",
+    "DEFAULT_REFRESH",
+    "DOCS_URL",
+    "DOWN",
+    "DUMP_PATTERNS",
+    "FAILED",
+    "MAX_ROWS",
+    "NONE",
+    "RUNNING",
+    "STATE_FILTERS",
+    "SUCCEEDED",
+    "UNKNOWN",
+    "Filters",
+    "PageInfo",
+    "format_duration",
+    "iso_time",
+    "poll_health",
+    "relative_time",
+    "render_status_page",
+    "row_status",
+    "task_outcome",
+]
 
 DOCS_URL = "https://github.com/anaplan-exporter/anaplan-exporter/blob/main/"
 """Where the README and docs/ are read (the alerts' runbook_url points at the same place)."""
-DEFAULT_REFRESH = 30
 MAX_ROWS = 500
-_MAX_QUERY_VALUE = 200
 _MAX_MESSAGE = 500
 _MAX_CHOICES = 200
 _TOKEN_WARNING = 300.0
 
-# Task outcome of an object's newest task, and its place in the sort (problems first).
-DOWN, FAILED, RUNNING, CANCELLED, UNKNOWN, NONE, SUCCEEDED = (
-    "down",
-    "failed",
-    "running",
-    "cancelled",
-    "unknown",
-    "none",
-    "succeeded",
-)
-_RANK = {DOWN: 0, FAILED: 1, RUNNING: 2, CANCELLED: 3, UNKNOWN: 4, NONE: 5, SUCCEEDED: 6}
-_LABEL = {
-    DOWN: "DOWN",
-    FAILED: "FAILED",
-    RUNNING: "RUNNING",
-    CANCELLED: "CANCELLED",
-    UNKNOWN: "UNKNOWN",
-    NONE: "NO RUNS",
-    SUCCEEDED: "OK",
-}
-STATE_FILTERS = {
-    "problems": "problems (down or failed)",
-    DOWN: "down (polls failing)",
-    FAILED: "failed",
-    RUNNING: "running",
-    CANCELLED: "cancelled",
-    SUCCEEDED: "succeeded",
-    NONE: "no runs",
-    UNKNOWN: "unknown",
-}
-_ACTIVE = (TaskState.NOT_STARTED, TaskState.IN_PROGRESS, TaskState.CANCELLING)
 _API_PREFIX = "/2/0/workspaces/{workspaceId}/models/{modelId}"
 DUMP_PATTERNS = (
     ("import", _API_PREFIX + "/imports/{importId}/tasks/{taskId}/dump"),
@@ -79,162 +84,6 @@ class PageInfo:
     reload_success_time: float | None = None
     docs_url: str = DOCS_URL
     max_rows: int = MAX_ROWS
-
-
-@dataclass(frozen=True)
-class Filters:
-    """The query string, parsed: empty strings mean "any"."""
-
-    workspace: str = ""
-    model: str = ""
-    type: str = ""
-    state: str = ""
-    name: str = ""
-    refresh: int = DEFAULT_REFRESH
-
-    @classmethod
-    def parse(cls, query: str) -> tuple[Filters, list[str]]:
-        """Filters from ``query`` (a raw query string) and notes about values that were ignored."""
-        values = parse_qs(query, keep_blank_values=False)
-        notes: list[str] = []
-
-        def first(key: str) -> str:
-            found = values.get(key)
-            return found[0].strip()[:_MAX_QUERY_VALUE] if found else ""
-
-        kind, state = first("type").lower(), first("state").lower()
-        if kind and kind not in {t.value for t in ObjectType}:
-            notes.append(f"unknown type {kind!r} ignored")
-            kind = ""
-        if state and state not in STATE_FILTERS:
-            notes.append(f"unknown state {state!r} ignored")
-            state = ""
-        refresh = DEFAULT_REFRESH
-        text = first("refresh")
-        if text:
-            if text.isdigit():
-                refresh = 0 if int(text) == 0 else min(max(int(text), 5), 3600)
-            else:
-                notes.append(f"refresh {text!r} is not a number of seconds; using {DEFAULT_REFRESH}")
-        return cls(first("workspace"), first("model"), kind, state, first("name"), refresh), notes
-
-    def params(self, **changes: str | int) -> dict[str, str]:
-        """The query parameters that reproduce these filters (defaults left out), with ``changes``."""
-        current: dict[str, str | int] = {
-            "workspace": self.workspace,
-            "model": self.model,
-            "type": self.type,
-            "state": self.state,
-            "name": self.name,
-            "refresh": "" if self.refresh == DEFAULT_REFRESH else self.refresh,
-        }
-        current.update(changes)
-        return {key: str(value) for key, value in current.items() if value != ""}
-
-    def href(self, **changes: str | int) -> str:
-        return "?" + urlencode(self.params(**changes))
-
-    @property
-    def active(self) -> bool:
-        return bool(self.workspace or self.model or self.type or self.state or self.name)
-
-
-def task_outcome(obj: ObjectStatus) -> str:
-    """The newest task's outcome: running, failed, succeeded, cancelled, unknown, or none (never ran)."""
-    task = obj.task
-    if task is None:
-        return NONE
-    if task.state in _ACTIVE:
-        return RUNNING
-    if task.state is TaskState.CANCELLED:
-        return CANCELLED
-    if task.state is TaskState.COMPLETE and task.result is not None:
-        return SUCCEEDED if task.result.successful else FAILED
-    return UNKNOWN
-
-
-def poll_health(obj: ObjectStatus) -> str:
-    """``up``, ``down`` (the last poll failed) or ``pending`` (not polled yet)."""
-    if obj.up:
-        return "up"
-    if obj.last_poll_time is None and obj.last_error is None:
-        return "pending"
-    return "down"
-
-
-def row_status(obj: ObjectStatus) -> str:
-    """What the row is sorted and coloured by: down before the task's own outcome."""
-    return DOWN if poll_health(obj) == "down" else task_outcome(obj)
-
-
-def _matches(obj: ObjectStatus, outcome: str, health: str, filters: Filters) -> bool:
-    ref = obj.ref
-    if filters.type and ref.object_type.value != filters.type:
-        return False
-    if filters.workspace and not _match_text(filters.workspace, ref.workspace_id, ref.workspace_name):
-        return False
-    if filters.model and not _match_text(filters.model, ref.model_id, ref.model_name):
-        return False
-    if filters.name and not _match_text(filters.name, ref.object_id, ref.object_name):
-        return False
-    state = filters.state
-    if not state:
-        return True
-    down = health == "down"
-    if state == "problems":
-        return down or outcome == FAILED
-    if state == DOWN:
-        return down
-    if state == FAILED:  # a failed run stays a failure while its object's polls fail
-        return outcome == FAILED
-    return outcome == state and not down
-
-
-def _match_text(wanted: str, identifier: str, name: str) -> bool:
-    """An ID matches exactly, a name by case-insensitive substring."""
-    folded = wanted.casefold()
-    return folded == identifier.casefold() or folded in name.casefold()
-
-
-# --- formatting ---
-
-
-def iso_time(timestamp: float) -> str:
-    """ISO 8601 in UTC, to the second: ``2026-12-01T15:14:48Z``."""
-    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def format_duration(seconds: float) -> str:
-    """``45 s``, ``12 min 3 s``, ``3 h 5 min``, ``2 d 4 h``."""
-    total = int(max(0.0, seconds))
-    if total < 60:
-        return f"{total} s"
-    if total < 3600:
-        minutes, secs = divmod(total, 60)
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    if total < 86400:
-        hours, rest = divmod(total, 3600)
-        return f"{hours} h {rest // 60} min" if rest // 60 else f"{hours} h"
-    days, rest = divmod(total, 86400)
-    return f"{days} d {rest // 3600} h" if rest // 3600 else f"{days} d"
-
-
-def relative_time(timestamp: float, now: float) -> str:
-    """``3 h ago``, ``in 25 min``, ``just now``: the largest whole unit only."""
-    delta = now - timestamp
-    amount = abs(delta)
-    if amount < 1:
-        return "just now"
-    if amount < 60:
-        text = f"{int(amount)} s"
-    elif amount < 3600:
-        text = f"{int(amount // 60)} min"
-    elif amount < 2 * 86400:
-        text = f"{int(amount // 3600)} h"
-    else:
-        text = f"{int(amount // 86400)} d"
-    return f"{text} ago" if delta > 0 else f"in {text}"
 
 
 def _e(value: object) -> str:
@@ -269,7 +118,7 @@ def render_status_page(snapshot: Snapshot, info: PageInfo, query: str = "") -> s
     filters, notes = Filters.parse(query)
     links = _Links(info.docs_url)
     now = info.now
-    counts = dict.fromkeys(_RANK, 0)
+    counts = dict.fromkeys(RANK, 0)
     matching: list[tuple[int, str, str, str, str, ObjectStatus, str, str]] = []
     for obj in snapshot.objects:
         outcome, health = task_outcome(obj), poll_health(obj)
@@ -277,11 +126,11 @@ def render_status_page(snapshot: Snapshot, info: PageInfo, query: str = "") -> s
         counts[status] += 1
         if status == DOWN and outcome == FAILED:
             counts[FAILED] += 1
-        if _matches(obj, outcome, health, filters):
+        if matches(obj, outcome, health, filters):
             ref = obj.ref
             matching.append(
                 (
-                    _RANK[status],
+                    RANK[status],
                     ref.workspace_name.casefold(),
                     ref.model_name.casefold(),
                     ref.object_type.value,
@@ -556,9 +405,9 @@ def _row(obj: ObjectStatus, outcome: str, health: str, now: float, links: _Links
 def _task_cell(obj: ObjectStatus, outcome: str, now: float, links: _Links) -> str:
     task = obj.task
     if task is None:
-        return _badge(NONE, _LABEL[NONE])
+        return _badge(NONE, LABEL[NONE])
     state = task.raw_state or task.state.value
-    parts = [f'{_badge(outcome, _LABEL[outcome])} <span class="muted">{_e(state)}</span>']
+    parts = [f'{_badge(outcome, LABEL[outcome])} <span class="muted">{_e(state)}</span>']
     if outcome == RUNNING:
         if task.progress is not None:
             fraction = min(max(task.progress, 0.0), 1.0)
