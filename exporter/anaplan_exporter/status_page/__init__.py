@@ -9,18 +9,17 @@ Links are relative (``metrics``, ``-/healthy``) so the page also works behind a 
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from ..anaplan.models import ObjectType
 from ..snapshot import ObjectStatus, Snapshot
+from .cells import row
 from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters, matches
+from .markup import Links, badge, escape, when
 from .outcomes import (
     CANCELLED,
     DOWN,
     FAILED,
-    LABEL,
     NONE,
     RANK,
     RUNNING,
@@ -30,6 +29,7 @@ from .outcomes import (
     row_status,
     task_outcome,
 )
+from .page_info import DOCS_URL, MAX_ROWS, PageInfo
 from .time_text import format_duration, iso_time, relative_time
 
 __all__ = [
@@ -56,10 +56,6 @@ __all__ = [
     "task_outcome",
 ]
 
-DOCS_URL = "https://github.com/anaplan-exporter/anaplan-exporter/blob/main/"
-"""Where the README and docs/ are read (the alerts' runbook_url points at the same place)."""
-MAX_ROWS = 500
-_MAX_MESSAGE = 500
 _MAX_CHOICES = 200
 _TOKEN_WARNING = 300.0
 
@@ -71,52 +67,13 @@ DUMP_PATTERNS = (
 """Anaplan's failure-dump endpoints (GET; add ``/chunks`` and ``/chunks/{n}`` for large files)."""
 
 
-@dataclass(frozen=True)
-class PageInfo:
-    """What the page shows besides the snapshot: the exporter's own facts and the clock."""
-
-    version: str
-    now: float
-    telemetry_path: str = "/metrics"
-    reload_successful: bool | None = None
-    """Outcome of the last configuration load or reload; None when unknown (``--once``, tests)."""
-    reload_time: float | None = None
-    reload_success_time: float | None = None
-    docs_url: str = DOCS_URL
-    max_rows: int = MAX_ROWS
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _when(timestamp: float | None, now: float, never: str = "never") -> str:
-    if timestamp is None:
-        return f'<span class="muted">{_e(never)}</span>'
-    iso = iso_time(timestamp)
-    return f'<time datetime="{iso}">{iso}</time> <span class="rel">{_e(relative_time(timestamp, now))}</span>'
-
-
-def _badge(kind: str, text: str) -> str:
-    return f'<span class="badge {kind}">{_e(text)}</span>'
-
-
-class _Links:
-    def __init__(self, docs_url: str) -> None:
-        self.docs = docs_url
-        self.runbook = docs_url + "docs/runbook.md"
-
-    def alert(self, name: str) -> str:
-        return f'<a class="runbook" href="{_e(self.runbook)}#{name.lower()}">runbook: {name}</a>'
-
-
 # --- page ---
 
 
 def render_status_page(snapshot: Snapshot, info: PageInfo, query: str = "") -> str:
     """The whole HTML page for ``snapshot`` with the filters of ``query`` (a raw query string)."""
     filters, notes = Filters.parse(query)
-    links = _Links(info.docs_url)
+    links = Links(info.docs_url)
     now = info.now
     counts = dict.fromkeys(RANK, 0)
     matching: list[tuple[int, str, str, str, str, ObjectStatus, str, str]] = []
@@ -142,7 +99,7 @@ def render_status_page(snapshot: Snapshot, info: PageInfo, query: str = "") -> s
             )
     matching.sort(key=lambda item: item[:5])
     shown = matching[: max(0, info.max_rows)]
-    rows = "".join(_row(item[5], item[6], item[7], now, links) for item in shown)
+    rows = "".join(row(item[5], item[6], item[7], now, links) for item in shown)
     parts = [
         _head(filters),
         _header(snapshot, info, filters, links),
@@ -203,23 +160,23 @@ def _head(filters: Filters) -> str:
     )
 
 
-def _header(snapshot: Snapshot, info: PageInfo, filters: Filters, links: _Links) -> str:
+def _header(snapshot: Snapshot, info: PageInfo, filters: Filters, links: Links) -> str:
     metrics = info.telemetry_path.lstrip("/") or "metrics"
     if filters.refresh:
         refresh = (
             f"refreshes every {filters.refresh} s · "
-            f'<a href="{_e(filters.href(refresh=0))}">stop auto-refresh</a>'
+            f'<a href="{escape(filters.href(refresh=0))}">stop auto-refresh</a>'
         )
     else:
-        refresh = f'auto-refresh off · <a href="{_e(filters.href(refresh=""))}">turn it on</a>'
+        refresh = f'auto-refresh off · <a href="{escape(filters.href(refresh=""))}">turn it on</a>'
     return (
         "<header><h1>Anaplan exporter status</h1>"
-        f'<p class="muted">Generated {_e(iso_time(info.now))} · {refresh}</p>'
-        f'<nav><a href="{_e(metrics)}">Metrics</a><a href="-/healthy">Health</a>'
-        f'<a href="-/ready">Readiness</a><a href="{_e(links.docs)}README.md">Docs</a>'
-        f'<a href="{_e(links.docs)}docs/metrics.md">Metrics reference</a>'
-        f'<a href="{_e(links.runbook)}">Runbook</a>'
-        f'<a href="{_e(links.docs)}docs/configuration.md">Configuration</a></nav></header>\n'
+        f'<p class="muted">Generated {escape(iso_time(info.now))} · {refresh}</p>'
+        f'<nav><a href="{escape(metrics)}">Metrics</a><a href="-/healthy">Health</a>'
+        f'<a href="-/ready">Readiness</a><a href="{escape(links.docs)}README.md">Docs</a>'
+        f'<a href="{escape(links.docs)}docs/metrics.md">Metrics reference</a>'
+        f'<a href="{escape(links.runbook)}">Runbook</a>'
+        f'<a href="{escape(links.docs)}docs/configuration.md">Configuration</a></nav></header>\n'
     )
 
 
@@ -234,30 +191,32 @@ def _summary(counts: Mapping[str, int], total: int, filters: Filters) -> str:
         count = total if kind == "total" else counts[kind]
         zero = " zero" if count == 0 and kind != "total" else ""
         href = filters.href(state=state, workspace="", model="", type="", name="")
-        cards.append(f'<a class="{kind}{zero}" id="count-{kind}" href="{_e(href)}"><b>{count}</b>{label}</a>')
+        cards.append(
+            f'<a class="{kind}{zero}" id="count-{kind}" href="{escape(href)}"><b>{count}</b>{label}</a>'
+        )
     return f'<section class="summary">{"".join(cards)}</section>\n'
 
 
-def _exporter_facts(snapshot: Snapshot, info: PageInfo, links: _Links) -> str:
+def _exporter_facts(snapshot: Snapshot, info: PageInfo, links: Links) -> str:
     now = info.now
     ready = (
-        _badge("up", "ready")
+        badge("up", "ready")
         if snapshot.ready
-        else _badge("pending", "not ready") + " waiting for the first full poll cycle"
+        else badge("pending", "not ready") + " waiting for the first full poll cycle"
     )
     if snapshot.up:
-        cycle = _badge("up", "up")
+        cycle = badge("up", "up")
     elif snapshot.ready:
-        cycle = _badge("down", "errors") + " " + links.alert("AnaplanPollStale")
+        cycle = badge("down", "errors") + " " + links.alert("AnaplanPollStale")
     else:
-        cycle = _badge("pending", "pending")
-    cycle += f" last fully successful: {_when(snapshot.last_success_time, now, 'not yet')}"
+        cycle = badge("pending", "pending")
+    cycle += f" last fully successful: {when(snapshot.last_success_time, now, 'not yet')}"
     if snapshot.poll_duration_seconds is not None:
         took = format_duration(snapshot.poll_duration_seconds)
         every = format_duration(snapshot.poll_interval_seconds)
-        cycle += f' <span class="muted">(took {_e(took)}, every {_e(every)})</span>'
+        cycle += f' <span class="muted">(took {escape(took)}, every {escape(every)})</span>'
     oldest = (
-        _e(format_duration(snapshot.oldest_poll_age_seconds))
+        escape(format_duration(snapshot.oldest_poll_age_seconds))
         if snapshot.oldest_poll_age_seconds is not None
         else '<span class="muted">n/a</span>'
     )
@@ -269,21 +228,21 @@ def _exporter_facts(snapshot: Snapshot, info: PageInfo, links: _Links) -> str:
     if snapshot.token_expires_at is None:
         token = '<span class="muted">no token yet</span>'
     else:
-        token = _when(snapshot.token_expires_at, now)
+        token = when(snapshot.token_expires_at, now)
         if snapshot.token_expires_at - now < _TOKEN_WARNING:
             token = f'<span class="warn">{token}</span>'
     if info.reload_successful is None:
         reload = '<span class="muted">n/a</span>'
     elif info.reload_successful:
-        reload = _badge("up", "loaded") + " " + _when(info.reload_time, now)
+        reload = badge("up", "loaded") + " " + when(info.reload_time, now)
     else:
         reload = (
-            _badge("failed", "refused")
-            + f" {_when(info.reload_time, now)}; running the configuration loaded "
-            + f"{_when(info.reload_success_time, now)} {links.alert('AnaplanExporterConfigReloadFailed')}"
+            badge("failed", "refused")
+            + f" {when(info.reload_time, now)}; running the configuration loaded "
+            + f"{when(info.reload_success_time, now)} {links.alert('AnaplanExporterConfigReloadFailed')}"
         )
     facts = (
-        ("Version", _e(info.version)),
+        ("Version", escape(info.version)),
         ("Ready", ready),
         ("Poll cycle", cycle),
         ("Oldest poll", oldest),
@@ -296,11 +255,11 @@ def _exporter_facts(snapshot: Snapshot, info: PageInfo, links: _Links) -> str:
     return f'<section class="box" id="exporter"><dl class="facts">{cells}</dl></section>\n'
 
 
-def _discovery(snapshot: Snapshot, links: _Links) -> str:
+def _discovery(snapshot: Snapshot, links: Links) -> str:
     errors = snapshot.discovery_errors
     if not errors:
         return '<section class="box" id="discovery">Discovery: no errors.</section>\n'
-    items = "".join(f"<li>{_e(error)}</li>" for error in errors)
+    items = "".join(f"<li>{escape(error)}</li>" for error in errors)
     return (
         f'<section class="box alert" id="discovery"><b>Discovery errors ({len(errors)})</b>: targets '
         "that could not be resolved (authentication, connection, names or &quot;*&quot; that matched "
@@ -311,7 +270,7 @@ def _discovery(snapshot: Snapshot, links: _Links) -> str:
 
 def _choices(values: Iterable[str]) -> str:
     unique = sorted(set(values), key=str.casefold)[:_MAX_CHOICES]
-    return "".join(f'<option value="{_e(value)}">' for value in unique)
+    return "".join(f'<option value="{escape(value)}">' for value in unique)
 
 
 def _filter_form(snapshot: Snapshot, filters: Filters, notes: list[str]) -> str:
@@ -320,7 +279,7 @@ def _filter_form(snapshot: Snapshot, filters: Filters, notes: list[str]) -> str:
         for t in ObjectType
     )
     states = "".join(
-        f'<option value="{key}"{" selected" if key == filters.state else ""}>{_e(label)}</option>'
+        f'<option value="{key}"{" selected" if key == filters.state else ""}>{escape(label)}</option>'
         for key, label in STATE_FILTERS.items()
     )
     hidden = (
@@ -329,20 +288,20 @@ def _filter_form(snapshot: Snapshot, filters: Filters, notes: list[str]) -> str:
         else ""
     )
     clear = filters.href(workspace="", model="", type="", state="", name="")
-    note = "".join(f'<p class="note">{_e(text)}</p>' for text in notes)
+    note = "".join(f'<p class="note">{escape(text)}</p>' for text in notes)
     objects = snapshot.objects
     return (
         '<form class="filters" method="get" action="">'
-        f'<label>Workspace<input name="workspace" list="workspaces" value="{_e(filters.workspace)}" '
+        f'<label>Workspace<input name="workspace" list="workspaces" value="{escape(filters.workspace)}" '
         'placeholder="name or ID"></label>'
         f'<datalist id="workspaces">{_choices(o.ref.workspace_name for o in objects)}</datalist>'
-        f'<label>Model<input name="model" list="models" value="{_e(filters.model)}" '
+        f'<label>Model<input name="model" list="models" value="{escape(filters.model)}" '
         'placeholder="name or ID"></label>'
         f'<datalist id="models">{_choices(o.ref.model_name for o in objects)}</datalist>'
         f'<label>Type<select name="type"><option value="">any</option>{types}</select></label>'
         f'<label>State<select name="state"><option value="">any</option>{states}</select></label>'
-        f'<label>Name<input name="name" value="{_e(filters.name)}" placeholder="name or ID"></label>'
-        f'{hidden}<button type="submit">Filter</button> <a href="{_e(clear)}">clear</a></form>{note}\n'
+        f'<label>Name<input name="name" value="{escape(filters.name)}" placeholder="name or ID"></label>'
+        f'{hidden}<button type="submit">Filter</button> <a href="{escape(clear)}">clear</a></form>{note}\n'
     )
 
 
@@ -371,165 +330,9 @@ def _table(rows: str) -> str:
 
 
 def _footer(info: PageInfo) -> str:
-    patterns = "; ".join(f"{kind}: <code>GET {_e(path)}</code>" for kind, path in DUMP_PATTERNS)
+    patterns = "; ".join(f"{kind}: <code>GET {escape(path)}</code>" for kind, path in DUMP_PATTERNS)
     return (
         f'<footer><p class="muted small">Failure dumps ({patterns}) are kept by Anaplan for 48 hours at most '
         "and only for the last run of the user who ran the import. Times are UTC. anaplan-exporter "
-        f"{_e(info.version)}.</p></footer></body></html>\n"
+        f"{escape(info.version)}.</p></footer></body></html>\n"
     )
-
-
-# --- one row ---
-
-
-def _row(obj: ObjectStatus, outcome: str, health: str, now: float, links: _Links) -> str:
-    status = DOWN if health == "down" else outcome
-    ref = obj.ref
-    obj_cell = (
-        f'<b class="name">{_e(ref.object_name)}</b> <span class="muted">{ref.object_type.value} '
-        f'<code class="id">{_e(ref.object_id)}</code></span><br>'
-        f'<span class="small" title="workspace {_e(ref.workspace_id)}, model {_e(ref.model_id)}">'
-        f"{_e(ref.workspace_name)} / {_e(ref.model_name)}</span>"
-    )
-    cells = (
-        obj_cell,
-        _task_cell(obj, outcome, now, links),
-        _when(obj.last_success_time, now),
-        _when(obj.last_failure_time, now),
-        _steps_cell(obj),
-        _poll_cell(obj, health, now, links),
-    )
-    return f'<tr class="{status}">' + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
-
-
-def _task_cell(obj: ObjectStatus, outcome: str, now: float, links: _Links) -> str:
-    task = obj.task
-    if task is None:
-        return _badge(NONE, LABEL[NONE])
-    state = task.raw_state or task.state.value
-    parts = [f'{_badge(outcome, LABEL[outcome])} <span class="muted">{_e(state)}</span>']
-    if outcome == RUNNING:
-        if task.progress is not None:
-            fraction = min(max(task.progress, 0.0), 1.0)
-            parts.append(f'<progress value="{fraction:.3f}" max="1"></progress> {fraction * 100:.0f} %')
-        if task.current_step:
-            parts.append(f'step: <span class="step">{_e(task.current_step)}</span>')
-    facts = []
-    if obj.duration_seconds is not None:
-        took = format_duration(obj.duration_seconds)
-        facts.append(f"running for {took}" if outcome == RUNNING else f"took {took}")
-    if task.creation_time is not None:
-        facts.append("started " + relative_time(task.creation_time, now))
-    if facts:
-        parts.append(f'<span class="small">{_e(", ".join(facts))}</span>')
-    rhythm = _rhythm(obj, now)
-    if rhythm:
-        parts.append(rhythm)
-    parts.append(f'<span class="small muted">task <code>{_e(task.task_id)}</code></span>')
-    ref = obj.ref
-    if (
-        outcome == RUNNING
-        and ref.max_duration is not None
-        and obj.duration_seconds is not None
-        and obj.duration_seconds > ref.max_duration
-    ):
-        parts.append(
-            f'<span class="warn">stuck: longer than max_duration {format_duration(ref.max_duration)}</span> '
-            + links.alert("AnaplanTaskStuck")
-        )
-    if (
-        ref.expected_every is not None
-        and obj.last_success_time is not None
-        and now - obj.last_success_time > 1.5 * ref.expected_every
-    ):
-        parts.append(
-            f'<span class="warn">overdue: expected every {_e(format_duration(ref.expected_every))}</span> '
-            + links.alert("AnaplanTaskOverdue")
-        )
-    if outcome == FAILED:
-        parts.append(links.alert("AnaplanTaskFailed"))
-    elif outcome == CANCELLED:
-        if task.cancelled_by:
-            parts.append(f'<span class="small">cancelled by {_e(task.cancelled_by)}</span>')
-        parts.append(links.alert("AnaplanTaskCancelled"))
-    return "<br>".join(parts)
-
-
-def _rhythm(obj: ObjectStatus, now: float) -> str:
-    """How often the object runs (configured, else learned), when its next run is due, how long it takes."""
-    facts = []
-    configured = obj.ref.expected_every
-    interval = configured if configured is not None else obj.learned_interval_seconds
-    if interval is not None:
-        how = "expected" if configured is not None else "usually"
-        facts.append(f"{how} every {format_duration(interval)}")
-        created = obj.task.creation_time if obj.task is not None else None
-        if created is not None:
-            facts.append(f"next run expected by {_when(created + interval, now)}")
-    if obj.usual_duration_seconds is not None:
-        facts.append(f"usually takes {format_duration(obj.usual_duration_seconds)}")
-    return f'<span class="small rhythm">{", ".join(facts)}</span>' if facts else ""
-
-
-def _steps_cell(obj: ObjectStatus) -> str:
-    task, ref = obj.task, obj.ref
-    result = task.result if task is not None else None
-    # The steps belong to the newest task when it has a result, otherwise to an earlier run.
-    task_id = task.task_id if task is not None and result is not None else "{taskId}"
-    prefix = f"/2/0/workspaces/{ref.workspace_id}/models/{ref.model_id}"
-    parts: list[str] = []
-    failed = [step for step in obj.steps if not step.successful]
-    if failed:
-        if result is None:
-            parts.append('<span class="muted small">previous run:</span>')
-        items = []
-        for step in failed:
-            item = (
-                f'<span class="step">{_e(step.step_name)}</span> <code class="id">{_e(step.step_id)}</code>'
-            )
-            if step.failure_dump_available:
-                path = f"{prefix}/processes/{ref.object_id}/tasks/{task_id}/dumps/{step.step_id}"
-                item += f"<br>{_dump(path)}"
-            else:
-                item += ' <span class="muted small">no dump</span>'
-            items.append(f"<li>{item}</li>")
-        parts.append(f'<ul class="steps">{"".join(items)}</ul>')
-    elif ref.object_type is ObjectType.IMPORT and result is not None and result.failure_dump_available:
-        path = f"{prefix}/imports/{ref.object_id}/tasks/{task_id}/dump"
-        parts.append(_dump(path))
-    elif result is not None and not result.successful and not obj.steps:
-        parts.append('<span class="muted small">no dump</span>')
-    rows = obj.row_counts
-    if rows is not None and (rows.failed or rows.ignored or rows.warnings):
-        parts.append(
-            f'<span class="small">rows: {rows.total} total, {rows.success} ok, {rows.failed} failed, '
-            f"{rows.ignored} ignored, {rows.warnings} warnings</span>"
-        )
-    return "<br>".join(parts) if parts else '<span class="muted">—</span>'
-
-
-def _dump(path: str) -> str:
-    return f'<span class="small">dump available: <code class="dump">GET {_e(path)}</code></span>'
-
-
-def _poll_cell(obj: ObjectStatus, health: str, now: float, links: _Links) -> str:
-    parts = [
-        _badge(health, health.upper())
-        + f' <span class="small">polled {_when(obj.last_poll_time, now, "not yet")}</span>'
-    ]
-    error = obj.last_error
-    if error is not None:
-        message = error.message if len(error.message) <= _MAX_MESSAGE else error.message[:_MAX_MESSAGE] + "…"
-        recovered = obj.up and (obj.last_poll_time is None or error.time <= obj.last_poll_time)
-        label = "earlier error (recovered)" if recovered else "last error"
-        parts.append(
-            f'<span class="{"muted" if recovered else "error"} small">{label}: <b>{_e(error.reason)}</b> '
-            f"{_e(message)}<br>at {_when(error.time, now)}</span>"
-        )
-    if health == "down":
-        reason = error.reason if error is not None else ""
-        alert = {"auth": "AnaplanAuthFailing", "rate_limited": "AnaplanRateLimited"}.get(
-            reason, "AnaplanTargetDown"
-        )
-        parts.append(links.alert(alert))
-    return "<br>".join(parts)
