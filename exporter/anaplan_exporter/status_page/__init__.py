@@ -5,23 +5,20 @@
 string goes through ``html.escape``. Problems sort first and at most ``info.max_rows`` rows are drawn, so a
 10,000-object tenant still renders in a few milliseconds; the filters (a plain GET form) narrow the rest.
 Links are relative (``metrics``, ``-/healthy``) so the page also works behind a proxy that adds a path prefix.
+
+``page`` joins the page from ``sections`` (with the ``stylesheet``) and one row per object from ``cells``;
+``outcomes`` classifies an object, ``filters`` parses the query string and matches objects, ``time_text``
+and ``markup`` write times and shared HTML pieces, ``page_info`` holds ``PageInfo``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
-from ..anaplan.models import ObjectType
-from ..snapshot import ObjectStatus, Snapshot
-from .cells import row
-from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters, matches
-from .markup import Links, badge, escape, when
+from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters
 from .outcomes import (
     CANCELLED,
     DOWN,
     FAILED,
     NONE,
-    RANK,
     RUNNING,
     SUCCEEDED,
     UNKNOWN,
@@ -29,7 +26,9 @@ from .outcomes import (
     row_status,
     task_outcome,
 )
+from .page import render_status_page
 from .page_info import DOCS_URL, MAX_ROWS, PageInfo
+from .sections import DUMP_PATTERNS
 from .time_text import format_duration, iso_time, relative_time
 
 __all__ = [
@@ -55,284 +54,3 @@ __all__ = [
     "row_status",
     "task_outcome",
 ]
-
-_MAX_CHOICES = 200
-_TOKEN_WARNING = 300.0
-
-_API_PREFIX = "/2/0/workspaces/{workspaceId}/models/{modelId}"
-DUMP_PATTERNS = (
-    ("import", _API_PREFIX + "/imports/{importId}/tasks/{taskId}/dump"),
-    ("process step", _API_PREFIX + "/processes/{processId}/tasks/{taskId}/dumps/{objectId}"),
-)
-"""Anaplan's failure-dump endpoints (GET; add ``/chunks`` and ``/chunks/{n}`` for large files)."""
-
-
-# --- page ---
-
-
-def render_status_page(snapshot: Snapshot, info: PageInfo, query: str = "") -> str:
-    """The whole HTML page for ``snapshot`` with the filters of ``query`` (a raw query string)."""
-    filters, notes = Filters.parse(query)
-    links = Links(info.docs_url)
-    now = info.now
-    counts = dict.fromkeys(RANK, 0)
-    matching: list[tuple[int, str, str, str, str, ObjectStatus, str, str]] = []
-    for obj in snapshot.objects:
-        outcome, health = task_outcome(obj), poll_health(obj)
-        status = DOWN if health == "down" else outcome
-        counts[status] += 1
-        if status == DOWN and outcome == FAILED:
-            counts[FAILED] += 1
-        if matches(obj, outcome, health, filters):
-            ref = obj.ref
-            matching.append(
-                (
-                    RANK[status],
-                    ref.workspace_name.casefold(),
-                    ref.model_name.casefold(),
-                    ref.object_type.value,
-                    ref.object_name.casefold(),
-                    obj,
-                    outcome,
-                    health,
-                )
-            )
-    matching.sort(key=lambda item: item[:5])
-    shown = matching[: max(0, info.max_rows)]
-    rows = "".join(row(item[5], item[6], item[7], now, links) for item in shown)
-    parts = [
-        _head(filters),
-        _header(snapshot, info, filters, links),
-        _summary(counts, len(snapshot.objects), filters),
-        _exporter_facts(snapshot, info, links),
-        _discovery(snapshot, links),
-        _filter_form(snapshot, filters, notes),
-        _table_intro(len(shown), len(matching), len(snapshot.objects), filters),
-        _table(rows) if shown else "",
-        _footer(info),
-    ]
-    return "".join(parts)
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.2em 1.6em;color:#1d2330;
-font-size:14px;background:#fafbfc}
-h1{font-size:1.5em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.2em 0 .4em}
-a{color:#1457b8}nav a{margin-right:1em}.muted,.rel{color:#6b7280}.rel{font-size:.92em}
-time,.rel{white-space:nowrap}
-.summary{display:flex;gap:.8em;margin:1em 0;flex-wrap:wrap}
-.summary a{display:block;padding:.5em 1.1em;border-radius:6px;text-decoration:none;color:#fff;min-width:7em}
-.summary b{display:block;font-size:1.8em;line-height:1.1}
-.summary .down{background:#8b1a1a}.summary .failed{background:#d12d2d}.summary .running{background:#1f6fd1}
-.summary .total{background:#4b5563}.summary .zero{opacity:.45}
-dl.facts{display:grid;grid-template-columns:max-content 1fr max-content 1fr;gap:.25em 1.2em;margin:0}
-dl.facts dt{font-weight:600}dl.facts dd{margin:0}
-.box{border:1px solid #d7dbe0;border-radius:6px;padding:.6em 1em;background:#fff;margin:.8em 0}
-.box.alert{border-color:#d12d2d;background:#fff3f3}.box ul{margin:.3em 0;padding-left:1.4em}
-form.filters{display:flex;gap:.8em;align-items:flex-end;flex-wrap:wrap}
-form.filters label{display:flex;flex-direction:column;font-size:.85em;color:#4b5563}
-form.filters input,form.filters select{font-size:1em;padding:.2em .3em;min-width:9em}
-table{border-collapse:collapse;width:100%;background:#fff}
-th,td{padding:.35em .5em;text-align:left;vertical-align:top;border-bottom:1px solid #e5e7eb}
-th{background:#eef1f5;position:sticky;top:0}
-tr.down td:first-child{border-left:5px solid #8b1a1a}tr.failed td:first-child{border-left:5px solid #d12d2d}
-tr.running td:first-child{border-left:5px solid #1f6fd1}
-tr.cancelled td:first-child{border-left:5px solid #c98a00}
-tr.succeeded td:first-child{border-left:5px solid #2e8b57}
-tr.none td:first-child,tr.unknown td:first-child{border-left:5px solid #9ca3af}
-.badge{display:inline-block;padding:.05em .5em;border-radius:4px;font-size:.85em;font-weight:700;color:#fff}
-.badge.down{background:#8b1a1a}.badge.failed{background:#d12d2d}.badge.running{background:#1f6fd1}
-.badge.cancelled{background:#c98a00}.badge.succeeded,.badge.up{background:#2e8b57}
-.badge.none,.badge.unknown,.badge.pending{background:#9ca3af}
-code{font-size:.9em;background:#f1f3f6;padding:0 .25em;border-radius:3px;word-break:break-all}
-code.id{white-space:nowrap;word-break:normal}.small{font-size:.9em}.error{color:#8b1a1a;word-break:break-word}.warn{color:#9a5b00}
-progress{width:8em;vertical-align:middle}ul.steps{margin:0;padding-left:1.1em}
-.note{color:#9a5b00;font-weight:600}
-"""
-
-
-def _head(filters: Filters) -> str:
-    refresh = f'<meta http-equiv="refresh" content="{filters.refresh}">' if filters.refresh else ""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"{refresh}<title>Anaplan exporter status</title><style>{_CSS}</style></head><body>\n"
-    )
-
-
-def _header(snapshot: Snapshot, info: PageInfo, filters: Filters, links: Links) -> str:
-    metrics = info.telemetry_path.lstrip("/") or "metrics"
-    if filters.refresh:
-        refresh = (
-            f"refreshes every {filters.refresh} s · "
-            f'<a href="{escape(filters.href(refresh=0))}">stop auto-refresh</a>'
-        )
-    else:
-        refresh = f'auto-refresh off · <a href="{escape(filters.href(refresh=""))}">turn it on</a>'
-    return (
-        "<header><h1>Anaplan exporter status</h1>"
-        f'<p class="muted">Generated {escape(iso_time(info.now))} · {refresh}</p>'
-        f'<nav><a href="{escape(metrics)}">Metrics</a><a href="-/healthy">Health</a>'
-        f'<a href="-/ready">Readiness</a><a href="{escape(links.docs)}README.md">Docs</a>'
-        f'<a href="{escape(links.docs)}docs/metrics.md">Metrics reference</a>'
-        f'<a href="{escape(links.runbook)}">Runbook</a>'
-        f'<a href="{escape(links.docs)}docs/configuration.md">Configuration</a></nav></header>\n'
-    )
-
-
-def _summary(counts: Mapping[str, int], total: int, filters: Filters) -> str:
-    cards = []
-    for kind, label, state in (
-        (DOWN, "down", DOWN),
-        (FAILED, "failed", FAILED),
-        (RUNNING, "running", RUNNING),
-        ("total", "watched", ""),
-    ):
-        count = total if kind == "total" else counts[kind]
-        zero = " zero" if count == 0 and kind != "total" else ""
-        href = filters.href(state=state, workspace="", model="", type="", name="")
-        cards.append(
-            f'<a class="{kind}{zero}" id="count-{kind}" href="{escape(href)}"><b>{count}</b>{label}</a>'
-        )
-    return f'<section class="summary">{"".join(cards)}</section>\n'
-
-
-def _exporter_facts(snapshot: Snapshot, info: PageInfo, links: Links) -> str:
-    now = info.now
-    ready = (
-        badge("up", "ready")
-        if snapshot.ready
-        else badge("pending", "not ready") + " waiting for the first full poll cycle"
-    )
-    if snapshot.up:
-        cycle = badge("up", "up")
-    elif snapshot.ready:
-        cycle = badge("down", "errors") + " " + links.alert("AnaplanPollStale")
-    else:
-        cycle = badge("pending", "pending")
-    cycle += f" last fully successful: {when(snapshot.last_success_time, now, 'not yet')}"
-    if snapshot.poll_duration_seconds is not None:
-        took = format_duration(snapshot.poll_duration_seconds)
-        every = format_duration(snapshot.poll_interval_seconds)
-        cycle += f' <span class="muted">(took {escape(took)}, every {escape(every)})</span>'
-    oldest = (
-        escape(format_duration(snapshot.oldest_poll_age_seconds))
-        if snapshot.oldest_poll_age_seconds is not None
-        else '<span class="muted">n/a</span>'
-    )
-    budget = (
-        f"{snapshot.budget_used_ratio * 100:.0f} %"
-        if snapshot.budget_used_ratio is not None
-        else '<span class="muted">n/a</span>'
-    )
-    if snapshot.token_expires_at is None:
-        token = '<span class="muted">no token yet</span>'
-    else:
-        token = when(snapshot.token_expires_at, now)
-        if snapshot.token_expires_at - now < _TOKEN_WARNING:
-            token = f'<span class="warn">{token}</span>'
-    if info.reload_successful is None:
-        reload = '<span class="muted">n/a</span>'
-    elif info.reload_successful:
-        reload = badge("up", "loaded") + " " + when(info.reload_time, now)
-    else:
-        reload = (
-            badge("failed", "refused")
-            + f" {when(info.reload_time, now)}; running the configuration loaded "
-            + f"{when(info.reload_success_time, now)} {links.alert('AnaplanExporterConfigReloadFailed')}"
-        )
-    facts = (
-        ("Version", escape(info.version)),
-        ("Ready", ready),
-        ("Poll cycle", cycle),
-        ("Oldest poll", oldest),
-        ("Request budget used", budget),
-        ("Token expires", token),
-        ("Last config reload", reload),
-        ("Watched objects", str(len(snapshot.objects))),
-    )
-    cells = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
-    return f'<section class="box" id="exporter"><dl class="facts">{cells}</dl></section>\n'
-
-
-def _discovery(snapshot: Snapshot, links: Links) -> str:
-    errors = snapshot.discovery_errors
-    if not errors:
-        return '<section class="box" id="discovery">Discovery: no errors.</section>\n'
-    items = "".join(f"<li>{escape(error)}</li>" for error in errors)
-    return (
-        f'<section class="box alert" id="discovery"><b>Discovery errors ({len(errors)})</b>: targets '
-        "that could not be resolved (authentication, connection, names or &quot;*&quot; that matched "
-        f"nothing). <ul>{items}</ul>{links.alert('AnaplanAuthFailing')} · "
-        f"{links.alert('AnaplanTargetDown')}</section>\n"
-    )
-
-
-def _choices(values: Iterable[str]) -> str:
-    unique = sorted(set(values), key=str.casefold)[:_MAX_CHOICES]
-    return "".join(f'<option value="{escape(value)}">' for value in unique)
-
-
-def _filter_form(snapshot: Snapshot, filters: Filters, notes: list[str]) -> str:
-    types = "".join(
-        f'<option value="{t.value}"{" selected" if t.value == filters.type else ""}>{t.value}</option>'
-        for t in ObjectType
-    )
-    states = "".join(
-        f'<option value="{key}"{" selected" if key == filters.state else ""}>{escape(label)}</option>'
-        for key, label in STATE_FILTERS.items()
-    )
-    hidden = (
-        f'<input type="hidden" name="refresh" value="{filters.refresh}">'
-        if filters.refresh != DEFAULT_REFRESH
-        else ""
-    )
-    clear = filters.href(workspace="", model="", type="", state="", name="")
-    note = "".join(f'<p class="note">{escape(text)}</p>' for text in notes)
-    objects = snapshot.objects
-    return (
-        '<form class="filters" method="get" action="">'
-        f'<label>Workspace<input name="workspace" list="workspaces" value="{escape(filters.workspace)}" '
-        'placeholder="name or ID"></label>'
-        f'<datalist id="workspaces">{_choices(o.ref.workspace_name for o in objects)}</datalist>'
-        f'<label>Model<input name="model" list="models" value="{escape(filters.model)}" '
-        'placeholder="name or ID"></label>'
-        f'<datalist id="models">{_choices(o.ref.model_name for o in objects)}</datalist>'
-        f'<label>Type<select name="type"><option value="">any</option>{types}</select></label>'
-        f'<label>State<select name="state"><option value="">any</option>{states}</select></label>'
-        f'<label>Name<input name="name" value="{escape(filters.name)}" placeholder="name or ID"></label>'
-        f'{hidden}<button type="submit">Filter</button> <a href="{escape(clear)}">clear</a></form>{note}\n'
-    )
-
-
-def _table_intro(shown: int, matching: int, total: int, filters: Filters) -> str:
-    if total == 0:
-        return '<p id="rows-note">No watched objects yet: see the discovery errors above, if any.</p>\n'
-    if matching == 0:
-        return f'<p id="rows-note">No object of {total} matches the filters.</p>\n'
-    what = "matching objects" if filters.active else "objects"
-    if shown < matching:
-        return (
-            f'<p id="rows-note" class="note">Showing {shown} of {matching} {what}, problems first; '
-            "use the filters to see the rest.</p>\n"
-        )
-    return f'<p id="rows-note">{matching} {what}, problems first.</p>\n'
-
-
-def _table(rows: str) -> str:
-    return (
-        '<table id="objects"><thead><tr><th style="width:17%">Object</th>'
-        '<th style="width:17%">Newest task</th>'
-        '<th style="width:11%">Last success</th><th style="width:11%">Last failure</th>'
-        '<th style="width:26%">Failed steps and dumps</th><th style="width:18%">Poll</th></tr></thead>'
-        f"<tbody>{rows}</tbody></table>\n"
-    )
-
-
-def _footer(info: PageInfo) -> str:
-    patterns = "; ".join(f"{kind}: <code>GET {escape(path)}</code>" for kind, path in DUMP_PATTERNS)
-    return (
-        f'<footer><p class="muted small">Failure dumps ({patterns}) are kept by Anaplan for 48 hours at most '
-        "and only for the last run of the user who ran the import. Times are UTC. anaplan-exporter "
-        f"{escape(info.version)}.</p></footer></body></html>\n"
-    )
