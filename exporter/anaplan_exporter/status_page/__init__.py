@@ -1,0 +1,56 @@
+"""The landing page ``/``: a status page for an incident, rendered on the server from one snapshot.
+
+``render_status_page(snapshot, info, query)`` reads nothing but its arguments (the clock comes in as
+``info.now``), so tests feed it hand-made snapshots. Every string from Anaplan, the configuration or the query
+string goes through ``html.escape``. Problems sort first and at most ``info.max_rows`` rows are drawn, so a
+10,000-object tenant still renders in a few milliseconds; the filters (a plain GET form) narrow the rest.
+Links are relative (``metrics``, ``-/healthy``) so the page also works behind a proxy that adds a path prefix.
+
+``page`` joins the page from ``sections`` (with the ``stylesheet``) and one row per object from ``cells``;
+``outcomes`` classifies an object, ``filters`` parses the query string and matches objects, ``time_text``
+and ``markup`` write times and shared HTML pieces, ``page_info`` holds ``PageInfo``.
+"""
+
+from __future__ import annotations
+
+from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters
+from .outcomes import (
+    CANCELLED,
+    DOWN,
+    FAILED,
+    NONE,
+    RUNNING,
+    SUCCEEDED,
+    UNKNOWN,
+    poll_health,
+    row_status,
+    task_outcome,
+)
+from .page import render_status_page
+from .page_info import DOCS_URL, MAX_ROWS, PageInfo
+from .sections import DUMP_PATTERNS
+from .time_text import format_duration, iso_time, relative_time
+
+__all__ = [
+    "CANCELLED",
+    "DEFAULT_REFRESH",
+    "DOCS_URL",
+    "DOWN",
+    "DUMP_PATTERNS",
+    "FAILED",
+    "MAX_ROWS",
+    "NONE",
+    "RUNNING",
+    "STATE_FILTERS",
+    "SUCCEEDED",
+    "UNKNOWN",
+    "Filters",
+    "PageInfo",
+    "format_duration",
+    "iso_time",
+    "poll_health",
+    "relative_time",
+    "render_status_page",
+    "row_status",
+    "task_outcome",
+]
