@@ -7,21 +7,22 @@ from typing import Any
 import pytest
 import requests
 
+from anaplan_exporter.simulator.http_handler import RequestHandler
 from anaplan_exporter.simulator.scenario import parse_scenario
-from anaplan_exporter.simulator.server import Response, _Handler, serve_in_thread
+from anaplan_exporter.simulator.server import Response, serve_in_thread
 
 SCENARIO = parse_scenario({"users": [{"username": "u", "password": "p"}], "workspaces": [{"name": "W"}]})
 
 
 def test_request_is_counted_before_its_response_is_written(monkeypatch: pytest.MonkeyPatch) -> None:
     at_send: list[dict[str, Any]] = []
-    original = _Handler.send
+    original = RequestHandler.send
 
-    def send(self: _Handler, response: Response, malformed: bool = False, **kwargs: Any) -> None:
+    def send(self: RequestHandler, response: Response, malformed: bool = False, **kwargs: Any) -> None:
         at_send.append(self.server.sim.stats.snapshot())
         original(self, response, malformed, **kwargs)
 
-    monkeypatch.setattr(_Handler, "send", send)
+    monkeypatch.setattr(RequestHandler, "send", send)
     with serve_in_thread(SCENARIO) as server:
         assert requests.get(server.url + "/2/0/workspaces", timeout=10).status_code == 401
     assert at_send[-1]["requests"] == {"workspaces": {"401": 1}}
@@ -30,13 +31,13 @@ def test_request_is_counted_before_its_response_is_written(monkeypatch: pytest.M
 
 def test_dropped_request_is_counted_before_the_connection_closes(monkeypatch: pytest.MonkeyPatch) -> None:
     at_drop: list[dict[str, Any]] = []
-    original = _Handler.drop
+    original = RequestHandler.drop
 
-    def drop(self: _Handler) -> None:
+    def drop(self: RequestHandler) -> None:
         at_drop.append(self.server.sim.stats.snapshot())
         original(self)
 
-    monkeypatch.setattr(_Handler, "drop", drop)
+    monkeypatch.setattr(RequestHandler, "drop", drop)
     with serve_in_thread(SCENARIO) as server:
         server.sim.faults.update({"drop_connection_rate": 1.0})
         with pytest.raises(requests.ConnectionError):

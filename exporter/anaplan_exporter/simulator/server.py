@@ -27,8 +27,6 @@ from .scenario_types import Scenario
 
 __all__ = ["MAX_PAGE", "Response", "Simulator", "SimulatorServer", "make_server", "serve_in_thread"]
 
-_Handler = RequestHandler  # the name tests import and patch it under
-
 
 class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
