@@ -22,27 +22,30 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Protocol
 
-from ..anaplan.errors import (
-    AnaplanAuthError,
-    AnaplanConnectionError,
-    AnaplanError,
-    AnaplanHTTPError,
-    AnaplanNotFoundError,
-    AnaplanPermissionError,
-    AnaplanRateLimitError,
-    AnaplanResponseError,
-    AnaplanServerError,
-    AnaplanStoppedError,
-    AnaplanTimeoutError,
-    AnaplanTooLargeError,
-)
+from ..anaplan.errors import AnaplanError, AnaplanNotFoundError, AnaplanStoppedError
 from ..anaplan.models import ObjectType, Task, TaskResult, TaskState, TaskSummary
 from ..snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus, PollError, StepStatus
+from .poll_errors import error_reason
 from .rhythm import EMPTY as NO_RHYTHM
-from .rhythm import TOLERANCE, Rhythm
+from .rhythm import TOLERANCE
+from .tracker_state import TrackerState
+
+__all__ = [
+    "FORGET_COUNTED_AFTER",
+    "HISTORY_FETCHES_PER_POLL",
+    "HISTORY_LOOKBACK",
+    "MAX_PENDING",
+    "STATUS_FETCHES_PER_POLL",
+    "UNKNOWN_RESULT",
+    "ObjectTracker",
+    "TaskReader",
+    "TrackerState",
+    "classify",
+    "error_reason",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,28 +66,6 @@ FORGET_COUNTED_AFTER = 86400.0
 briefly leaves tasks out must not make them count again, and memory stays bounded."""
 
 
-@dataclass(frozen=True)
-class TrackerState:
-    """What a tracker keeps across restarts (``polling/state.py`` writes it to the state file)."""
-
-    baseline: bool = False
-    """The tracker has listed the object's tasks once: without that, nothing else here means anything."""
-    counted: tuple[str, ...] = ()
-    """Finished tasks already counted (or history): never counted again."""
-    pending: Mapping[str, float | None] = field(default_factory=dict)
-    """Finished tasks not counted yet, waiting for their status fetch (task ID -> creation time)."""
-    history: tuple[tuple[str, float | None], ...] = ()
-    """Older runs still to look at for the last success and failure, newest first."""
-    newest: Task | None = None
-    with_result: Task | None = None
-    last_success: float | None = None
-    last_failure: float | None = None
-    completions: Mapping[str, int] = field(default_factory=dict)
-    rhythm: Rhythm = NO_RHYTHM
-    """Creation times and durations of the newest runs (creation times in whole seconds: plenty for a
-    rhythm, and a third of the cost to write)."""
-
-
 class TaskReader(Protocol):
     """The two client calls a tracker needs (``AnaplanClient`` provides them)."""
 
@@ -95,32 +76,6 @@ class TaskReader(Protocol):
     def task_status(
         self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str, task_id: str
     ) -> Task: ...
-
-
-_REASONS: tuple[tuple[type[AnaplanError], str], ...] = (
-    # Subclasses before their bases: a timeout is a connection error, too large a bad response.
-    (AnaplanStoppedError, "stopped"),
-    (AnaplanTimeoutError, "timeout"),
-    (AnaplanTooLargeError, "too_large"),
-    (AnaplanNotFoundError, "not_found"),
-    (AnaplanPermissionError, "forbidden"),
-    (AnaplanAuthError, "auth"),
-    (AnaplanRateLimitError, "rate_limited"),
-    (AnaplanServerError, "server_error"),
-    (AnaplanConnectionError, "connection"),
-    (AnaplanResponseError, "bad_response"),
-)
-
-
-def error_reason(exc: BaseException) -> str:
-    """A bounded label value for a failed poll (one of ``ERROR_REASONS``, or ``stopped`` for a request
-    abandoned because the exporter is shutting down, which is not a failure of the object)."""
-    for kind, reason in _REASONS:
-        if isinstance(exc, kind):
-            return reason
-    if isinstance(exc, AnaplanHTTPError) and exc.status == 401:
-        return "auth"
-    return "other"
 
 
 def classify(task: Task) -> str | None:
