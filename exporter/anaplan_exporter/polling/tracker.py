@@ -28,8 +28,8 @@ from functools import partial
 from typing import Protocol
 
 from ..anaplan.errors import AnaplanError, AnaplanStoppedError
-from ..anaplan.models import ObjectType, Task, TaskResult, TaskState, TaskSummary
-from ..snapshot import ObjectRef, ObjectStatus, PollError, StepStatus
+from ..anaplan.models import ObjectType, Task, TaskState, TaskSummary
+from ..snapshot import ObjectRef, ObjectStatus, PollError
 from .completion_ledger import (
     FORGET_COUNTED_AFTER,
     HISTORY_FETCHES_PER_POLL,
@@ -43,6 +43,7 @@ from .completion_ledger import (
 from .poll_errors import error_reason
 from .rhythm import EMPTY as NO_RHYTHM
 from .rhythm import TOLERANCE
+from .status_fields import run_duration, step_statuses
 from .tracker_state import TrackerState
 
 __all__ = [
@@ -322,8 +323,8 @@ class ObjectTracker:
             ref=self.ref,
             up=self._up,
             task=self._newest,
-            duration_seconds=self._duration(now),
-            steps=self._steps(result),
+            duration_seconds=run_duration(self._newest, now, self._seen_running, self._finished_at),
+            steps=step_statuses(result, self.step_names),
             row_counts=result.row_counts if result is not None else None,
             last_success_time=self._ledger.last_success,
             last_failure_time=self._ledger.last_failure,
@@ -335,39 +336,3 @@ class ObjectTracker:
             usual_duration_seconds=self._rhythm.usual_duration,
         )
         return self._status
-
-    def _duration(self, now: float) -> float | None:
-        task = self._newest
-        if task is None:
-            return None
-        if task.result is not None and task.result.duration_seconds is not None:
-            return task.result.duration_seconds
-        if task.creation_time is None:
-            return None
-        if not task.state.terminal:
-            return max(0.0, now - task.creation_time)
-        if self._seen_running == task.task_id and self._finished_at is not None:
-            return max(0.0, self._finished_at - task.creation_time)
-        return None  # finished before we first saw it, and Anaplan gave no duration
-
-    def _steps(self, result: TaskResult | None) -> tuple[StepStatus, ...]:
-        if result is None or not result.nested:
-            return ()
-        steps: list[StepStatus] = []
-        seen: dict[str, int] = {}
-        for nested in result.nested:
-            name = self.step_names.get(nested.object_id, nested.object_name or nested.object_id)
-            seen[nested.object_id] = seen.get(nested.object_id, 0) + 1
-            if seen[nested.object_id] > 1:  # the same action run twice in one process
-                name = f"{name} #{seen[nested.object_id]}"
-            steps.append(
-                StepStatus(
-                    step_id=nested.object_id,
-                    step_name=name,
-                    successful=nested.successful,
-                    duration_seconds=nested.duration_seconds,
-                    start_time=nested.start_time,
-                    failure_dump_available=nested.failure_dump_available,
-                )
-            )
-        return tuple(steps)
