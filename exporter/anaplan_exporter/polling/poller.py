@@ -33,10 +33,10 @@ from .schedule import Schedule, Urgency
 from .sharding import shard_of
 from .state import StateStore
 from .tracker import ObjectTracker, TaskReader
+from .watched import Key, WatchedObjects
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, str, str, str]
 Apply = Callable[[float], None]
 
 RETRY_INITIAL = 5.0
@@ -122,15 +122,8 @@ class Poller:
         self._discoverer = Discoverer(client)
         self._schedule = Schedule(polling.idle_interval)
         self._schedule.put(DISCOVERY, Urgency.LOW, 0.0)
-        self._trackers: dict[Key, ObjectTracker] = {}
+        self._watched = WatchedObjects()
         self._by_target: dict[int, list[WatchedObject]] = {}
-        self._statuses: dict[Key, ObjectStatus] = {}
-        """The latest status of every polled object, in the order they were first polled."""
-        self._last_polled: dict[Key, float] = {}
-        """When each object was last polled (discovery time for objects not polled yet)."""
-        self._unpolled: set[Key] = set()
-        self._down: set[Key] = set()
-        self._active: set[Key] = set()
         self._in_flight: set[Hashable] = set()
         self._step_names: dict[Key, tuple[dict[str, str], float]] = {}
         """Process step names by process, with when they were read."""
@@ -142,9 +135,6 @@ class Poller:
         self._discovery_errors: tuple[str, ...] = ()
         self._ready = False
         self._last_success: float | None = None
-        self._sweep_started: float | None = None
-        self._sweep_pending: set[Key] = set()
-        self._sweep_duration: float | None = None
         self._next_dispatch = 0.0
         self._problems = ProblemLog()
         self._changed = False
@@ -212,7 +202,7 @@ class Poller:
             self._thread.join(timeout)
         self._executor.shutdown(wait=False, cancel_futures=True)
         if self._state is not None:
-            self._state.save(list(self._trackers.values()))  # the last word at shutdown
+            self._state.save(list(self._watched.trackers.values()))  # the last word at shutdown
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -285,9 +275,9 @@ class Poller:
         if key == DISCOVERY:
             return self._targets
         if isinstance(key, _Metadata):
-            tracker = self._trackers.get(key.key)
+            tracker = self._watched.trackers.get(key.key)
             return tracker.ref if tracker is not None else None
-        return self._trackers.get(key)  # type: ignore[call-overload]
+        return self._watched.trackers.get(key)  # type: ignore[call-overload]
 
     def _execute(self, key: Hashable, subject: object) -> Apply:
         if key == DISCOVERY:
@@ -311,33 +301,21 @@ class Poller:
 
     def _polled(self, tracker: ObjectTracker, status: ObjectStatus, now: float) -> None:
         key = tracker.ref.key
-        if self._trackers.get(key) is not tracker:
+        if self._watched.trackers.get(key) is not tracker:
             return  # no longer watched
-        self._statuses[key] = status
-        self._last_polled[key] = now
-        self._unpolled.discard(key)
-        if tracker.up:
-            self._down.discard(key)
-        else:
-            self._down.add(key)
-            if status.last_error is not None:
-                self._problems.failed(tracker.ref, status.last_error.reason, status.last_error.message, now)
+        self._watched.polled(key, tracker, status, now)
+        if not tracker.up and status.last_error is not None:
+            self._problems.failed(tracker.ref, status.last_error.reason, status.last_error.message, now)
         since = tracker.active_since
         if since is not None:
-            self._active.add(key)
             due = now + active_interval(self._polling, max(0.0, now - since))
             self._schedule.put(key, Urgency.ACTIVE, due)
         else:
-            self._active.discard(key)
             self._schedule_idle(key, tracker, now)
         if tracker.names_unknown_step and tracker.ref.object_type is ObjectType.PROCESS:
             _, read_at = self._step_names.get(key, ({}, float("-inf")))
             if now - read_at >= self._polling.idle_interval and _Metadata(key) not in self._in_flight:
                 self._schedule.put(_Metadata(key), Urgency.LOW, now)
-        self._sweep_pending.discard(key)
-        if not self._sweep_pending and self._sweep_started is not None:
-            self._sweep_duration = now - self._sweep_started
-            self._sweep_started, self._sweep_pending = now, set(self._trackers)
         self._changed = True
 
     def _schedule_idle(self, key: Key, tracker: ObjectTracker, now: float) -> None:
@@ -360,7 +338,7 @@ class Poller:
         self._step_names[key] = (names, now)
         self._metadata_errors.pop(key, None)
         self._metadata_failures.pop(key, None)
-        tracker = self._trackers.get(key)
+        tracker = self._watched.trackers.get(key)
         if tracker is None:
             return
         tracker.step_names = names
@@ -368,7 +346,7 @@ class Poller:
         self._schedule.put(_Metadata(key), Urgency.LOW, now + self._polling.metadata_refresh_interval)
 
     def _metadata_failed(self, key: Key, message: str, now: float) -> None:
-        if key not in self._trackers:
+        if key not in self._watched.trackers:
             return
         failures = self._metadata_failures[key] = self._metadata_failures.get(key, 0) + 1
         self._metadata_errors[key] = message
@@ -381,13 +359,14 @@ class Poller:
         """Try again in a minute whatever failed unexpectedly, so that nothing is dropped for good."""
         if key == DISCOVERY or isinstance(key, _Metadata):
             self._schedule.put(key, Urgency.LOW, now + 60.0)
-        elif key in self._trackers:
+        elif key in self._watched.trackers:
             self._schedule.put(key, Urgency.IDLE, now + 60.0)
 
     def _refresh_status(self, key: Key, tracker: ObjectTracker, now: float) -> None:
         """Recompute a polled object's status on the scheduling thread (only while no worker has it)."""
-        if key in self._statuses and key not in self._in_flight:
-            self._statuses[key] = tracker.status(now)
+        statuses = self._watched.statuses
+        if key in statuses and key not in self._in_flight:
+            statuses[key] = tracker.status(now)
             self._changed = True
 
     # -- discovery ------------------------------------------------------------------------------------
@@ -420,7 +399,7 @@ class Poller:
             for w in group
             if shard_of(w.ref, self._shard_total) == self._shard
         }
-        for key in [k for k in self._trackers if k not in wanted]:
+        for key in [k for k in self._watched.trackers if k not in wanted]:
             self._forget(key)
         for key, watched in wanted.items():
             self._watch(key, watched.ref, now)
@@ -439,40 +418,32 @@ class Poller:
         self._changed = True
         log.info(
             "discovery: watching %d objects (%d errors)%s",
-            len(self._trackers),
+            len(self._watched.trackers),
             len(result.errors),
             "" if result.ok else f"; trying again in {next_in:.0f}s",
         )
 
     def _watch(self, key: Key, ref: ObjectRef, now: float) -> None:
-        tracker = self._trackers.get(key)
+        tracker = self._watched.trackers.get(key)
         if tracker is not None:
             if tracker.ref != ref:
                 tracker.ref = ref
                 self._refresh_status(key, tracker, now)
             return
         names, _ = self._step_names.get(key, ({}, 0.0))
-        tracker = self._trackers[key] = ObjectTracker(ref, names)
+        tracker = ObjectTracker(ref, names)
+        self._watched.add(key, tracker, now)
         if self._state is not None:
             self._state.restore(tracker, now)  # before its first poll: finished meanwhile is counted
-        self._unpolled.add(key)
-        self._last_polled[key] = now
-        self._sweep_pending.add(key)
-        if self._sweep_started is None:
-            self._sweep_started = now
         self._schedule.put(key, Urgency.NEW, now)
         if ref.object_type is ObjectType.PROCESS and key not in self._step_names:
             self._schedule.put(_Metadata(key), Urgency.LOW, now)
 
     def _forget(self, key: Key) -> None:
-        del self._trackers[key]
-        self._statuses.pop(key, None)
-        self._last_polled.pop(key, None)
+        self._watched.remove(key)
         self._step_names.pop(key, None)
         self._metadata_errors.pop(key, None)
         self._metadata_failures.pop(key, None)
-        for members in (self._unpolled, self._down, self._active, self._sweep_pending):
-            members.discard(key)
         self._schedule.remove(key)
         self._schedule.remove(_Metadata(key))
 
@@ -480,8 +451,8 @@ class Poller:
 
     def _publish(self, now: float) -> None:
         self._problems.flush(now)
-        for key in self._active:
-            self._refresh_status(key, self._trackers[key], now)  # a running task's duration grows
+        for key in self._watched.active:
+            self._refresh_status(key, self._watched.trackers[key], now)  # a running task's duration grows
         try:
             token_expiry = self._client.token_expires_at
         except Exception:  # a property of the client must never break publishing
@@ -490,20 +461,20 @@ class Poller:
             self._discovered
             and self._discovery_ok
             and not self._metadata_errors
-            and not self._down
-            and not self._unpolled
+            and not self._watched.down
+            and not self._watched.unpolled
         )
-        if self._discovered and not self._unpolled:
+        if self._discovered and not self._watched.unpolled:
             self._ready = True
         if up:
             self._last_success = now
-        oldest = min(self._last_polled.values(), default=None)
+        oldest = min(self._watched.last_polled.values(), default=None)
         self._snapshot = Snapshot(
-            objects=tuple(self._statuses.values()),
+            objects=tuple(self._watched.statuses.values()),
             ready=self._ready,
             up=up,
             last_success_time=self._last_success,
-            poll_duration_seconds=self._sweep_duration,
+            poll_duration_seconds=self._watched.sweep_duration,
             poll_interval_seconds=self._polling.idle_interval,
             token_expires_at=token_expiry,
             discovery_errors=self._discovery_errors + tuple(self._metadata_errors.values()),
@@ -513,4 +484,4 @@ class Poller:
         self._changed = False
         self._last_publish = now
         if self._state is not None:
-            self._state.save_if_due(self._trackers.values(), now)
+            self._state.save_if_due(self._watched.trackers.values(), now)
