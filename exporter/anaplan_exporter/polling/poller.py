@@ -28,12 +28,28 @@ from ..anaplan.models import ObjectType
 from ..config import PollingConfig, TargetConfig
 from ..snapshot import ObjectRef, ObjectStatus, Snapshot
 from .discovery import CatalogReader, Discoverer, DiscoveryResult, WatchedObject
+from .next_poll import EXPECTED_RUN_DELAY, active_interval, schedule_next_poll
 from .problems import ProblemLog
 from .schedule import Schedule, Urgency
 from .sharding import shard_of
 from .state import StateStore
 from .tracker import ObjectTracker, TaskReader
 from .watched import Key, WatchedObjects
+
+__all__ = [
+    "DISCOVERY",
+    "EXPECTED_RUN_DELAY",
+    "PUBLISH_COALESCE",
+    "PUBLISH_EVERY",
+    "RETRY_INITIAL",
+    "AnaplanReader",
+    "Apply",
+    "Key",
+    "Poller",
+    "RequestBudget",
+    "active_interval",
+    "retry_delay",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +60,6 @@ RETRY_INITIAL = 5.0
 PUBLISH_COALESCE = 0.2
 """Outcomes arriving within this many seconds share one snapshot (so 10,000 quick polls are not 10,000
 snapshots); an outcome is published no later than this after it arrives."""
-EXPECTED_RUN_DELAY = 5.0
-"""Seconds after a run's expected creation to look for it (schedules start a little late)."""
 PUBLISH_EVERY = 1.0
 """A snapshot is published at least this often: running durations and the poll lag keep growing."""
 
@@ -81,11 +95,6 @@ class _Metadata:
 
 
 DISCOVERY = _Discovery()
-
-
-def active_interval(polling: PollingConfig, running_for: float) -> float:
-    """Poll interval for an unfinished task: 5 s at first, a tenth of its age later, capped."""
-    return min(polling.active_max_interval, max(polling.active_interval, running_for / 10.0))
 
 
 def retry_delay(failures: int, ceiling: float) -> float:
@@ -306,33 +315,12 @@ class Poller:
         self._watched.polled(key, tracker, status, now)
         if not tracker.up and status.last_error is not None:
             self._problems.failed(tracker.ref, status.last_error.reason, status.last_error.message, now)
-        since = tracker.active_since
-        if since is not None:
-            due = now + active_interval(self._polling, max(0.0, now - since))
-            self._schedule.put(key, Urgency.ACTIVE, due)
-        else:
-            self._schedule_idle(key, tracker, now)
+        schedule_next_poll(self._schedule, key, tracker, self._polling, now)
         if tracker.names_unknown_step and tracker.ref.object_type is ObjectType.PROCESS:
             _, read_at = self._step_names.get(key, ({}, float("-inf")))
             if now - read_at >= self._polling.idle_interval and _Metadata(key) not in self._in_flight:
                 self._schedule.put(_Metadata(key), Urgency.LOW, now)
         self._changed = True
-
-    def _schedule_idle(self, key: Key, tracker: ObjectTracker, now: float) -> None:
-        """Due ``idle_interval`` from now; and just after the next slot of its rhythm, ahead of the sweep.
-
-        Only for rhythms whose slots are no closer than the idle interval, so an object is never looked at
-        more often than idle polling would: one extra poll per slot, which shows the run's start within
-        seconds even when the idle sweep is stretched. A weekday job is looked at on each day of the weekend
-        too (its slots are days, its interval three days); a run later than the interval is left to the sweep.
-        """
-        self._schedule.put(key, Urgency.IDLE, now + self._polling.idle_interval)
-        step = tracker.rhythm_step
-        if step is None or step < self._polling.idle_interval:
-            return
-        slot = tracker.next_slot_after(now - EXPECTED_RUN_DELAY)
-        if slot is not None:
-            self._schedule.promote_at(key, slot + EXPECTED_RUN_DELAY)
 
     def _metadata_done(self, key: Key, names: dict[str, str], now: float) -> None:
         self._step_names[key] = (names, now)
