@@ -27,7 +27,8 @@ from ..anaplan.errors import AnaplanError
 from ..anaplan.models import ObjectType
 from ..config import PollingConfig, TargetConfig
 from ..snapshot import ObjectRef, ObjectStatus, Snapshot
-from .discovery import CatalogReader, Discoverer, DiscoveryResult, WatchedObject
+from .catalog_reads import RETRY_INITIAL, DiscoveryRecord, StepNameRecord, retry_delay
+from .discovery import CatalogReader, Discoverer, DiscoveryResult
 from .next_poll import EXPECTED_RUN_DELAY, active_interval, schedule_next_poll
 from .problems import ProblemLog
 from .schedule import Schedule, Urgency
@@ -55,8 +56,6 @@ log = logging.getLogger(__name__)
 
 Apply = Callable[[float], None]
 
-RETRY_INITIAL = 5.0
-"""First wait before a failed discovery or metadata read is tried again; doubles up to its interval."""
 PUBLISH_COALESCE = 0.2
 """Outcomes arriving within this many seconds share one snapshot (so 10,000 quick polls are not 10,000
 snapshots); an outcome is published no later than this after it arrives."""
@@ -97,11 +96,6 @@ class _Metadata:
 DISCOVERY = _Discovery()
 
 
-def retry_delay(failures: int, ceiling: float) -> float:
-    """Backoff after ``failures`` consecutive failures: 5 s, 10 s, 20 s ... up to ``ceiling``."""
-    return min(ceiling, RETRY_INITIAL * 2.0 ** min(failures - 1, 30))
-
-
 class Poller:
     """Owns the trackers; ``start()`` schedules continuously in a background thread, ``tick()`` does
     everything due now in the caller's thread (``--once``, tests, benchmarks)."""
@@ -132,16 +126,9 @@ class Poller:
         self._schedule = Schedule(polling.idle_interval)
         self._schedule.put(DISCOVERY, Urgency.LOW, 0.0)
         self._watched = WatchedObjects()
-        self._by_target: dict[int, list[WatchedObject]] = {}
         self._in_flight: set[Hashable] = set()
-        self._step_names: dict[Key, tuple[dict[str, str], float]] = {}
-        """Process step names by process, with when they were read."""
-        self._metadata_errors: dict[Key, str] = {}
-        self._metadata_failures: dict[Key, int] = {}
-        self._discovered = False
-        self._discovery_ok = False
-        self._discovery_failures = 0
-        self._discovery_errors: tuple[str, ...] = ()
+        self._discovery = DiscoveryRecord()
+        self._step_names = StepNameRecord()
         self._ready = False
         self._last_success: float | None = None
         self._next_dispatch = 0.0
@@ -317,15 +304,13 @@ class Poller:
             self._problems.failed(tracker.ref, status.last_error.reason, status.last_error.message, now)
         schedule_next_poll(self._schedule, key, tracker, self._polling, now)
         if tracker.names_unknown_step and tracker.ref.object_type is ObjectType.PROCESS:
-            _, read_at = self._step_names.get(key, ({}, float("-inf")))
+            read_at = self._step_names.read_at(key)
             if now - read_at >= self._polling.idle_interval and _Metadata(key) not in self._in_flight:
                 self._schedule.put(_Metadata(key), Urgency.LOW, now)
         self._changed = True
 
     def _metadata_done(self, key: Key, names: dict[str, str], now: float) -> None:
-        self._step_names[key] = (names, now)
-        self._metadata_errors.pop(key, None)
-        self._metadata_failures.pop(key, None)
+        self._step_names.read(key, names, now)
         tracker = self._watched.trackers.get(key)
         if tracker is None:
             return
@@ -336,10 +321,8 @@ class Poller:
     def _metadata_failed(self, key: Key, message: str, now: float) -> None:
         if key not in self._watched.trackers:
             return
-        failures = self._metadata_failures[key] = self._metadata_failures.get(key, 0) + 1
-        self._metadata_errors[key] = message
+        delay = self._step_names.failed(key, message, self._polling.discovery_interval)
         log.warning("discovery: %s", message)
-        delay = retry_delay(failures, self._polling.discovery_interval)
         self._schedule.put(_Metadata(key), Urgency.LOW, now + delay)
         self._changed = True
 
@@ -365,7 +348,7 @@ class Poller:
         if pending is None:
             return
         self._targets = pending
-        self._by_target = {}  # indexes refer to the old list; a failing target falls back to its IDs
+        self._discovery.forget_targets()
         if DISCOVERY not in self._in_flight:  # else: its outcome notices the new targets
             self._schedule.put(DISCOVERY, Urgency.LOW, self._clock())
 
@@ -373,18 +356,10 @@ class Poller:
         if targets is not self._targets:  # a reload came in meanwhile: discover the new targets at once
             self._schedule.put(DISCOVERY, Urgency.LOW, now)
             return
-        found: dict[int, list[WatchedObject]] = {}
-        for watched in result.objects:
-            found.setdefault(watched.target_index, []).append(watched)
-        for index in range(len(self._targets)):
-            if index in result.failed_targets:
-                # Keep what an earlier discovery found; else watch the objects configured by ID.
-                found[index] = self._by_target.get(index) or result.fallbacks.get(index, [])
-        self._by_target = found
+        next_in = self._discovery.record(result, len(self._targets), self._polling.discovery_interval)
         wanted = {
             w.ref.key: w
-            for group in found.values()
-            for w in group
+            for w in self._discovery.objects()
             if shard_of(w.ref, self._shard_total) == self._shard
         }
         for key in [k for k in self._watched.trackers if k not in wanted]:
@@ -393,15 +368,6 @@ class Poller:
             self._watch(key, watched.ref, now)
         if self._state is not None and result.ok:
             self._state.prune(wanted)  # saved objects no longer watched leave the state file
-        self._discovered = True
-        self._discovery_ok = result.ok
-        self._discovery_errors = tuple(result.errors)
-        if result.ok:
-            self._discovery_failures = 0
-            next_in = self._polling.discovery_interval
-        else:
-            self._discovery_failures += 1
-            next_in = retry_delay(self._discovery_failures, self._polling.discovery_interval)
         self._schedule.put(DISCOVERY, Urgency.LOW, now + next_in)
         self._changed = True
         log.info(
@@ -418,20 +384,17 @@ class Poller:
                 tracker.ref = ref
                 self._refresh_status(key, tracker, now)
             return
-        names, _ = self._step_names.get(key, ({}, 0.0))
-        tracker = ObjectTracker(ref, names)
+        tracker = ObjectTracker(ref, self._step_names.names(key))
         self._watched.add(key, tracker, now)
         if self._state is not None:
             self._state.restore(tracker, now)  # before its first poll: finished meanwhile is counted
         self._schedule.put(key, Urgency.NEW, now)
-        if ref.object_type is ObjectType.PROCESS and key not in self._step_names:
+        if ref.object_type is ObjectType.PROCESS and not self._step_names.known(key):
             self._schedule.put(_Metadata(key), Urgency.LOW, now)
 
     def _forget(self, key: Key) -> None:
         self._watched.remove(key)
-        self._step_names.pop(key, None)
-        self._metadata_errors.pop(key, None)
-        self._metadata_failures.pop(key, None)
+        self._step_names.forget(key)
         self._schedule.remove(key)
         self._schedule.remove(_Metadata(key))
 
@@ -446,13 +409,13 @@ class Poller:
         except Exception:  # a property of the client must never break publishing
             token_expiry = None
         up = (
-            self._discovered
-            and self._discovery_ok
-            and not self._metadata_errors
+            self._discovery.discovered
+            and self._discovery.ok
+            and not self._step_names.errors
             and not self._watched.down
             and not self._watched.unpolled
         )
-        if self._discovered and not self._watched.unpolled:
+        if self._discovery.discovered and not self._watched.unpolled:
             self._ready = True
         if up:
             self._last_success = now
@@ -465,7 +428,7 @@ class Poller:
             poll_duration_seconds=self._watched.sweep_duration,
             poll_interval_seconds=self._polling.idle_interval,
             token_expires_at=token_expiry,
-            discovery_errors=self._discovery_errors + tuple(self._metadata_errors.values()),
+            discovery_errors=self._discovery.errors + self._step_names.errors,
             oldest_poll_age_seconds=None if oldest is None else max(0.0, now - oldest),
             budget_used_ratio=self._budget.used_ratio() if self._budget is not None else None,
         )
