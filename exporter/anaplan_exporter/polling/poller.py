@@ -31,6 +31,7 @@ from .catalog_reads import RETRY_INITIAL, DiscoveryRecord, StepNameRecord, retry
 from .discovery import CatalogReader, Discoverer, DiscoveryResult
 from .next_poll import EXPECTED_RUN_DELAY, active_interval, schedule_next_poll
 from .problems import ProblemLog
+from .publishing import PUBLISH_COALESCE, PUBLISH_EVERY, SnapshotPublisher
 from .schedule import Schedule, Urgency
 from .sharding import shard_of
 from .state import StateStore
@@ -55,12 +56,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Apply = Callable[[float], None]
-
-PUBLISH_COALESCE = 0.2
-"""Outcomes arriving within this many seconds share one snapshot (so 10,000 quick polls are not 10,000
-snapshots); an outcome is published no later than this after it arrives."""
-PUBLISH_EVERY = 1.0
-"""A snapshot is published at least this often: running durations and the poll lag keep growing."""
 
 
 class AnaplanReader(CatalogReader, TaskReader, Protocol):
@@ -129,13 +124,9 @@ class Poller:
         self._in_flight: set[Hashable] = set()
         self._discovery = DiscoveryRecord()
         self._step_names = StepNameRecord()
-        self._ready = False
-        self._last_success: float | None = None
         self._next_dispatch = 0.0
         self._problems = ProblemLog()
-        self._changed = False
-        self._last_publish = float("-inf")
-        self._snapshot = Snapshot(poll_interval_seconds=polling.idle_interval)
+        self._publisher = SnapshotPublisher(polling.idle_interval)
         self._done: queue.SimpleQueue[tuple[Hashable, Apply]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -147,7 +138,7 @@ class Poller:
     @property
     def snapshot(self) -> Snapshot:
         """The latest published snapshot (a plain attribute read: safe from any thread)."""
-        return self._snapshot
+        return self._publisher.snapshot
 
     def reconfigure(self, targets: Sequence[TargetConfig]) -> None:
         """Watch ``targets`` from now on (a configuration reload): discovery runs again at once.
@@ -183,7 +174,7 @@ class Poller:
             for apply in list(self._executor.map(self._execute, due, subjects)):
                 apply(self._clock())
         self._publish(self._clock())
-        return self._snapshot.up
+        return self._publisher.snapshot.up
 
     # -- the background form ------------------------------------------------------------------------
 
@@ -222,10 +213,9 @@ class Poller:
             apply(self._clock())
         now = self._clock()
         wait = self._dispatch(now)
-        if now - self._last_publish >= (PUBLISH_COALESCE if self._changed else PUBLISH_EVERY):
+        if self._publisher.due(now):
             self._publish(now)
-        publish_in = self._last_publish + (PUBLISH_COALESCE if self._changed else PUBLISH_EVERY) - now
-        return min(wait, publish_in, PUBLISH_EVERY)
+        return min(wait, self._publisher.due_in(now), PUBLISH_EVERY)
 
     def _dispatch(self, now: float) -> float:
         """Start due work while a worker is free and the budget allows a start; return when to look again.
@@ -307,7 +297,7 @@ class Poller:
             read_at = self._step_names.read_at(key)
             if now - read_at >= self._polling.idle_interval and _Metadata(key) not in self._in_flight:
                 self._schedule.put(_Metadata(key), Urgency.LOW, now)
-        self._changed = True
+        self._publisher.changed = True
 
     def _metadata_done(self, key: Key, names: dict[str, str], now: float) -> None:
         self._step_names.read(key, names, now)
@@ -324,7 +314,7 @@ class Poller:
         delay = self._step_names.failed(key, message, self._polling.discovery_interval)
         log.warning("discovery: %s", message)
         self._schedule.put(_Metadata(key), Urgency.LOW, now + delay)
-        self._changed = True
+        self._publisher.changed = True
 
     def _reschedule_after_bug(self, key: Hashable, now: float) -> None:
         """Try again in a minute whatever failed unexpectedly, so that nothing is dropped for good."""
@@ -338,7 +328,7 @@ class Poller:
         statuses = self._watched.statuses
         if key in statuses and key not in self._in_flight:
             statuses[key] = tracker.status(now)
-            self._changed = True
+            self._publisher.changed = True
 
     # -- discovery ------------------------------------------------------------------------------------
 
@@ -369,7 +359,7 @@ class Poller:
         if self._state is not None and result.ok:
             self._state.prune(wanted)  # saved objects no longer watched leave the state file
         self._schedule.put(DISCOVERY, Urgency.LOW, now + next_in)
-        self._changed = True
+        self._publisher.changed = True
         log.info(
             "discovery: watching %d objects (%d errors)%s",
             len(self._watched.trackers),
@@ -408,31 +398,9 @@ class Poller:
             token_expiry = self._client.token_expires_at
         except Exception:  # a property of the client must never break publishing
             token_expiry = None
-        up = (
-            self._discovery.discovered
-            and self._discovery.ok
-            and not self._step_names.errors
-            and not self._watched.down
-            and not self._watched.unpolled
+        used_ratio = self._budget.used_ratio() if self._budget is not None else None
+        self._publisher.publish(
+            now, self._watched, self._discovery, self._step_names, token_expiry, used_ratio
         )
-        if self._discovery.discovered and not self._watched.unpolled:
-            self._ready = True
-        if up:
-            self._last_success = now
-        oldest = min(self._watched.last_polled.values(), default=None)
-        self._snapshot = Snapshot(
-            objects=tuple(self._watched.statuses.values()),
-            ready=self._ready,
-            up=up,
-            last_success_time=self._last_success,
-            poll_duration_seconds=self._watched.sweep_duration,
-            poll_interval_seconds=self._polling.idle_interval,
-            token_expires_at=token_expiry,
-            discovery_errors=self._discovery.errors + self._step_names.errors,
-            oldest_poll_age_seconds=None if oldest is None else max(0.0, now - oldest),
-            budget_used_ratio=self._budget.used_ratio() if self._budget is not None else None,
-        )
-        self._changed = False
-        self._last_publish = now
         if self._state is not None:
             self._state.save_if_due(self._watched.trackers.values(), now)
