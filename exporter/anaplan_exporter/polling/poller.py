@@ -21,21 +21,21 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
 
 from ..anaplan.errors import AnaplanError
 from ..anaplan.models import ObjectType
 from ..config import PollingConfig, TargetConfig
 from ..snapshot import ObjectRef, ObjectStatus, Snapshot
 from .catalog_reads import RETRY_INITIAL, DiscoveryRecord, StepNameRecord, retry_delay
-from .discovery import CatalogReader, Discoverer, DiscoveryResult
+from .discovery import Discoverer, DiscoveryResult
+from .interfaces import AnaplanReader, RequestBudget
 from .next_poll import EXPECTED_RUN_DELAY, active_interval, schedule_next_poll
 from .problems import ProblemLog
 from .publishing import PUBLISH_COALESCE, PUBLISH_EVERY, SnapshotPublisher
 from .schedule import Schedule, Urgency
 from .sharding import shard_of
 from .state import StateStore
-from .tracker import ObjectTracker, TaskReader
+from .tracker import ObjectTracker
 from .watched import Key, WatchedObjects
 
 __all__ = [
@@ -56,24 +56,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Apply = Callable[[float], None]
-
-
-class AnaplanReader(CatalogReader, TaskReader, Protocol):
-    """Everything the poller reads from Anaplan."""
-
-    @property
-    def token_expires_at(self) -> float | None: ...
-
-
-class RequestBudget(Protocol):
-    """The shared request budget, as the scheduler sees it (``anaplan.limiter.Limiter`` provides it)."""
-
-    @property
-    def interval(self) -> float: ...
-
-    def free_in(self) -> float: ...
-
-    def used_ratio(self) -> float: ...
 
 
 @dataclass(frozen=True)
