@@ -21,51 +21,41 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
 
 from ..anaplan.errors import AnaplanError
 from ..anaplan.models import ObjectType
 from ..config import PollingConfig, TargetConfig
 from ..snapshot import ObjectRef, ObjectStatus, Snapshot
-from .discovery import CatalogReader, Discoverer, DiscoveryResult, WatchedObject
+from .catalog_reads import RETRY_INITIAL, DiscoveryRecord, StepNameRecord, retry_delay
+from .discovery import Discoverer, DiscoveryResult
+from .interfaces import AnaplanReader, RequestBudget
+from .next_poll import EXPECTED_RUN_DELAY, active_interval, schedule_next_poll
 from .problems import ProblemLog
+from .publishing import PUBLISH_COALESCE, PUBLISH_EVERY, SnapshotPublisher
 from .schedule import Schedule, Urgency
 from .sharding import shard_of
 from .state import StateStore
-from .tracker import ObjectTracker, TaskReader
+from .tracker import ObjectTracker
+from .watched import Key, WatchedObjects
+
+__all__ = [
+    "DISCOVERY",
+    "EXPECTED_RUN_DELAY",
+    "PUBLISH_COALESCE",
+    "PUBLISH_EVERY",
+    "RETRY_INITIAL",
+    "AnaplanReader",
+    "Apply",
+    "Key",
+    "Poller",
+    "RequestBudget",
+    "active_interval",
+    "retry_delay",
+]
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, str, str, str]
 Apply = Callable[[float], None]
-
-RETRY_INITIAL = 5.0
-"""First wait before a failed discovery or metadata read is tried again; doubles up to its interval."""
-PUBLISH_COALESCE = 0.2
-"""Outcomes arriving within this many seconds share one snapshot (so 10,000 quick polls are not 10,000
-snapshots); an outcome is published no later than this after it arrives."""
-EXPECTED_RUN_DELAY = 5.0
-"""Seconds after a run's expected creation to look for it (schedules start a little late)."""
-PUBLISH_EVERY = 1.0
-"""A snapshot is published at least this often: running durations and the poll lag keep growing."""
-
-
-class AnaplanReader(CatalogReader, TaskReader, Protocol):
-    """Everything the poller reads from Anaplan."""
-
-    @property
-    def token_expires_at(self) -> float | None: ...
-
-
-class RequestBudget(Protocol):
-    """The shared request budget, as the scheduler sees it (``anaplan.limiter.Limiter`` provides it)."""
-
-    @property
-    def interval(self) -> float: ...
-
-    def free_in(self) -> float: ...
-
-    def used_ratio(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -81,16 +71,6 @@ class _Metadata:
 
 
 DISCOVERY = _Discovery()
-
-
-def active_interval(polling: PollingConfig, running_for: float) -> float:
-    """Poll interval for an unfinished task: 5 s at first, a tenth of its age later, capped."""
-    return min(polling.active_max_interval, max(polling.active_interval, running_for / 10.0))
-
-
-def retry_delay(failures: int, ceiling: float) -> float:
-    """Backoff after ``failures`` consecutive failures: 5 s, 10 s, 20 s ... up to ``ceiling``."""
-    return min(ceiling, RETRY_INITIAL * 2.0 ** min(failures - 1, 30))
 
 
 class Poller:
@@ -122,34 +102,13 @@ class Poller:
         self._discoverer = Discoverer(client)
         self._schedule = Schedule(polling.idle_interval)
         self._schedule.put(DISCOVERY, Urgency.LOW, 0.0)
-        self._trackers: dict[Key, ObjectTracker] = {}
-        self._by_target: dict[int, list[WatchedObject]] = {}
-        self._statuses: dict[Key, ObjectStatus] = {}
-        """The latest status of every polled object, in the order they were first polled."""
-        self._last_polled: dict[Key, float] = {}
-        """When each object was last polled (discovery time for objects not polled yet)."""
-        self._unpolled: set[Key] = set()
-        self._down: set[Key] = set()
-        self._active: set[Key] = set()
+        self._watched = WatchedObjects()
         self._in_flight: set[Hashable] = set()
-        self._step_names: dict[Key, tuple[dict[str, str], float]] = {}
-        """Process step names by process, with when they were read."""
-        self._metadata_errors: dict[Key, str] = {}
-        self._metadata_failures: dict[Key, int] = {}
-        self._discovered = False
-        self._discovery_ok = False
-        self._discovery_failures = 0
-        self._discovery_errors: tuple[str, ...] = ()
-        self._ready = False
-        self._last_success: float | None = None
-        self._sweep_started: float | None = None
-        self._sweep_pending: set[Key] = set()
-        self._sweep_duration: float | None = None
+        self._discovery = DiscoveryRecord()
+        self._step_names = StepNameRecord()
         self._next_dispatch = 0.0
         self._problems = ProblemLog()
-        self._changed = False
-        self._last_publish = float("-inf")
-        self._snapshot = Snapshot(poll_interval_seconds=polling.idle_interval)
+        self._publisher = SnapshotPublisher(polling.idle_interval)
         self._done: queue.SimpleQueue[tuple[Hashable, Apply]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -161,7 +120,7 @@ class Poller:
     @property
     def snapshot(self) -> Snapshot:
         """The latest published snapshot (a plain attribute read: safe from any thread)."""
-        return self._snapshot
+        return self._publisher.snapshot
 
     def reconfigure(self, targets: Sequence[TargetConfig]) -> None:
         """Watch ``targets`` from now on (a configuration reload): discovery runs again at once.
@@ -197,7 +156,7 @@ class Poller:
             for apply in list(self._executor.map(self._execute, due, subjects)):
                 apply(self._clock())
         self._publish(self._clock())
-        return self._snapshot.up
+        return self._publisher.snapshot.up
 
     # -- the background form ------------------------------------------------------------------------
 
@@ -212,7 +171,7 @@ class Poller:
             self._thread.join(timeout)
         self._executor.shutdown(wait=False, cancel_futures=True)
         if self._state is not None:
-            self._state.save(list(self._trackers.values()))  # the last word at shutdown
+            self._state.save(list(self._watched.trackers.values()))  # the last word at shutdown
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -236,10 +195,9 @@ class Poller:
             apply(self._clock())
         now = self._clock()
         wait = self._dispatch(now)
-        if now - self._last_publish >= (PUBLISH_COALESCE if self._changed else PUBLISH_EVERY):
+        if self._publisher.due(now):
             self._publish(now)
-        publish_in = self._last_publish + (PUBLISH_COALESCE if self._changed else PUBLISH_EVERY) - now
-        return min(wait, publish_in, PUBLISH_EVERY)
+        return min(wait, self._publisher.due_in(now), PUBLISH_EVERY)
 
     def _dispatch(self, now: float) -> float:
         """Start due work while a worker is free and the budget allows a start; return when to look again.
@@ -285,9 +243,9 @@ class Poller:
         if key == DISCOVERY:
             return self._targets
         if isinstance(key, _Metadata):
-            tracker = self._trackers.get(key.key)
+            tracker = self._watched.trackers.get(key.key)
             return tracker.ref if tracker is not None else None
-        return self._trackers.get(key)  # type: ignore[call-overload]
+        return self._watched.trackers.get(key)  # type: ignore[call-overload]
 
     def _execute(self, key: Hashable, subject: object) -> Apply:
         if key == DISCOVERY:
@@ -311,56 +269,21 @@ class Poller:
 
     def _polled(self, tracker: ObjectTracker, status: ObjectStatus, now: float) -> None:
         key = tracker.ref.key
-        if self._trackers.get(key) is not tracker:
+        if self._watched.trackers.get(key) is not tracker:
             return  # no longer watched
-        self._statuses[key] = status
-        self._last_polled[key] = now
-        self._unpolled.discard(key)
-        if tracker.up:
-            self._down.discard(key)
-        else:
-            self._down.add(key)
-            if status.last_error is not None:
-                self._problems.failed(tracker.ref, status.last_error.reason, status.last_error.message, now)
-        since = tracker.active_since
-        if since is not None:
-            self._active.add(key)
-            due = now + active_interval(self._polling, max(0.0, now - since))
-            self._schedule.put(key, Urgency.ACTIVE, due)
-        else:
-            self._active.discard(key)
-            self._schedule_idle(key, tracker, now)
+        self._watched.polled(key, tracker, status, now)
+        if not tracker.up and status.last_error is not None:
+            self._problems.failed(tracker.ref, status.last_error.reason, status.last_error.message, now)
+        schedule_next_poll(self._schedule, key, tracker, self._polling, now)
         if tracker.names_unknown_step and tracker.ref.object_type is ObjectType.PROCESS:
-            _, read_at = self._step_names.get(key, ({}, float("-inf")))
+            read_at = self._step_names.read_at(key)
             if now - read_at >= self._polling.idle_interval and _Metadata(key) not in self._in_flight:
                 self._schedule.put(_Metadata(key), Urgency.LOW, now)
-        self._sweep_pending.discard(key)
-        if not self._sweep_pending and self._sweep_started is not None:
-            self._sweep_duration = now - self._sweep_started
-            self._sweep_started, self._sweep_pending = now, set(self._trackers)
-        self._changed = True
-
-    def _schedule_idle(self, key: Key, tracker: ObjectTracker, now: float) -> None:
-        """Due ``idle_interval`` from now; and just after the next slot of its rhythm, ahead of the sweep.
-
-        Only for rhythms whose slots are no closer than the idle interval, so an object is never looked at
-        more often than idle polling would: one extra poll per slot, which shows the run's start within
-        seconds even when the idle sweep is stretched. A weekday job is looked at on each day of the weekend
-        too (its slots are days, its interval three days); a run later than the interval is left to the sweep.
-        """
-        self._schedule.put(key, Urgency.IDLE, now + self._polling.idle_interval)
-        step = tracker.rhythm_step
-        if step is None or step < self._polling.idle_interval:
-            return
-        slot = tracker.next_slot_after(now - EXPECTED_RUN_DELAY)
-        if slot is not None:
-            self._schedule.promote_at(key, slot + EXPECTED_RUN_DELAY)
+        self._publisher.changed = True
 
     def _metadata_done(self, key: Key, names: dict[str, str], now: float) -> None:
-        self._step_names[key] = (names, now)
-        self._metadata_errors.pop(key, None)
-        self._metadata_failures.pop(key, None)
-        tracker = self._trackers.get(key)
+        self._step_names.read(key, names, now)
+        tracker = self._watched.trackers.get(key)
         if tracker is None:
             return
         tracker.step_names = names
@@ -368,27 +291,26 @@ class Poller:
         self._schedule.put(_Metadata(key), Urgency.LOW, now + self._polling.metadata_refresh_interval)
 
     def _metadata_failed(self, key: Key, message: str, now: float) -> None:
-        if key not in self._trackers:
+        if key not in self._watched.trackers:
             return
-        failures = self._metadata_failures[key] = self._metadata_failures.get(key, 0) + 1
-        self._metadata_errors[key] = message
+        delay = self._step_names.failed(key, message, self._polling.discovery_interval)
         log.warning("discovery: %s", message)
-        delay = retry_delay(failures, self._polling.discovery_interval)
         self._schedule.put(_Metadata(key), Urgency.LOW, now + delay)
-        self._changed = True
+        self._publisher.changed = True
 
     def _reschedule_after_bug(self, key: Hashable, now: float) -> None:
         """Try again in a minute whatever failed unexpectedly, so that nothing is dropped for good."""
         if key == DISCOVERY or isinstance(key, _Metadata):
             self._schedule.put(key, Urgency.LOW, now + 60.0)
-        elif key in self._trackers:
+        elif key in self._watched.trackers:
             self._schedule.put(key, Urgency.IDLE, now + 60.0)
 
     def _refresh_status(self, key: Key, tracker: ObjectTracker, now: float) -> None:
         """Recompute a polled object's status on the scheduling thread (only while no worker has it)."""
-        if key in self._statuses and key not in self._in_flight:
-            self._statuses[key] = tracker.status(now)
-            self._changed = True
+        statuses = self._watched.statuses
+        if key in statuses and key not in self._in_flight:
+            statuses[key] = tracker.status(now)
+            self._publisher.changed = True
 
     # -- discovery ------------------------------------------------------------------------------------
 
@@ -398,7 +320,7 @@ class Poller:
         if pending is None:
             return
         self._targets = pending
-        self._by_target = {}  # indexes refer to the old list; a failing target falls back to its IDs
+        self._discovery.forget_targets()
         if DISCOVERY not in self._in_flight:  # else: its outcome notices the new targets
             self._schedule.put(DISCOVERY, Urgency.LOW, self._clock())
 
@@ -406,73 +328,45 @@ class Poller:
         if targets is not self._targets:  # a reload came in meanwhile: discover the new targets at once
             self._schedule.put(DISCOVERY, Urgency.LOW, now)
             return
-        found: dict[int, list[WatchedObject]] = {}
-        for watched in result.objects:
-            found.setdefault(watched.target_index, []).append(watched)
-        for index in range(len(self._targets)):
-            if index in result.failed_targets:
-                # Keep what an earlier discovery found; else watch the objects configured by ID.
-                found[index] = self._by_target.get(index) or result.fallbacks.get(index, [])
-        self._by_target = found
+        next_in = self._discovery.record(result, len(self._targets), self._polling.discovery_interval)
         wanted = {
             w.ref.key: w
-            for group in found.values()
-            for w in group
+            for w in self._discovery.objects()
             if shard_of(w.ref, self._shard_total) == self._shard
         }
-        for key in [k for k in self._trackers if k not in wanted]:
+        for key in [k for k in self._watched.trackers if k not in wanted]:
             self._forget(key)
         for key, watched in wanted.items():
             self._watch(key, watched.ref, now)
         if self._state is not None and result.ok:
             self._state.prune(wanted)  # saved objects no longer watched leave the state file
-        self._discovered = True
-        self._discovery_ok = result.ok
-        self._discovery_errors = tuple(result.errors)
-        if result.ok:
-            self._discovery_failures = 0
-            next_in = self._polling.discovery_interval
-        else:
-            self._discovery_failures += 1
-            next_in = retry_delay(self._discovery_failures, self._polling.discovery_interval)
         self._schedule.put(DISCOVERY, Urgency.LOW, now + next_in)
-        self._changed = True
+        self._publisher.changed = True
         log.info(
             "discovery: watching %d objects (%d errors)%s",
-            len(self._trackers),
+            len(self._watched.trackers),
             len(result.errors),
             "" if result.ok else f"; trying again in {next_in:.0f}s",
         )
 
     def _watch(self, key: Key, ref: ObjectRef, now: float) -> None:
-        tracker = self._trackers.get(key)
+        tracker = self._watched.trackers.get(key)
         if tracker is not None:
             if tracker.ref != ref:
                 tracker.ref = ref
                 self._refresh_status(key, tracker, now)
             return
-        names, _ = self._step_names.get(key, ({}, 0.0))
-        tracker = self._trackers[key] = ObjectTracker(ref, names)
+        tracker = ObjectTracker(ref, self._step_names.names(key))
+        self._watched.add(key, tracker, now)
         if self._state is not None:
             self._state.restore(tracker, now)  # before its first poll: finished meanwhile is counted
-        self._unpolled.add(key)
-        self._last_polled[key] = now
-        self._sweep_pending.add(key)
-        if self._sweep_started is None:
-            self._sweep_started = now
         self._schedule.put(key, Urgency.NEW, now)
-        if ref.object_type is ObjectType.PROCESS and key not in self._step_names:
+        if ref.object_type is ObjectType.PROCESS and not self._step_names.known(key):
             self._schedule.put(_Metadata(key), Urgency.LOW, now)
 
     def _forget(self, key: Key) -> None:
-        del self._trackers[key]
-        self._statuses.pop(key, None)
-        self._last_polled.pop(key, None)
-        self._step_names.pop(key, None)
-        self._metadata_errors.pop(key, None)
-        self._metadata_failures.pop(key, None)
-        for members in (self._unpolled, self._down, self._active, self._sweep_pending):
-            members.discard(key)
+        self._watched.remove(key)
+        self._step_names.forget(key)
         self._schedule.remove(key)
         self._schedule.remove(_Metadata(key))
 
@@ -480,37 +374,15 @@ class Poller:
 
     def _publish(self, now: float) -> None:
         self._problems.flush(now)
-        for key in self._active:
-            self._refresh_status(key, self._trackers[key], now)  # a running task's duration grows
+        for key in self._watched.active:
+            self._refresh_status(key, self._watched.trackers[key], now)  # a running task's duration grows
         try:
             token_expiry = self._client.token_expires_at
         except Exception:  # a property of the client must never break publishing
             token_expiry = None
-        up = (
-            self._discovered
-            and self._discovery_ok
-            and not self._metadata_errors
-            and not self._down
-            and not self._unpolled
+        used_ratio = self._budget.used_ratio() if self._budget is not None else None
+        self._publisher.publish(
+            now, self._watched, self._discovery, self._step_names, token_expiry, used_ratio
         )
-        if self._discovered and not self._unpolled:
-            self._ready = True
-        if up:
-            self._last_success = now
-        oldest = min(self._last_polled.values(), default=None)
-        self._snapshot = Snapshot(
-            objects=tuple(self._statuses.values()),
-            ready=self._ready,
-            up=up,
-            last_success_time=self._last_success,
-            poll_duration_seconds=self._sweep_duration,
-            poll_interval_seconds=self._polling.idle_interval,
-            token_expires_at=token_expiry,
-            discovery_errors=self._discovery_errors + tuple(self._metadata_errors.values()),
-            oldest_poll_age_seconds=None if oldest is None else max(0.0, now - oldest),
-            budget_used_ratio=self._budget.used_ratio() if self._budget is not None else None,
-        )
-        self._changed = False
-        self._last_publish = now
         if self._state is not None:
-            self._state.save_if_due(self._trackers.values(), now)
+            self._state.save_if_due(self._watched.trackers.values(), now)

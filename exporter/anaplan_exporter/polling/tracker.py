@@ -7,10 +7,11 @@ completion exactly once. Tasks already finished when the tracker first looks are
 failures. A tracker restored from the state file (``restore``) has no history: what finished while the
 exporter was down is counted.
 
-Every poll is bounded: at most ``STATUS_FETCHES_PER_POLL`` statuses of newly finished tasks (newest first;
-the rest wait for the next polls, and beyond ``MAX_PENDING`` the oldest are counted as ``unknown``) and at
-most ``HISTORY_FETCHES_PER_POLL`` older runs looked at for the last success and failure, from the second
-poll on (the first reads the task list and the newest run only, so every object shows up fast).
+Every poll is bounded (``completion_ledger.py`` does the counting): at most ``STATUS_FETCHES_PER_POLL``
+statuses of newly finished tasks (newest first; the rest wait for the next polls, and beyond ``MAX_PENDING``
+the oldest are counted as ``unknown``) and at most ``HISTORY_FETCHES_PER_POLL`` older runs looked at for the
+last success and failure, from the second poll on (the first reads the task list and the newest run only,
+so every object shows up fast).
 
 Along the way the tracker learns the object's rhythm (``rhythm.py``) from what it reads anyway: the creation
 times of the listed tasks, and the durations of the finished runs whose status it fetches (Anaplan's duration
@@ -22,67 +23,44 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from functools import partial
 from typing import Protocol
 
-from ..anaplan.errors import (
-    AnaplanAuthError,
-    AnaplanConnectionError,
-    AnaplanError,
-    AnaplanHTTPError,
-    AnaplanNotFoundError,
-    AnaplanPermissionError,
-    AnaplanRateLimitError,
-    AnaplanResponseError,
-    AnaplanServerError,
-    AnaplanStoppedError,
-    AnaplanTimeoutError,
-    AnaplanTooLargeError,
+from ..anaplan.errors import AnaplanError, AnaplanStoppedError
+from ..anaplan.models import ObjectType, Task, TaskState, TaskSummary
+from ..snapshot import ObjectRef, ObjectStatus, PollError
+from .completion_ledger import (
+    FORGET_COUNTED_AFTER,
+    HISTORY_FETCHES_PER_POLL,
+    HISTORY_LOOKBACK,
+    MAX_PENDING,
+    STATUS_FETCHES_PER_POLL,
+    UNKNOWN_RESULT,
+    CompletionLedger,
+    classify,
 )
-from ..anaplan.models import ObjectType, Task, TaskResult, TaskState, TaskSummary
-from ..snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus, PollError, StepStatus
+from .poll_errors import error_reason
 from .rhythm import EMPTY as NO_RHYTHM
-from .rhythm import TOLERANCE, Rhythm
+from .rhythm import TOLERANCE
+from .status_fields import run_duration, step_statuses
+from .tracker_state import TrackerState
+
+__all__ = [
+    "FORGET_COUNTED_AFTER",
+    "HISTORY_FETCHES_PER_POLL",
+    "HISTORY_LOOKBACK",
+    "MAX_PENDING",
+    "STATUS_FETCHES_PER_POLL",
+    "UNKNOWN_RESULT",
+    "ObjectTracker",
+    "TaskReader",
+    "TrackerState",
+    "classify",
+    "error_reason",
+]
 
 log = logging.getLogger(__name__)
-
-HISTORY_LOOKBACK = 25
-"""At a first start, how many older finished runs may be fetched to find the last success and failure."""
-HISTORY_FETCHES_PER_POLL = 3
-"""History fetches per poll: the look back is spread over successive polls, so that the first poll of a
-thousand objects costs no more than a few requests each."""
-STATUS_FETCHES_PER_POLL = 20
-"""Statuses of newly finished tasks fetched per poll (newest first); the others wait for the next polls."""
-MAX_PENDING = 500
-"""Finished tasks waiting for their status fetch; beyond this the oldest are counted as ``unknown``."""
-UNKNOWN_RESULT = "unknown"
-"""The completion result of a task counted without its status (a backlog too large, or gone from Anaplan)."""
-
-FORGET_COUNTED_AFTER = 86400.0
-"""A counted task is forgotten once it has been missing from the task list this long (seconds): a list that
-briefly leaves tasks out must not make them count again, and memory stays bounded."""
-
-
-@dataclass(frozen=True)
-class TrackerState:
-    """What a tracker keeps across restarts (``polling/state.py`` writes it to the state file)."""
-
-    baseline: bool = False
-    """The tracker has listed the object's tasks once: without that, nothing else here means anything."""
-    counted: tuple[str, ...] = ()
-    """Finished tasks already counted (or history): never counted again."""
-    pending: Mapping[str, float | None] = field(default_factory=dict)
-    """Finished tasks not counted yet, waiting for their status fetch (task ID -> creation time)."""
-    history: tuple[tuple[str, float | None], ...] = ()
-    """Older runs still to look at for the last success and failure, newest first."""
-    newest: Task | None = None
-    with_result: Task | None = None
-    last_success: float | None = None
-    last_failure: float | None = None
-    completions: Mapping[str, int] = field(default_factory=dict)
-    rhythm: Rhythm = NO_RHYTHM
-    """Creation times and durations of the newest runs (creation times in whole seconds: plenty for a
-    rhythm, and a third of the cost to write)."""
 
 
 class TaskReader(Protocol):
@@ -95,41 +73,6 @@ class TaskReader(Protocol):
     def task_status(
         self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str, task_id: str
     ) -> Task: ...
-
-
-_REASONS: tuple[tuple[type[AnaplanError], str], ...] = (
-    # Subclasses before their bases: a timeout is a connection error, too large a bad response.
-    (AnaplanStoppedError, "stopped"),
-    (AnaplanTimeoutError, "timeout"),
-    (AnaplanTooLargeError, "too_large"),
-    (AnaplanNotFoundError, "not_found"),
-    (AnaplanPermissionError, "forbidden"),
-    (AnaplanAuthError, "auth"),
-    (AnaplanRateLimitError, "rate_limited"),
-    (AnaplanServerError, "server_error"),
-    (AnaplanConnectionError, "connection"),
-    (AnaplanResponseError, "bad_response"),
-)
-
-
-def error_reason(exc: BaseException) -> str:
-    """A bounded label value for a failed poll (one of ``ERROR_REASONS``, or ``stopped`` for a request
-    abandoned because the exporter is shutting down, which is not a failure of the object)."""
-    for kind, reason in _REASONS:
-        if isinstance(exc, kind):
-            return reason
-    if isinstance(exc, AnaplanHTTPError) and exc.status == 401:
-        return "auth"
-    return "other"
-
-
-def classify(task: Task) -> str | None:
-    """The completion result of a finished task, or None while it can still change."""
-    if task.state is TaskState.CANCELLED:
-        return "cancelled"
-    if task.state is TaskState.COMPLETE:
-        return "success" if task.result is not None and task.result.successful else "failure"
-    return None
 
 
 def _newest(summaries: list[TaskSummary]) -> TaskSummary:
@@ -147,15 +90,11 @@ class ObjectTracker:
     def __init__(self, ref: ObjectRef, step_names: Mapping[str, str] | None = None) -> None:
         self.ref = ref
         self.step_names: Mapping[str, str] = step_names or {}
-        self._baseline_taken = False
-        self._counted: dict[str, float] = {}
-        """IDs of finished tasks already counted (or history), with when each was last listed."""
+        self._ledger = CompletionLedger()
+        """Which finished runs were counted, the completion counters, the last success and failure."""
         self._newest: Task | None = None
         self._with_result: Task | None = None
         self._up = False
-        self._last_success: float | None = None
-        self._last_failure: float | None = None
-        self._completions = dict.fromkeys(COMPLETION_RESULTS, 0)
         self._errors: dict[str, int] = {}
         self._seen_running: str | None = None
         """ID of the newest task while we saw it unfinished: only then can we time its end ourselves."""
@@ -165,10 +104,6 @@ class ObjectTracker:
         self._status_steps: Mapping[str, str] | None = None
         self._last_poll: float | None = None
         self._last_error: PollError | None = None
-        self._pending: dict[str, float | None] = {}
-        """Finished tasks not counted yet: their status fetch waits for a poll with budget left."""
-        self._history: list[tuple[str, float | None]] = []
-        """Older runs still to look at for the last success and failure, newest first."""
         self._rhythm = NO_RHYTHM
         self._rhythm_from: str | None = None
         """The newest listed task when the rhythm last took in a task list (a new run lists again)."""
@@ -239,16 +174,17 @@ class ObjectTracker:
         if signature == self._signature:
             return
         self._signature = signature
+        ledger = self._ledger
         self._saved = TrackerState(
-            baseline=self._baseline_taken,
-            counted=tuple(self._counted),
-            pending=dict(self._pending),
-            history=tuple(self._history),
+            baseline=ledger.baseline_taken,
+            counted=tuple(ledger.counted),
+            pending=dict(ledger.pending),
+            history=tuple(ledger.history),
             newest=self._newest,
             with_result=self._with_result,
-            last_success=self._last_success,
-            last_failure=self._last_failure,
-            completions={k: v for k, v in self._completions.items() if v},
+            last_success=ledger.last_success,
+            last_failure=ledger.last_failure,
+            completions={k: v for k, v in ledger.completions.items() if v},
             rhythm=self._rhythm,
         )
         self._revision += 1  # after the new state: a saver that sees the revision sees that state
@@ -257,16 +193,10 @@ class ObjectTracker:
         """Carry on from a saved state: no new baseline, so tasks that finished meanwhile are counted."""
         if not state.baseline:
             return
-        self._counted = dict.fromkeys(state.counted, now)
-        self._pending = dict(state.pending)
-        self._history = list(state.history)
+        self._ledger.restore(state, now)
         self._newest = state.newest
         self._with_result = state.with_result
-        self._last_success = state.last_success
-        self._last_failure = state.last_failure
-        self._completions = {**dict.fromkeys(COMPLETION_RESULTS, 0), **state.completions}
         self._rhythm = state.rhythm
-        self._baseline_taken = True
         self._status = None
         self._signature = self._state_signature()
         self._saved = state
@@ -295,17 +225,17 @@ class ObjectTracker:
 
     def _state_signature(self) -> tuple[object, ...]:
         """Cheap to compute, and different whenever the saved state changes in a way worth writing."""
-        newest, with_result = self._newest, self._with_result
+        newest, with_result, ledger = self._newest, self._with_result, self._ledger
         return (
-            self._baseline_taken,
-            len(self._counted),
+            ledger.baseline_taken,
+            len(ledger.counted),
             None if newest is None else (newest.task_id, newest.state),
             None if with_result is None else with_result.task_id,
-            len(self._pending),
-            len(self._history),
-            sum(self._completions.values()),
-            self._last_success,
-            self._last_failure,
+            len(ledger.pending),
+            len(ledger.history),
+            sum(ledger.completions.values()),
+            ledger.last_success,
+            ledger.last_failure,
             self._rhythm,
         )
 
@@ -323,7 +253,7 @@ class ObjectTracker:
         summaries = client.list_tasks(r.workspace_id, r.model_id, r.object_type, r.object_id)
         if not summaries:
             # Anaplan answers an empty list for objects with no runs (and masks NO ACCESS the same way).
-            self._baseline_taken = True
+            self._ledger.baseline_taken = True
             return
         newest_summary = _newest(summaries)
         if newest_summary.task_id != self._rhythm_from:
@@ -338,13 +268,14 @@ class ObjectTracker:
                 newest = replace(newest, creation_time=newest_summary.creation_time)
         fetched = {newest.task_id: newest}
 
-        if not self._baseline_taken:
+        if not self._ledger.baseline_taken:
             # The first poll reads the newest run only: every object shows up at the cost of two requests,
             # and the older runs (last success and failure) follow a few per poll from the next one on.
-            self._take_baseline(summaries, fetched, now)
+            self._ledger.take_baseline(summaries, fetched, now)
         else:
-            self._count_completions(client, summaries, fetched, now)
-            self._look_back(client, fetched)
+            fetch = partial(self._fetch, client)
+            self._ledger.count_completions(fetch, summaries, fetched, now, self._learn_duration)
+            self._ledger.look_back(fetch, fetched, self._learn_duration)
 
         if not newest.state.terminal:
             self._seen_running, self._finished_at = newest.task_id, None
@@ -358,88 +289,7 @@ class ObjectTracker:
         self._newest = newest
         if newest.result is not None:
             self._with_result = newest
-        listed = {s.task_id for s in summaries}
-        self._counted = {
-            task_id: now if task_id in listed else seen
-            for task_id, seen in self._counted.items()
-            if task_id in listed or now - seen < FORGET_COUNTED_AFTER
-        }
-
-    def _take_baseline(self, summaries: list[TaskSummary], fetched: dict[str, Task], now: float) -> None:
-        """Mark the history as already counted; queue older runs to look at for the last success/failure."""
-        finished = [s for s in summaries if s.state.terminal]
-        self._counted.update(dict.fromkeys((s.task_id for s in finished), now))
-        for task in fetched.values():
-            self._remember_outcome(classify(task), task.creation_time)
-        older = sorted(
-            (s for s in finished if s.task_id not in fetched),
-            key=lambda s: s.creation_time or 0.0,
-            reverse=True,
-        )
-        self._history = [(s.task_id, s.creation_time) for s in older[:HISTORY_LOOKBACK]]
-        self._baseline_taken = True
-
-    def _look_back(self, client: TaskReader, fetched: dict[str, Task]) -> None:
-        """Fetch a few more older runs, newest first, until the last success and last failure are known."""
-        lookups = 0
-        while self._history:
-            if self._last_success is not None and self._last_failure is not None:
-                self._history.clear()
-                break
-            task_id, created = self._history[0]
-            task = fetched.get(task_id)
-            if task is None:
-                if lookups >= HISTORY_FETCHES_PER_POLL:
-                    break
-                lookups += 1
-                try:
-                    task = self._fetch(client, task_id)
-                except AnaplanNotFoundError:  # aged out of Anaplan's task history meanwhile
-                    self._history.pop(0)
-                    continue
-            self._history.pop(0)
-            self._remember_outcome(classify(task), task.creation_time or created)
-            self._learn_duration(task)
-
-    def _count_completions(
-        self, client: TaskReader, summaries: list[TaskSummary], fetched: dict[str, Task], now: float
-    ) -> None:
-        """Count every task that finished since the last poll, each exactly once.
-
-        Tasks whose status this poll already has are counted at once; other finished ones join the pending
-        queue, of which the newest ``STATUS_FETCHES_PER_POLL`` are fetched and counted now.
-        """
-        for summary in summaries:
-            task_id = summary.task_id
-            if task_id in self._counted:
-                continue
-            task = fetched.get(task_id)
-            result = None if task is None else classify(task)
-            if result is not None and task is not None:
-                self._pending.pop(task_id, None)
-                self._count(task_id, result, task.creation_time or summary.creation_time, now)
-            elif task is None and summary.state.terminal and task_id not in self._pending:
-                self._pending[task_id] = summary.creation_time
-        if not self._pending:
-            return
-        queue = sorted(self._pending.items(), key=lambda item: item[1] or 0.0, reverse=True)
-        for task_id, _ in queue[MAX_PENDING:]:  # too many to ever fetch: counted without a result
-            del self._pending[task_id]
-            self._count(task_id, UNKNOWN_RESULT, None, now)
-        for task_id, created in queue[: min(STATUS_FETCHES_PER_POLL, MAX_PENDING)]:
-            try:
-                task = self._fetch(client, task_id)
-            except AnaplanNotFoundError:  # gone from Anaplan before we could read its result
-                result = UNKNOWN_RESULT
-            else:
-                result = classify(task)
-                created = task.creation_time or created
-                self._learn_duration(task)
-                if result is None:  # listed as finished, but its status says otherwise: list it again
-                    del self._pending[task_id]
-                    continue
-            del self._pending[task_id]
-            self._count(task_id, result, created, now)
+        self._ledger.forget_unlisted({s.task_id for s in summaries}, now)
 
     def _learn_duration(self, task: Task, measured: float | None = None) -> None:
         """Keep the duration of a finished run (not a cancelled one: its length is whoever cancelled it)."""
@@ -451,19 +301,6 @@ class ObjectTracker:
         if duration is None or not duration >= 0:  # also refuses NaN
             return
         self._rhythm = self._rhythm.with_duration(round(task.creation_time), round(duration, 3))
-
-    def _count(self, task_id: str, result: str, created: float | None, now: float) -> None:
-        self._counted[task_id] = now
-        self._completions[result] = self._completions.get(result, 0) + 1
-        self._remember_outcome(result, created)
-
-    def _remember_outcome(self, result: str | None, created: float | None) -> None:
-        if created is None:
-            return
-        if result == "success" and (self._last_success is None or created > self._last_success):
-            self._last_success = created
-        elif result == "failure" and (self._last_failure is None or created > self._last_failure):
-            self._last_failure = created
 
     # -- output ---------------------------------------------------------------------------------------
 
@@ -486,12 +323,12 @@ class ObjectTracker:
             ref=self.ref,
             up=self._up,
             task=self._newest,
-            duration_seconds=self._duration(now),
-            steps=self._steps(result),
+            duration_seconds=run_duration(self._newest, now, self._seen_running, self._finished_at),
+            steps=step_statuses(result, self.step_names),
             row_counts=result.row_counts if result is not None else None,
-            last_success_time=self._last_success,
-            last_failure_time=self._last_failure,
-            completions=dict(self._completions),
+            last_success_time=self._ledger.last_success,
+            last_failure_time=self._ledger.last_failure,
+            completions=dict(self._ledger.completions),
             errors=dict(self._errors),
             last_poll_time=self._last_poll,
             last_error=self._last_error,
@@ -499,39 +336,3 @@ class ObjectTracker:
             usual_duration_seconds=self._rhythm.usual_duration,
         )
         return self._status
-
-    def _duration(self, now: float) -> float | None:
-        task = self._newest
-        if task is None:
-            return None
-        if task.result is not None and task.result.duration_seconds is not None:
-            return task.result.duration_seconds
-        if task.creation_time is None:
-            return None
-        if not task.state.terminal:
-            return max(0.0, now - task.creation_time)
-        if self._seen_running == task.task_id and self._finished_at is not None:
-            return max(0.0, self._finished_at - task.creation_time)
-        return None  # finished before we first saw it, and Anaplan gave no duration
-
-    def _steps(self, result: TaskResult | None) -> tuple[StepStatus, ...]:
-        if result is None or not result.nested:
-            return ()
-        steps: list[StepStatus] = []
-        seen: dict[str, int] = {}
-        for nested in result.nested:
-            name = self.step_names.get(nested.object_id, nested.object_name or nested.object_id)
-            seen[nested.object_id] = seen.get(nested.object_id, 0) + 1
-            if seen[nested.object_id] > 1:  # the same action run twice in one process
-                name = f"{name} #{seen[nested.object_id]}"
-            steps.append(
-                StepStatus(
-                    step_id=nested.object_id,
-                    step_name=name,
-                    successful=nested.successful,
-                    duration_seconds=nested.duration_seconds,
-                    start_time=nested.start_time,
-                    failure_dump_available=nested.failure_dump_available,
-                )
-            )
-        return tuple(steps)
