@@ -119,7 +119,7 @@ def test_a_failure_while_the_exporter_is_stopped_pages_once_after_the_restart(tm
 
             until(lambda: bool(live_runs(sim, "failure")), EVERY + 10, "a failure while the exporter is down")
             with running_exporter(script, config, tmp_path, port) as exporter:
-                until(lambda: failures_counted(exporter) == 1, 15, "the failure counted after the restart")
+                until(lambda: failures_counted(exporter) == 1, 30, "the failure counted after the restart")
                 try:
                     alerts = wait_for(lambda: firing(manager), 60, "AnaplanTaskFailed in Alertmanager")
                 except AssertionError:
