@@ -205,7 +205,30 @@ def test_after_close_lets_one_last_request_through_unless_paused() -> None:
     limiter.close()
     with limiter.slot(after_close=True):
         assert limiter.in_flight == 1
+    assert clock.sleeps == []  # its slot was free
     limiter.pause(30.0)
     with pytest.raises(LimiterClosed), limiter.slot(after_close=True):
         pass
-    assert clock.sleeps == []  # it never waits
+    assert clock.sleeps == []  # refused at once during a pause
+
+
+def test_the_last_request_at_shutdown_keeps_to_the_rate() -> None:
+    clock = FakeClock(0.0)
+    limiter = Limiter(4, 5.0, arrival_margin=0.0, clock=clock, sleep=clock.sleep)
+    for _ in range(3):  # three requests just started, back to back at 5/s: the next slot is 0.6 s away
+        assert limiter.reserve() >= 0
+    limiter.close()
+    with limiter.slot(after_close=True):  # the logout waits for its slot rather than making a 4th in 0.6 s
+        pass
+    assert clock.sleeps == pytest.approx([0.6])
+
+
+def test_the_last_request_at_shutdown_is_given_up_rather_than_wait_long() -> None:
+    clock = FakeClock(0.0)
+    limiter = Limiter(50, 1.0, arrival_margin=0.0, clock=clock, sleep=clock.sleep)
+    for _ in range(5):  # the next slot is 5 s away
+        limiter.reserve()
+    limiter.close()
+    with pytest.raises(LimiterClosed), limiter.slot(after_close=True):
+        pass
+    assert clock.sleeps == []

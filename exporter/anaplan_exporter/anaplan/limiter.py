@@ -30,6 +30,9 @@ ARRIVAL_MARGIN = 0.1
 """Seconds of delay between a request's start and its arrival at Anaplan that cannot push a one-second
 window over the rate."""
 
+AFTER_CLOSE_MAX_WAIT = 2.0
+"""The longest a last request at shutdown (a logout) waits for its rate slot before it is given up."""
+
 
 class LimiterClosed(Exception):
     """The limiter was closed while (or before) the caller waited; the request must not be sent."""
@@ -70,6 +73,7 @@ class Limiter:
         self._clock = clock
         self._closed = threading.Event()
         self._sleep = sleep if sleep is not None else self._closed.wait
+        self._sleep_after_close = sleep if sleep is not None else time.sleep
         self._lock = threading.Lock()
         self._slot_free = threading.Condition(self._lock)
         self._holding = 0  # concurrency slots taken (waiting for a rate slot or in flight)
@@ -174,7 +178,8 @@ class Limiter:
 
         Raises ``LimiterClosed`` when the limiter is (or gets) closed before the attempt may start.
         ``after_close`` is for one last request at shutdown (a logout): it is let through a closed limiter
-        but never waits, so it is refused while a pause is in force.
+        and waits for its rate slot (so the rate holds at shutdown too), but it is refused while a pause is
+        in force or when its slot is more than ``AFTER_CLOSE_MAX_WAIT`` away, so shutdown never hangs on it.
         """
         self._acquire(after_close)
         try:
@@ -203,7 +208,11 @@ class Limiter:
         if after_close:
             if self.paused_for() > 0:
                 raise LimiterClosed
-            self.reserve()  # book it, so the rate still counts it, but do not wait
+            wait = self.reserve()  # its own rate slot: one last request must not exceed the rate either
+            if wait > AFTER_CLOSE_MAX_WAIT:
+                raise LimiterClosed
+            if wait > 0:
+                self._sleep_after_close(wait)
             return
         while True:
             if self.closed:
