@@ -232,3 +232,14 @@ def test_the_last_request_at_shutdown_is_given_up_rather_than_wait_long() -> Non
     with pytest.raises(LimiterClosed), limiter.slot(after_close=True):
         pass
     assert clock.sleeps == []
+
+
+def test_starts_after_a_pause_keep_their_spacing() -> None:
+    clock = FakeClock(0.0)
+    limiter = Limiter(4, 10.0, arrival_margin=0.0, clock=clock, sleep=clock.sleep)
+    limiter.reserve()
+    limiter.pause(1.0)  # Retry-After: 1, longer than the 4 x 0.1 s a booking may run ahead of the clock
+    # Four callers book at once, as the poll pool's threads do: one start every 0.1 s from the pause's end,
+    # not four at the same instant.
+    waits = [limiter.reserve() for _ in range(4)]
+    assert waits == pytest.approx([1.0, 1.1, 1.2, 1.3])

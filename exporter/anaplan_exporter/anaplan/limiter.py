@@ -161,11 +161,14 @@ class Limiter:
         """Book the next start time and return how long the caller must wait for it (seconds)."""
         with self._lock:
             now = self._clock()
-            theoretical = now if self._next_start is None else max(self._next_start, now)
-            theoretical = min(theoretical, now + self._max_ahead)
             paused = self._pause_left(now)
-            if paused > 0:
-                theoretical = max(theoretical, now + paused + self._tolerance)
+            # The earliest start: now, or the end of a pause (with no burst allowance right after it).
+            earliest = now + paused + self._tolerance if paused > 0 else now
+            theoretical = earliest if self._next_start is None else max(self._next_start, earliest)
+            # Bookings run ahead of the earliest start by at most one interval per concurrency slot (a clock
+            # stepping backwards must not become a long sleep); counted from the pause's end, so that callers
+            # booking during a pause keep their spacing after it.
+            theoretical = min(theoretical, earliest + self._max_ahead)
             wait = max(0.0, theoretical - self._tolerance - now)
             self._next_start = theoretical + self._interval
             self._starts.append(theoretical)
