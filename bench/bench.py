@@ -8,11 +8,14 @@ Poll cost and the authentication rate are measured in-process: this script build
 ``AnaplanClient`` and ``Poller`` and calls ``tick()`` itself, so a cycle is timed exactly (no scrape of a
 duration gauge) and a fake clock can make every tick a full cycle. Requests are counted by the simulator
 (its ``/__sim/stats`` before and after). The scrape cost is measured on the real exporter process over HTTP.
+``internals.py`` times a state-file save in-process and the exporter process's garbage collections (through
+a probe on its PYTHONPATH).
 No figure here is a test assertion: it prints PASS or MISS per target and exits 1 on any MISS.
 
 Usage: python bench/bench.py [--freshness-sizes 50,300,1000] [--freshness-seconds 360]
                              [--sizes 100,1000,10000] [--scrape-objects 10000] [--scrapes 50]
-                             [--auth-scale 120] [--auth-hours 2] [--only freshness,poll,auth,scrape]
+                             [--auth-scale 120] [--auth-hours 2] [--gc-minutes 3]
+                             [--only freshness,poll,auth,scrape,state,gc]
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from harness import (
     running_simulator,
     scrape,
 )
+from internals import gc_pauses, state_save
 from scenarios import all_of_model, idle_objects, idle_processes
 
 LATENCY = 0.05
@@ -397,7 +401,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=10,
         help="finished runs of each lively process before the start (below 5: no rhythm to learn)",
     )
-    parser.add_argument("--only", default="freshness,poll,auth,scrape", help="comma-separated parts to run")
+    parser.add_argument("--gc-minutes", type=float, default=3.0, help="steady minutes of the gc measurement")
+    parser.add_argument(
+        "--only", default="freshness,poll,auth,scrape,state,gc", help="comma-separated parts to run"
+    )
     return parser.parse_args(argv)
 
 
@@ -441,6 +448,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "scrape" in parts:
             print(f"... scrape cost, {args.scrape_objects} processes x {args.steps} steps", flush=True)
             report(scrape_cost(args.scrape_objects, args.steps, args.scrapes, workdir))
+        if "state" in parts:
+            print("... state file save, 10,000 objects x 48 tasks", flush=True)
+            report(state_save(10_000, 48, workdir))
+        if "gc" in parts:
+            print(f"... garbage collections, {args.scrape_objects} processes", flush=True)
+            report(gc_pauses(args.scrape_objects, args.steps, args.gc_minutes, LATENCY, workdir))
     print()
     print_table(rows)
     missed = [r for r in rows if r.ok is False]
