@@ -77,34 +77,41 @@ def test_written_atomically_only_when_something_changed_and_not_more_often_than_
     assert decode(path.read_bytes())[ref().key].completions == {"failure": 1}
 
 
+class SlowDisk:
+    """Writes of the state file block until ``free`` is set; ``writers`` names the threads that wrote."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import anaplan_exporter.polling.state as state_module
+
+        self.free = threading.Event()
+        self.writers: list[str] = []
+        self._write = state_module._write_synced
+        monkeypatch.setattr(state_module, "_write_synced", self._blocked_write)
+
+    def _blocked_write(self, target: Path, data: bytes) -> None:
+        self.writers.append(threading.current_thread().name)
+        assert self.free.wait(10)
+        self._write(target, data)
+
+
 def test_a_due_save_is_written_in_the_background_one_at_a_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import anaplan_exporter.polling.state as state_module
-
     api = FakeAnaplan()
     api.add(OBJ, finished("A", 100.0))
     tracker = _tracker(api)
     path = tmp_path / "state.json"
     store = StateStore.open(path, save_interval=5.0)
-    disk_free, writers = threading.Event(), []
-    real_write = state_module._write_synced
-
-    def slow_disk(target: Path, data: bytes) -> None:
-        writers.append(threading.current_thread().name)
-        assert disk_free.wait(10)
-        real_write(target, data)
-
-    monkeypatch.setattr(state_module, "_write_synced", slow_disk)
+    disk = SlowDisk(monkeypatch)
     assert store.save_if_due([tracker], 1_000.0)  # returns while the disk is still busy
     assert store.writing and not path.exists()
     api.add(OBJ, finished("B", 1_001.0, ok=False))
     tracker.poll(api, 1_002.0)
     assert not store.save_if_due([tracker], 1_010.0)  # due and changed, but the first save is not written
-    disk_free.set()
+    disk.free.set()
     store.wait(10)
     assert not store.writing and store.saves == 1
-    assert writers == ["state-writer"]
+    assert disk.writers == ["state-writer"]
     assert store.save_if_due([tracker], 1_011.0)  # the next publish catches up
     store.wait(10)
     assert decode(path.read_bytes())[ref().key].completions == {"failure": 1}
@@ -113,25 +120,16 @@ def test_a_due_save_is_written_in_the_background_one_at_a_time(
 def test_the_save_at_shutdown_waits_for_the_background_one_then_writes_the_last_word(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import anaplan_exporter.polling.state as state_module
-
     api = FakeAnaplan()
     api.add(OBJ, finished("A", 100.0))
     tracker = _tracker(api)
     path = tmp_path / "state.json"
     store = StateStore.open(path)
-    disk_free = threading.Event()
-    real_write = state_module._write_synced
-
-    def slow_disk(target: Path, data: bytes) -> None:
-        disk_free.wait(10)
-        real_write(target, data)
-
-    monkeypatch.setattr(state_module, "_write_synced", slow_disk)
+    disk = SlowDisk(monkeypatch)
     assert store.save_if_due([tracker], 1_000.0)
     api.add(OBJ, finished("B", 1_001.0, ok=False))
     tracker.poll(api, 1_002.0)
-    threading.Timer(0.2, disk_free.set).start()
+    threading.Timer(0.2, disk.free.set).start()
     assert store.save([tracker])  # after the background save, and with the newest state
     assert store.saves == 2
     assert decode(path.read_bytes())[ref().key].completions == {"failure": 1}
