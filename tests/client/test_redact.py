@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
+import logging
 from urllib.parse import quote
 
 import pytest
+import responses
 
 from anaplan_exporter.anaplan.auth import (
     BasicCredentials,
@@ -14,7 +17,12 @@ from anaplan_exporter.anaplan.auth import (
     OAuthCredentials,
     StaticTokenCredentials,
 )
-from anaplan_exporter.anaplan.redact import KEEP_TOKENS, Redactor, credential_secrets
+from anaplan_exporter.anaplan.errors import AnaplanAuthError
+from anaplan_exporter.anaplan.redact import KEEP_TOKENS, MIN_SECRET_LENGTH, Redactor, credential_secrets
+from support.leaks import leaked_forms
+
+from .conftest import MakeClient
+from .fakes import AUTH
 
 PASSWORD = 'pw "Zq81"/&+SECRET'
 BASIC = BasicCredentials("alice@example.com", PASSWORD)
@@ -94,3 +102,50 @@ def test_credential_shaped_values_are_masked_whatever_they_are(text: str, kept: 
 )
 def test_ordinary_messages_are_left_alone(prose: str) -> None:
     assert Redactor(credential_secrets(BASIC)).scrub(prose) == prose
+
+
+USER = "svc@example.com"
+HOSTILE = "Tr0ub4dor&3xQ<z>"
+SPACED = "tab\there  two spaces"
+
+
+def _pair(password: str) -> str:
+    return base64.b64encode(f"{USER}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("password", "text"),
+    [
+        (HOSTILE, f"HTTP 400: [v4] credentials {_pair(HOSTILE).rstrip('=')} unknown"),
+        (HOSTILE, "credentials\n" + "\r\n".join(_pair(HOSTILE)[i : i + 16] for i in range(0, 40, 16))),
+        (HOSTILE, f"password {html.escape(HOSTILE)} refused"),
+        (HOSTILE, f"PASSWORD {HOSTILE.upper()} REFUSED"),
+        (HOSTILE, f"password {quote(HOSTILE).lower()} refused"),
+        (SPACED, f"password {' '.join(SPACED.split())} refused"),
+        (SPACED, f"password {SPACED} refused"),
+        (SPACED, f"password {''.join(SPACED.split())} refused"),
+        ("pw", f"credentials {_pair('pw').rstrip('=')} unknown"),
+    ],
+    ids=["unpadded", "wrapped", "html", "upper", "url-lower-hex", "collapsed", "tab", "no-space", "short"],
+)
+def test_a_password_in_the_forms_that_got_past_exact_matching_is_masked(password: str, text: str) -> None:
+    scrubbed = Redactor(credential_secrets(BasicCredentials(USER, password))).scrub(text)
+    assert "***" in scrubbed
+    assert not leaked_forms(f"{USER}:{password}", scrubbed), scrubbed
+    if len(password) >= MIN_SECRET_LENGTH:
+        assert not leaked_forms(password, scrubbed), scrubbed
+
+
+def test_an_error_body_is_scrubbed_before_its_whitespace_is_collapsed_and_it_is_cut(
+    http: responses.RequestsMock, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    echo = f"Rejected:\n\t{SPACED}\n{_pair(SPACED)[:30]}\n{_pair(SPACED)[30:]}"
+    http.post(f"{AUTH}/token/authenticate", status=401, json={"statusMessage": echo + " x" * 300})
+    client = make_client(BasicCredentials(USER, SPACED), max_retries=0)
+    with pytest.raises(AnaplanAuthError) as info:
+        client.list_workspaces()
+    message = info.value.message
+    assert message.startswith("Rejected: *** ***") and len(message) <= 200 and "\n" not in message
+    for text in (str(info.value), caplog.text):
+        assert not leaked_forms(SPACED, text) and not leaked_forms(f"{USER}:{SPACED}", text)

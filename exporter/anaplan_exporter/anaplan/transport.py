@@ -113,7 +113,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 def anaplan_message(content: bytes) -> str:
-    """Anaplan's human message from an error body of any of its three services; '' when there is none."""
+    """Anaplan's human message from an error body of any of its three services, as sent ('' when there is
+    none): it is scrubbed before anything else changes it, see :meth:`Redactor.excerpt`."""
     try:
         body = json.loads(content or b"null")
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -132,7 +133,7 @@ def anaplan_message(content: bytes) -> str:
     ]
     for candidate in candidates:
         if isinstance(candidate, str) and candidate.strip():
-            return " ".join(candidate.split())
+            return candidate
     return ""
 
 
@@ -339,7 +340,7 @@ class Transport:
         reply = Reply(status, response.headers, content)
         if 200 <= status < 300:
             return reply, None, None
-        message = self._redactor.scrub(anaplan_message(content))[:_MAX_MESSAGE]
+        message = self._redactor.excerpt(anaplan_message(content), _MAX_MESSAGE)
         error = http_error(status, message, endpoint, auth_endpoint=auth_endpoint)
         retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
         if retry_after is not None and retry_after > 0:
