@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from anaplan_exporter.simulator.faults import ECHO_FORMS
 from support.exporter import ExporterHandle, running_exporter, simulator_config
+from support.leaks import Readings
 from support.net import http_get
 from support.simulator import SimulatorHandle, running_simulator
 
@@ -134,5 +136,37 @@ def test_a_hostile_answer_for_one_object_holds_nothing_else(fault: str, tmp_path
         _, page = http_get(exporter.url + "/?refresh=0")
         basic = base64.b64encode(f"demo@example.com:{PASSWORD}".encode()).decode()
         for where, body in (("logs", exporter.logs()), ("/metrics", text), ("status page", page)):
+            assert not Readings(body).forms_of(f"demo@example.com:{PASSWORD}"), where
             assert basic not in body, where
             assert f"password={PASSWORD}" not in body and f'"password": "{PASSWORD}"' not in body, where
+
+
+HOSTILE_PASSWORD = 'Tr0ub4dor&3x Q<z>  \t"é"+%'
+
+
+def test_a_password_echoed_in_any_form_reaches_no_log_page_or_metric(tmp_path: Path) -> None:
+    """The auth service fails (500) echoing the password re-encoded, one form after another; the exporter
+    logs and shows each failure with the password masked in every form, never the password."""
+    scenario = {**SCENARIO, "users": [{"username": "demo@example.com", "password": HOSTILE_PASSWORD}]}
+    with (
+        running_simulator(scenario, tmp_path) as sim,
+        running_exporter(config(sim.url), tmp_path, env={"SIM_PASSWORD": HOSTILE_PASSWORD}) as exporter,
+    ):
+        assert sample(exporter.metrics(), "anaplan_target_up", object_id=LIVELY[0]) is not None
+        pages: list[str] = []
+        for form in ECHO_FORMS[1:]:
+            logged = exporter.logs().count("authentication failed")
+            sim.set_faults(echo_secrets=500, echo_form=form, scope="all", path="/token/authenticate")
+            sim.expire_tokens()
+            deadline = time.time() + 20
+            while exporter.logs().count("authentication failed") == logged and time.time() < deadline:
+                time.sleep(0.2)
+            assert exporter.logs().count("authentication failed") > logged, (form, exporter.logs()[-3000:])
+            pages.append(http_get(exporter.url + "/?refresh=0")[1])
+        logs, metrics = exporter.logs(), exporter.metrics()
+    assert "Rejected /token/authenticate: credentials *** unknown" in logs
+    assert any("credentials ***" in page for page in pages)
+    for where, body in (("logs", logs), ("/metrics", metrics), *(("status page", page) for page in pages)):
+        readings = Readings(body)
+        assert not readings.forms_of(HOSTILE_PASSWORD), where
+        assert not readings.forms_of(f"demo@example.com:{HOSTILE_PASSWORD}"), where

@@ -24,6 +24,7 @@ import requests
 
 from anaplan_exporter.anaplan.auth import Credentials
 from anaplan_exporter.anaplan.client import AnaplanClient, ClientSettings
+from support.leaks import Readings
 from support.simulator import SimulatorHandle, running_simulator
 
 WORKSPACE = "8a8b8c8d8e8f8g8i"
@@ -129,8 +130,10 @@ class SecretBook:
             return frozenset(self._values)
 
     def leaks(self, text: str) -> list[str]:
-        """The secrets (abbreviated, so a failure message does not repeat them) found in ``text``."""
-        return [f"{value[:4]}...({len(value)} chars)" for value in self.values if value in text]
+        """The secrets (abbreviated, so a failure message does not repeat them) found in ``text``, in any
+        form: any case or spacing, escaped, or in base64 (see ``support.leaks``)."""
+        readings = Readings(text)
+        return [f"{value[:4]}...({len(value)} chars)" for value in self.values if readings.forms_of(value)]
 
     def assert_clean(self, exc: BaseException) -> None:
         text = "".join(traceback.format_exception(exc)) + repr(exc)

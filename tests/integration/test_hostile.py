@@ -27,6 +27,7 @@ from anaplan_exporter.anaplan.errors import (
 )
 from anaplan_exporter.anaplan.models import ObjectType
 from anaplan_exporter.polling.tracker import error_reason
+from anaplan_exporter.simulator.faults import ECHO_FORMS
 from support.net import free_port
 from support.simulator import SimulatorHandle
 
@@ -83,6 +84,7 @@ OFF: dict[str, Any] = {
     "endless": None,
     "huge": None,
     "echo_secrets": None,
+    "echo_form": None,
     "scope": "integration",
     "path": None,
 }
@@ -285,6 +287,30 @@ def test_error_bodies_that_echo_credentials_are_scrubbed(
     assert any("/oauth/token" in text for text in texts)
     records = "\n".join(record.getMessage() for record in caplog.records)
     assert not book.leaks(records)
+
+
+HOSTILE_PASSWORD = 'Tr0ub4dor&3x Q<z>  \t"quoted" é+%'
+HOSTILE_REFRESH = "refresh  Hostile\t<&>-5b1e"
+HOSTILE_SECRET = "client secret&é-77f0"
+
+
+@pytest.mark.parametrize("form", [form for form in ECHO_FORMS if form != "as_sent"])
+def test_credentials_echoed_in_any_form_are_scrubbed(
+    sim: SimulatorHandle, make_client: ClientFactory, book: SecretBook, form: str
+) -> None:
+    """An upstream that re-encodes what it echoes (base64 unpadded or wrapped, HTML, upper case, URL,
+    JSON, whitespace collapsed): the book searches the texts and the log in every form."""
+    book.add(HOSTILE_PASSWORD, f"{USER}:{HOSTILE_PASSWORD}", HOSTILE_REFRESH, HOSTILE_SECRET)
+    signed_in = make_client(sim, BasicCredentials(USER, PASSWORD), max_retries=1)
+    signed_in.list_workspaces()
+    sim.set_faults(echo_secrets=400, echo_form=form)
+    texts = _echo_round(signed_in, book)  # the integration API echoes the token
+    sim.set_faults(echo_secrets=401, echo_form=form, scope="all")
+    hostile = make_client(sim, BasicCredentials(USER, HOSTILE_PASSWORD), max_retries=1)
+    oauth = make_client(sim, OAuthCredentials(CLIENT_ID, HOSTILE_REFRESH, client_secret=HOSTILE_SECRET))
+    texts += _echo_round(hostile, book) + _echo_round(oauth, book)
+    assert all("Rejected" in text and "***" in text for text in texts), texts
+    assert not book.leaks("\n".join(texts))
 
 
 def test_a_static_token_echoed_back_is_scrubbed(

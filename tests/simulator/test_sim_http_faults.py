@@ -31,6 +31,7 @@ OFF: dict[str, Any] = {
     "endless": None,
     "huge": None,
     "echo_secrets": None,
+    "echo_form": None,
     "scope": "integration",
     "path": None,
 }
@@ -182,6 +183,30 @@ def test_echo_secrets_quotes_the_authorization_header_and_body(sim: SimulatorHan
     assert auth in response.json()["status"]["message"] and "secret-body" in response.text
     integration = workspaces(sim, token)
     assert integration.status_code == 400 and f"AnaplanAuthToken {token}" in integration.text
+
+
+@pytest.mark.parametrize(
+    ("form", "quoted"),
+    [
+        ("base64_unpadded", base64.b64encode(b"u@example.com:a&b  c").decode().rstrip("=")),
+        ("base64_wrapped", "dUBleGFtcGxlLmNv\r\nbTphJmIgIGM="),
+        ("html", "a&amp;b  c"),
+        ("upper", "A&B  C"),
+        ("url", "a%26b%20%20c"),
+        ("json", "a&b  c"),
+        ("collapsed", "a&b c"),
+    ],
+)
+def test_echo_form_re_encodes_the_credentials_first(sim: SimulatorHandle, form: str, quoted: str) -> None:
+    sim.set_faults(echo_secrets=401, echo_form=form, scope="all")
+    auth = "Basic " + base64.b64encode(b"u@example.com:a&b  c").decode()
+    response = requests.post(sim.url + "/token/authenticate", headers={"Authorization": auth}, timeout=10)
+    message = response.json()["status"]["message"]
+    assert message == f"Rejected /token/authenticate: credentials {quoted} unknown"
+    response = requests.post(
+        sim.url + "/oauth/token", json={"refresh_token": "rt\t1", "client_secret": "cs<1>"}, timeout=10
+    )
+    assert response.status_code == 401 and "credentials " in response.json()["error_description"]
 
 
 def test_path_limits_faults_to_matching_requests(sim: SimulatorHandle, token: str) -> None:

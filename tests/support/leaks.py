@@ -61,14 +61,24 @@ def base64_decodings(text: str) -> list[bytes]:
 
 def leaked_forms(secret: str, text: str) -> list[str]:
     """How ``secret`` can be read in ``text`` (empty: it cannot)."""
-    found: list[str] = []
-    wanted = _normal(secret)
-    for number, reading in enumerate(_readings(text)):
-        if wanted and wanted in _normal(reading):
-            found.append(f"text reading {number}")
-    raw = secret.encode("utf-8", "surrogatepass")
-    for blob in base64_decodings(text):
-        if raw in blob or (wanted and wanted in _normal(blob.decode("utf-8", "ignore"))):
+    return Readings(text).forms_of(secret)
+
+
+class Readings:
+    """Every reading of one text, worked out once, to search for many secrets."""
+
+    def __init__(self, text: str) -> None:
+        self._normal = [_normal(reading) for reading in _readings(text)]
+        self._decoded = base64_decodings(text)
+        self._decoded_normal = [_normal(blob.decode("utf-8", "ignore")) for blob in self._decoded]
+
+    def forms_of(self, secret: str) -> list[str]:
+        """How ``secret`` can be read in the text (empty: it cannot)."""
+        wanted = _normal(secret)
+        if not wanted:
+            return []
+        found = [f"text reading {number}" for number, text in enumerate(self._normal) if wanted in text]
+        raw = secret.encode("utf-8", "surrogatepass")
+        if any(raw in blob for blob in self._decoded) or any(wanted in text for text in self._decoded_normal):
             found.append("base64")
-            break
-    return found
+        return found

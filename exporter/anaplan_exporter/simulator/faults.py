@@ -20,6 +20,8 @@ from typing import Any
 from .validate import Node
 
 RETRY_AFTER_FORMATS = ("seconds", "http-date")
+ECHO_FORMS = ("as_sent", "base64_unpadded", "base64_wrapped", "html", "upper", "url", "json", "collapsed")
+"""How ``echo_secrets`` quotes the credentials (see ``response.echo_response``)."""
 SCOPES = ("integration", "all")
 
 
@@ -50,6 +52,7 @@ class FaultSettings:
     endless: bool = False  # 2xx bodies never end (no Content-Length; sent until the client hangs up)
     huge: int | None = None  # 2xx JSON bodies padded to at least this many bytes (with Content-Length)
     echo_secrets: int | None = None  # answer with this status and a body quoting Authorization and the body
+    echo_form: str = "as_sent"  # one of ECHO_FORMS: the credentials as sent, or re-encoded first
     scope: str = "integration"  # "all" also applies faults to the auth and OAuth endpoints
     path: str | None = None  # faults apply only to requests whose path contains this text
 
@@ -70,6 +73,7 @@ _FAULT_KEYS = (
     "endless",
     "huge",
     "echo_secrets",
+    "echo_form",
     "scope",
     "path",
 )
@@ -110,6 +114,8 @@ def parse_faults(
             if status > 599:
                 node.fail(f"must be an HTTP status (200..599), got {status}", "echo_secrets")
             changes["echo_secrets"] = status
+    if "echo_form" in node.data:
+        changes["echo_form"] = node.choice("echo_form", ECHO_FORMS) if node.has("echo_form") else "as_sent"
     if "path" in node.data:
         changes["path"] = node.string("path") if node.has("path") else None
     if "rate_limit" in node.data:
@@ -165,6 +171,7 @@ class Decision:
     endless: bool = False
     huge: int | None = None
     echo_status: int | None = None
+    echo_form: str = "as_sent"
 
 
 class FaultInjector:
@@ -216,7 +223,12 @@ class FaultInjector:
             if settings.drop_connection_rate and roll() < settings.drop_connection_rate:
                 return Decision(latency=latency, drop=True)
             if settings.echo_secrets is not None:
-                return Decision(latency=latency, echo_status=settings.echo_secrets, drip=settings.drip)
+                return Decision(
+                    latency=latency,
+                    echo_status=settings.echo_secrets,
+                    echo_form=settings.echo_form,
+                    drip=settings.drip,
+                )
             burst = _in_burst(settings.rate_limit, now)
             if burst is not None:
                 return Decision(latency=latency, status=429, retry_after=burst)

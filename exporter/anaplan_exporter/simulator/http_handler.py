@@ -65,7 +65,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             response = fault_response(decision, path)
             authorization = self.headers.get("Authorization")
             if response is None and decision.echo_status is not None:
-                response = echo_response(decision.echo_status, path, authorization, body)
+                response = echo_response(decision.echo_status, path, authorization, body, decision.echo_form)
             if response is None:
                 if area == "integration":
                     host = self.headers.get("Host") or sim.base_url.removeprefix("http://")
