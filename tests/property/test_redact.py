@@ -40,6 +40,11 @@ def _lower_hex(text: str) -> str:
     return re.sub(r"%[0-9A-F]{2}", lambda match: match.group(0).lower(), text)
 
 
+def _alnum(char: str) -> str:
+    """An ASCII letter or digit as it is ('' for anything else): no encoder escapes those."""
+    return char if char.isascii() and char.isalnum() else ""
+
+
 TEXT_FORMS: dict[str, Callable[[str], str]] = {
     "plain": lambda s: s,
     "upper": str.upper,
@@ -56,8 +61,8 @@ TEXT_FORMS: dict[str, Callable[[str], str]] = {
     "html": html.escape,
     "html, quotes kept": lambda s: html.escape(s, quote=False),
     "html upper": lambda s: html.escape(s).upper(),
-    "decimal entities": lambda s: "".join(f"&#{ord(c)};" for c in s),
-    "hex entities": lambda s: "".join(f"&#x{ord(c):X};" for c in s),
+    "decimal entities": lambda s: "".join(_alnum(c) or f"&#{ord(c)};" for c in s),
+    "hex entities": lambda s: "".join(_alnum(c) or f"&#x{ord(c):X};" for c in s),
     "json": lambda s: json.dumps(s)[1:-1],
     "json, unicode kept": lambda s: json.dumps(s, ensure_ascii=False)[1:-1],
     "python repr": lambda s: repr(s)[1:-1],

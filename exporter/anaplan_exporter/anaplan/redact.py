@@ -6,8 +6,8 @@ any other change to it. Two nets:
 
 - the exact secrets this client knows (the configured ones, and every token it has obtained, newest kept),
   whatever form an upstream echoes them in. Each secret becomes one pattern that matches it
-  case-insensitively with every character as is or URL-, HTML- (named or numeric), JSON- or
-  Python-escaped, in any mixture, and any run of whitespace in it as any run of whitespace (or none) in the
+  case-insensitively with every character (but ASCII letters and digits, which no encoder escapes) as is
+  or URL-, HTML- (named or numeric), JSON- or Python-escaped, in any mixture, and any run of whitespace in it as any run of whitespace (or none) in the
   text, so collapsing or re-wrapping does not hide it; and patterns for its base64 (standard or URL-safe
   alphabet, padded or not, wrapped across lines) at each of the three byte alignments, so base64 of
   ``user:password`` or of anything else that contains the secret is caught too.
@@ -66,8 +66,8 @@ _SHORT_ESCAPES = dict(zip("\"\\/'\b\f\n\r\t", "\"\\/'bfnrt", strict=True))
 """Characters JSON (and Python) may write as a backslash and one letter."""
 _GAP_CHARS = " \t\n\r\f\v"
 """Whitespace an upstream may put in place of a secret's whitespace (besides what the secret holds)."""
-_BASE64_GAP = r"(?:\s|\\[rn])*"
-"""Between two base64 characters: a line break (a real one or escaped), spaces, or nothing."""
+_BASE64_GAP = r"\s*"
+"""Between two base64 characters: a line break, spaces, or nothing (a wrapped or re-spaced encoding)."""
 _BASE64_CHAR = {"+": r"(?:\+|-|%2[Bb])", "/": r"(?:/|_|%2[Ff]|\\/)"}
 
 
@@ -100,7 +100,9 @@ def _char_pattern(char: str) -> str:
     cases = dict.fromkeys((char, char.lower(), char.upper(), char.casefold()))
     forms = [re.escape(case) for case in cases]
     for case in cases:
-        if len(case) == 1:  # an upper-cased "é" is escaped as "%C3%89", not "%C3%A9"
+        # No encoder escapes an ASCII letter or digit (and tokens are mostly those: this keeps them small);
+        # an upper-cased "é" is escaped as "%C3%89", not "%C3%A9".
+        if len(case) == 1 and not (case.isascii() and case.isalnum()):
             forms += _escapes(case)
     if char == " ":
         forms.append(r"\+")
