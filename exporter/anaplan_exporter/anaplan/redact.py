@@ -7,10 +7,11 @@ any other change to it. Two nets:
 - the exact secrets this client knows (the configured ones, and every token it has obtained, newest kept),
   whatever form an upstream echoes them in. Each secret becomes one pattern that matches it
   case-insensitively with every character (but ASCII letters and digits, which no encoder escapes) as is
-  or URL-, HTML- (named or numeric), JSON- or Python-escaped, in any mixture, and any run of whitespace in it as any run of whitespace (or none) in the
-  text, so collapsing or re-wrapping does not hide it; and patterns for its base64 (standard or URL-safe
-  alphabet, padded or not, wrapped across lines) at each of the three byte alignments, so base64 of
-  ``user:password`` or of anything else that contains the secret is caught too.
+  or URL-, HTML- (named or numeric), JSON- or Python-escaped, in any mixture, and any run of whitespace
+  in it as any run of whitespace (or none) in the text, so collapsing or re-wrapping does not hide it;
+  and patterns for its base64 (standard or URL-safe alphabet, padded or not, wrapped across lines) at
+  each of the three byte alignments, so base64 of ``user:password`` or of anything else that contains
+  the secret is caught too.
 - generic patterns for anything that looks like a credential whatever its value (``Authorization: ...``,
   ``AnaplanAuthToken x``, ``Basic x``, ``Bearer x``, ``"tokenValue": "x"``, ``refresh_token=x``).
 
