@@ -4,7 +4,9 @@ Grafana is not needed: the Anaplan simulator (demo scenario, with a short burst 
 then), the exporter watching it and a real Prometheus with the project's rules run on loopback ports for a
 few minutes; then every panel's queries go to Prometheus' HTTP API and the answers are laid out as an HTML
 page per dashboard (``dashboard_html.py``), which headless Chromium turns into ``docs/dashboards/<uid>.png``.
-The dashboards are read when the script runs, so new panels are drawn without changes here.
+The dashboards are read when the script runs, so new panels are drawn without changes here. ``--record``
+keeps every answer of Prometheus in a file, from which the tests draw the pages again (``make pictures``
+writes the pictures and that file together).
 
     .venv/bin/python grafana/render_pictures.py                  # about 3 minutes
     .venv/bin/python grafana/render_pictures.py --minutes 10
