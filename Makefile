@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
+ANSWERS := tests/monitoring/dashboard-answers.jsonl
 
-.PHONY: run test lint bench soak clean
+.PHONY: run test lint bench soak pictures clean
 
 # A pip recent enough for editable installs from pyproject.toml (PEP 660); an older one is upgraded.
 $(BIN)/python:
@@ -38,6 +39,12 @@ bench: $(BIN)/.installed-test
 
 soak: $(BIN)/.installed-test
 	$(BIN)/python bench/soak.py $(ARGS)
+
+# The dashboard pictures in docs/dashboards/ (about 4 minutes: a demo stack scrapes for 3, then Chromium), with
+# the Prometheus answers they were drawn from, which the renderer's test in `make test` draws again.
+pictures: $(BIN)/.installed-test
+	$(BIN)/python grafana/render_pictures.py --record $(ANSWERS) $(ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider tests/monitoring/test_dashboard_pictures.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

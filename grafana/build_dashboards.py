@@ -1,7 +1,9 @@
-"""Writes the Grafana dashboards in grafana/dashboards/ (Grafana 10 and 11, no Angular panels).
+"""Writes the Grafana dashboards in grafana/dashboards/ with Grafana's own typed builders.
 
-Run ``python grafana/build_dashboards.py`` after editing, ``--check`` to verify the JSON files are up to date.
-Panels are declared in reading order and packed left to right into rows of 24 columns.
+The builders are ``grafana-foundation-sdk``, in the build for Grafana 11.6 (pinned in pyproject.toml), so the
+JSON has the panel and query shapes of that Grafana. Run ``python grafana/build_dashboards.py`` after
+editing, ``--check`` to verify the JSON files are up to date. Panels are declared in reading order and
+packed left to right into rows of 24 columns.
 """
 
 from __future__ import annotations
@@ -10,12 +12,72 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
+
+from grafana_foundation_sdk.builders import bargauge, prometheus, stat, statetimeline, table, timeseries
+from grafana_foundation_sdk.builders.common import (
+    ReduceDataOptions,
+    StackingConfig,
+    TableFooterOptions,
+    VizLegendOptions,
+    VizTooltipOptions,
+)
+from grafana_foundation_sdk.builders.dashboard import (
+    Dashboard,
+    DashboardFieldConfigSourceOverrides,
+    DashboardLink,
+    DatasourceVariable,
+    FieldColor,
+    QueryVariable,
+    ThresholdsConfig,
+)
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.common import (
+    BarGaugeDisplayMode,
+    BarGaugeNamePlacement,
+    BarGaugeSizing,
+    BarGaugeValueMode,
+    BigValueColorMode,
+    BigValueGraphMode,
+    BigValueJustifyMode,
+    BigValueTextMode,
+    FieldTextAlignment,
+    GraphDrawStyle,
+    LegendDisplayMode,
+    LegendPlacement,
+    SortOrder,
+    StackingMode,
+    TableAutoCellOptions,
+    TableCellHeight,
+    TimelineValueAlignment,
+    TooltipDisplayMode,
+    VisibilityMode,
+    VizOrientation,
+)
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardCursorSync,
+    DashboardLinkType,
+    DataSourceRef,
+    DataTransformerConfig,
+    DynamicConfigValue,
+    FieldColorModeId,
+    GridPos,
+    MatcherConfig,
+    Threshold,
+    ThresholdsMode,
+    ValueMap,
+    ValueMapping,
+    ValueMappingResult,
+    VariableHide,
+    VariableOption,
+    VariableRefresh,
+    VariableSort,
+)
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat, QueryEditorMode
 
 OUT = Path(__file__).resolve().parent / "dashboards"
-DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 TASKS_UID = "anaplan-tasks"
 EXPORTER_UID = "anaplan-exporter"
 
@@ -29,33 +91,41 @@ EFFECTIVE = "anaplan:task_expected_interval_seconds:effective"
 KEYS = "job, instance, workspace_id, model_id, object_type, object_id"
 OBJECT_LEGEND = "{{model_name}} / {{object_name}}"
 
-Json = dict[str, Any]
+Override: TypeAlias = DashboardFieldConfigSourceOverrides
+Panel: TypeAlias = stat.Panel | timeseries.Panel | table.Panel | statetimeline.Panel | bargauge.Panel
+# Any one panel builder: what every panel type shares is set once, in ``panel``.
+P = TypeVar("P", stat.Panel, timeseries.Panel, table.Panel, statetimeline.Panel, bargauge.Panel)
 
 
-def target(expr: str, legend: str = "", table: bool = False) -> Json:
-    """A Prometheus query; tables run instant queries in table format."""
-    return {
-        "datasource": DATASOURCE,
-        "editorMode": "code",
-        "expr": expr,
-        "legendFormat": legend or "__auto",
-        "range": not table,
-        "instant": table,
-        "format": "table" if table else "time_series",
-    }
+def target(expr: str, legend: str = "", table: bool = False) -> prometheus.Dataquery:
+    """A Prometheus query in code mode; tables run instant queries in table format."""
+    query = (
+        prometheus.Dataquery()
+        .datasource(DATASOURCE)
+        .editor_mode(QueryEditorMode.CODE)
+        .expr(expr)
+        .legend_format(legend or "__auto")
+    )
+    if table:
+        return query.instant().format(PromQueryFormat.TABLE)
+    return query.range().format(PromQueryFormat.TIME_SERIES)
 
 
-def thresholds(*steps: tuple[str, float | None]) -> Json:
-    return {"mode": "absolute", "steps": [{"color": color, "value": value} for color, value in steps]}
+def thresholds(*steps: tuple[str, float | None]) -> ThresholdsConfig:
+    return (
+        ThresholdsConfig()
+        .mode(ThresholdsMode.ABSOLUTE)
+        .steps([Threshold(value=value, color=color) for color, value in steps])
+    )
 
 
-def value_map(*entries: tuple[int, str, str]) -> list[Json]:
+def value_map(*entries: tuple[int, str, str]) -> list[ValueMapping]:
     """A value mapping: number -> (text, color)."""
     options = {
-        str(value): {"text": text, "color": color, "index": i}
+        str(value): ValueMappingResult(text=text, color=color, index=i)
         for i, (value, text, color) in enumerate(entries)
     }
-    return [{"type": "value", "options": options}]
+    return [ValueMap(options=options)]
 
 
 OK_FAILING = value_map((1, "OK", "green"), (0, "Failing", "red"))
@@ -71,173 +141,148 @@ TASK_STATUS = value_map(
 )
 
 
-def override(name: str, properties: dict[str, Any], regex: bool = False) -> Json:
-    return {
-        "matcher": {"id": "byRegexp" if regex else "byName", "options": name},
-        "properties": [{"id": key, "value": value} for key, value in properties.items()],
-    }
+def override(name: str, properties: dict[str, Any], regex: bool = False) -> Override:
+    return (
+        DashboardFieldConfigSourceOverrides()
+        .matcher(MatcherConfig(id_val="byRegexp" if regex else "byName", options=name))
+        .properties([DynamicConfigValue(id_val=key, value=value) for key, value in properties.items()])
+    )
 
 
 DASHED = {"custom.lineStyle": {"fill": "dash", "dash": [10, 10]}, "custom.fillOpacity": 0}
 
 
 def panel(
-    kind: str,
+    builder: P,
     title: str,
     description: str,
-    targets: list[Json],
+    targets: list[prometheus.Dataquery],
     size: tuple[int, int],
     unit: str = "none",
-    defaults: Json | None = None,
-    overrides: list[Json] | None = None,
-    options: Json | None = None,
-    transformations: list[Json] | None = None,
-) -> Json:
-    """One panel; ``size`` is (width, height) in grid units, position comes from the layout."""
+    overrides: list[Override] | None = None,
+) -> P:
+    """What every panel has; ``size`` is (width, height) in grid units, position comes from the layout."""
     for ref, query in zip("ABCDEFGH", targets, strict=False):
-        query["refId"] = ref
-    result: Json = {
-        "type": kind,
-        "title": title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "gridPos": {"w": size[0], "h": size[1]},
-        "targets": targets,
-        "fieldConfig": {"defaults": {"unit": unit, **(defaults or {})}, "overrides": overrides or []},
-        "options": options or {},
-    }
-    if transformations:
-        result["transformations"] = transformations
-    return result
-
-
-LEGEND = {"showLegend": True, "displayMode": "list", "placement": "bottom", "calcs": []}
-REDUCE_LAST = {"calcs": ["lastNotNull"], "fields": "", "values": False}
-
-
-def timeseries(
-    title: str,
-    description: str,
-    targets: list[Json],
-    size: tuple[int, int] = (12, 8),
-    unit: str = "none",
-    bars: bool = False,
-    overrides: list[Json] | None = None,
-    max_: float | None = None,
-) -> Json:
-    custom = {
-        "drawStyle": "bars" if bars else "line",
-        "lineWidth": 1,
-        "fillOpacity": 60 if bars else 10,
-        "showPoints": "never",
-        "spanNulls": False,
-        "stacking": {"mode": "normal" if bars else "none", "group": "A"},
-    }
-    return panel(
-        "timeseries",
-        title,
-        description,
-        targets,
-        size,
-        unit,
-        defaults={
-            "custom": custom,
-            "color": {"mode": "palette-classic"},
-            "min": 0,
-            **({} if max_ is None else {"max": max_}),
-        },
-        overrides=overrides,
-        options={"legend": LEGEND, "tooltip": {"mode": "multi", "sort": "desc"}},
+        query.ref_id(ref)
+    return (
+        builder.title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .grid_pos(GridPos(w=size[0], h=size[1]))
+        .targets(list(targets))
+        .unit(unit)
+        .overrides(list(overrides or []))
     )
 
 
-def stat(
+def legend_options(show: bool = True) -> VizLegendOptions:
+    return (
+        VizLegendOptions()
+        .show_legend(show)
+        .display_mode(LegendDisplayMode.LIST)
+        .placement(LegendPlacement.BOTTOM)
+    )
+
+
+def last_value() -> ReduceDataOptions:
+    return ReduceDataOptions().calcs(["lastNotNull"]).fields("").values(False)
+
+
+def timeseries_panel(
+    title: str,
+    description: str,
+    targets: list[prometheus.Dataquery],
+    size: tuple[int, int] = (12, 8),
+    unit: str = "none",
+    bars: bool = False,
+    overrides: list[Override] | None = None,
+    max_: float | None = None,
+) -> timeseries.Panel:
+    built = (
+        panel(timeseries.Panel(), title, description, targets, size, unit, overrides)
+        .draw_style(GraphDrawStyle.BARS if bars else GraphDrawStyle.LINE)
+        .line_width(1)
+        .fill_opacity(60 if bars else 10)
+        .show_points(VisibilityMode.NEVER)
+        .span_nulls(False)
+        .stacking(StackingConfig().mode(StackingMode.NORMAL if bars else StackingMode.NONE).group("A"))
+        .color_scheme(FieldColor().mode(FieldColorModeId.PALETTE_CLASSIC))
+        .min(0)
+        .legend(legend_options())
+        .tooltip(VizTooltipOptions().mode(TooltipDisplayMode.MULTI).sort(SortOrder.DESCENDING))
+    )
+    return built if max_ is None else built.max(max_)
+
+
+def stat_panel(
     title: str,
     description: str,
     expr: str,
     unit: str = "none",
-    steps: Json | None = None,
-    mappings: list[Json] | None = None,
-    text_mode: str = "value",
+    steps: ThresholdsConfig | None = None,
+    mappings: list[ValueMapping] | None = None,
+    text_mode: BigValueTextMode = BigValueTextMode.VALUE,
     legend: str = "",
     width: int = 4,
-) -> Json:
-    return panel(
-        "stat",
-        title,
-        description,
-        [target(expr, legend)],
-        (width, 4),
-        unit,
-        defaults={
-            "color": {"mode": "thresholds"},
-            "thresholds": steps or thresholds(("green", None)),
-            "mappings": mappings or [],
-            "decimals": 0,
-        },
-        options={
-            "reduceOptions": REDUCE_LAST,
-            "colorMode": "value",
-            "graphMode": "none",
-            "textMode": text_mode,
-            "justifyMode": "auto",
-            "orientation": "auto",
-        },
+) -> stat.Panel:
+    return (
+        panel(stat.Panel(), title, description, [target(expr, legend)], (width, 4), unit)
+        .color_scheme(FieldColor().mode(FieldColorModeId.THRESHOLDS))
+        .thresholds(steps or thresholds(("green", None)))
+        .mappings(mappings or [])
+        .decimals(0)
+        .reduce_options(last_value())
+        .color_mode(BigValueColorMode.VALUE)
+        .graph_mode(BigValueGraphMode.NONE)
+        .text_mode(text_mode)
+        .justify_mode(BigValueJustifyMode.AUTO)
+        .orientation(VizOrientation.AUTO)
     )
 
 
-def state_timeline(title: str, description: str, expr: str, legend: str, mappings: list[Json]) -> Json:
-    return panel(
-        "state-timeline",
-        title,
-        description,
-        [target(expr, legend)],
-        (12, 8),
-        defaults={
-            "color": {"mode": "thresholds"},
-            "thresholds": thresholds(("text", None)),
-            "mappings": mappings,
-            "custom": {"fillOpacity": 80, "lineWidth": 0},
-        },
-        options={
-            "mergeValues": True,
-            "showValue": "auto",
-            "alignValue": "left",
-            "rowHeight": 0.9,
-            "legend": {"showLegend": False, "displayMode": "list", "placement": "bottom"},
-            "tooltip": {"mode": "single", "sort": "none"},
-        },
+def state_timeline(
+    title: str, description: str, expr: str, legend_format: str, mappings: list[ValueMapping]
+) -> statetimeline.Panel:
+    return (
+        panel(statetimeline.Panel(), title, description, [target(expr, legend_format)], (12, 8))
+        .color_scheme(FieldColor().mode(FieldColorModeId.THRESHOLDS))
+        .thresholds(thresholds(("text", None)))
+        .mappings(mappings)
+        .fill_opacity(80)
+        .line_width(0)
+        .merge_values(True)
+        .show_value(VisibilityMode.AUTO)
+        .align_value(TimelineValueAlignment.LEFT)
+        .row_height(0.9)
+        .legend(legend_options(show=False))
+        .tooltip(VizTooltipOptions().mode(TooltipDisplayMode.SINGLE).sort(SortOrder.NONE))
     )
 
 
-def bargauge(
+def bargauge_panel(
     title: str,
     description: str,
-    targets: list[Json],
+    targets: list[prometheus.Dataquery],
     size: tuple[int, int],
     unit: str,
-    steps: Json,
+    steps: ThresholdsConfig,
     max_: float,
-) -> Json:
-    return panel(
-        "bargauge",
-        title,
-        description,
-        targets,
-        size,
-        unit,
-        defaults={"color": {"mode": "thresholds"}, "thresholds": steps, "min": 0, "max": max_},
-        options={
-            "reduceOptions": REDUCE_LAST,
-            "orientation": "horizontal",
-            "displayMode": "gradient",
-            "showUnfilled": True,
-            "valueMode": "color",
-            "namePlacement": "auto",
-            "sizing": "auto",
-            "minVizWidth": 8,
-            "minVizHeight": 16,
-        },
+) -> bargauge.Panel:
+    return (
+        panel(bargauge.Panel(), title, description, targets, size, unit)
+        .color_scheme(FieldColor().mode(FieldColorModeId.THRESHOLDS))
+        .thresholds(steps)
+        .min(0)
+        .max(max_)
+        .reduce_options(last_value())
+        .orientation(VizOrientation.HORIZONTAL)
+        .display_mode(BarGaugeDisplayMode.GRADIENT)
+        .show_unfilled(True)
+        .value_mode(BarGaugeValueMode.COLOR)
+        .name_placement(BarGaugeNamePlacement.AUTO)
+        .sizing(BarGaugeSizing.AUTO)
+        .min_viz_width(8)
+        .min_viz_height(16)
     )
 
 
@@ -245,90 +290,64 @@ def bargauge(
 HIDDEN_COLUMNS = ["Time", "__name__", "job", "workspace_id", "model_id", "object_id"]
 
 
-def table(
+def table_panel(
     title: str,
     description: str,
     exprs: list[str],
     size: tuple[int, int],
     rename: dict[str, str],
     hide: Iterable[str] = (),
-    overrides: list[Json] | None = None,
-) -> Json:
+    overrides: list[Override] | None = None,
+) -> table.Panel:
     """Instant queries merged into one row per series; ``rename`` also fixes the column order."""
     excluded = {name: True for name in [*HIDDEN_COLUMNS, *hide]}
     order = {name: i for i, name in enumerate(rename)}
-    return panel(
-        "table",
-        title,
-        description,
-        [target(expr, table=True) for expr in exprs],
-        size,
-        defaults={"custom": {"align": "auto", "cellOptions": {"type": "auto"}}},
-        overrides=overrides,
-        options={
-            "showHeader": True,
-            "cellHeight": "sm",
-            "footer": {"show": False, "reducer": ["sum"], "fields": ""},
-        },
-        transformations=[
-            {"id": "merge", "options": {}},
-            {
-                "id": "organize",
-                "options": {"excludeByName": excluded, "indexByName": order, "renameByName": rename},
-            },
-        ],
+    organize = {"excludeByName": excluded, "indexByName": order, "renameByName": rename}
+    return (
+        panel(
+            table.Panel(), title, description, [target(e, table=True) for e in exprs], size, "none", overrides
+        )
+        .align(FieldTextAlignment.AUTO)
+        .cell_options(TableAutoCellOptions())
+        .show_header(True)
+        .cell_height(TableCellHeight.SM)
+        .footer(TableFooterOptions().show(False).reducer(["sum"]))
+        .transformations(
+            [
+                DataTransformerConfig(id_val="merge", options={}),
+                DataTransformerConfig(id_val="organize", options=organize),
+            ]
+        )
     )
 
 
-def layout(panels: list[Json]) -> list[Json]:
-    """Give panels ids and pack them into rows of 24 columns, in order."""
-    x = y = row_height = 0
-    for number, item in enumerate(panels, start=1):
-        width, height = item["gridPos"]["w"], item["gridPos"]["h"]
-        if x + width > 24:
-            x, y, row_height = 0, y + row_height, 0
-        item["id"] = number
-        item["gridPos"] = {"x": x, "y": y, "w": width, "h": height}
-        x += width
-        row_height = max(row_height, height)
-    return panels
+def query_variable(name: str, label: str, query: str) -> QueryVariable:
+    return (
+        QueryVariable(name)
+        .label(label)
+        .datasource(DATASOURCE)
+        .query(query)
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .regex("")
+        .sort(VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .current(VariableOption(selected=True, text=["All"], value=["$__all"]))
+        .options([])
+        .hide(VariableHide.DONT_HIDE)
+    )
 
 
-def query_variable(name: str, label: str, query: str) -> Json:
-    return {
-        "name": name,
-        "label": label,
-        "type": "query",
-        "datasource": DATASOURCE,
-        "definition": query,
-        "query": query,
-        "refresh": 2,
-        "regex": "",
-        "sort": 1,
-        "multi": True,
-        "includeAll": True,
-        "allValue": ".*",
-        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
-        "options": [],
-        "hide": 0,
-    }
-
-
-def variables(with_instance: bool) -> list[Json]:
-    found: list[Json] = [
-        {
-            "name": "datasource",
-            "label": "Data source",
-            "type": "datasource",
-            "query": "prometheus",
-            "regex": "",
-            "current": {},
-            "options": [],
-            "refresh": 1,
-            "hide": 0,
-            "multi": False,
-            "includeAll": False,
-        }
+def variables(with_instance: bool) -> list[DatasourceVariable | QueryVariable]:
+    found: list[DatasourceVariable | QueryVariable] = [
+        DatasourceVariable("datasource")
+        .label("Data source")
+        .type("prometheus")
+        .regex("")
+        .multi(False)
+        .include_all(False)
+        .hide(VariableHide.DONT_HIDE)
     ]
     if with_instance:
         found.append(query_variable("instance", "Exporter", "label_values(anaplan_up, instance)"))
@@ -347,57 +366,63 @@ def variables(with_instance: bool) -> list[Json]:
     return found
 
 
-def link(title: str, uid: str, tooltip: str) -> Json:
-    return {
-        "title": title,
-        "type": "link",
-        "url": f"/d/{uid}/{uid}",
-        "icon": "dashboard",
-        "tooltip": tooltip,
-        "includeVars": True,
-        "keepTime": True,
-        "targetBlank": False,
-        "asDropdown": False,
-        "tags": [],
-    }
+def link(title: str, uid: str, tooltip: str) -> DashboardLink:
+    return (
+        DashboardLink(title)
+        .type(DashboardLinkType.LINK)
+        .url(f"/d/{uid}/{uid}")
+        .icon("dashboard")
+        .tooltip(tooltip)
+        .include_vars(True)
+        .keep_time(True)
+        .target_blank(False)
+        .as_dropdown(False)
+        .tags([])
+    )
 
 
-@dataclass
-class Dashboard:
-    uid: str
-    title: str
-    description: str
-    panels: list[Json]
-    links: list[Json]
-    with_instance: bool = False
-    tags: list[str] = field(default_factory=lambda: ["anaplan"])
+def board(
+    uid: str,
+    title: str,
+    description: str,
+    panels: list[Panel],
+    links: list[DashboardLink],
+    with_instance: bool = False,
+) -> Dashboard:
+    """A dashboard of ``panels``, numbered and packed into rows of 24 columns in order."""
+    built = (
+        Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(["anaplan"])
+        .version(1)
+        .editable()
+        .tooltip(DashboardCursorSync.CROSSHAIR)
+        .timezone("browser")
+        .time("now-6h", "now")
+        .refresh("1m")
+        .fiscal_year_start_month(0)
+        .live_now(False)
+        .week_start("")
+        # An empty list, not an empty object: Grafana adds its built-in annotation to the list.
+        .annotations([])
+        .links(list(links))
+        .variables(list(variables(with_instance)))
+    )
+    x = y = row_height = 0
+    for number, item in enumerate(panels, start=1):
+        size = item.build().grid_pos
+        assert size is not None, "every panel gets its size from panel()"
+        if x + size.w > 24:
+            x, y, row_height = 0, y + row_height, 0
+        built.with_panel(item.id(number).grid_pos(GridPos(x=x, y=y, w=size.w, h=size.h)))
+        x += size.w
+        row_height = max(row_height, size.h)
+    return built
 
-    def to_json(self) -> Json:
-        return {
-            "uid": self.uid,
-            "title": self.title,
-            "description": self.description,
-            "tags": self.tags,
-            "id": None,
-            "version": 1,
-            "schemaVersion": 38,
-            "editable": True,
-            "graphTooltip": 1,
-            "timezone": "browser",
-            "time": {"from": "now-6h", "to": "now"},
-            "refresh": "1m",
-            "fiscalYearStartMonth": 0,
-            "liveNow": False,
-            "weekStart": "",
-            "annotations": {"list": []},
-            "links": self.links,
-            "templating": {"list": variables(self.with_instance)},
-            "panels": layout(self.panels),
-        }
 
-
-def completions_stat(title: str, result: str, color: str) -> Json:
-    return stat(
+def completions_stat(title: str, result: str, color: str) -> stat.Panel:
+    return stat_panel(
         title,
         f"Runs that ended in {result} within the time range (counted since the exporter started).",
         f'sum(increase(anaplan_task_completions_total{{{OBJ}, result="{result}"}}[$__range])) or vector(0)',
@@ -411,8 +436,8 @@ def tasks_dashboard() -> Dashboard:
         f"* on ({KEYS}) group_left (task_id, current_step, state)"
         f' anaplan_task_info{{{OBJ}, state=~"NOT_STARTED|IN_PROGRESS|CANCELLING"}}'
     )
-    panels = [
-        stat(
+    panels: list[Panel] = [
+        stat_panel(
             "Running now",
             "Objects whose newest task is queued, running or being cancelled.",
             f"count(anaplan:task_running{{{OBJ}}} == 1) or vector(0)",
@@ -421,7 +446,7 @@ def tasks_dashboard() -> Dashboard:
         completions_stat("Successes", "success", "green"),
         completions_stat("Failures", "failure", "red"),
         completions_stat("Cancellations", "cancelled", "orange"),
-        stat(
+        stat_panel(
             "Overdue",
             "Objects with no success within 1.5 times their expected interval, configured or learned from "
             "their runs (as AnaplanTaskOverdue, before its 5 minutes).",
@@ -429,13 +454,13 @@ def tasks_dashboard() -> Dashboard:
             f" >= 1.5 * {EFFECTIVE}{{{OBJ}}}) or vector(0)",
             steps=thresholds(("green", None), ("red", 1)),
         ),
-        stat(
+        stat_panel(
             "Failure dumps available",
             "Objects whose newest finished run left a failure dump to download.",
             f"count(anaplan_task_failure_dump_available{{{OBJ}}} == 1) or vector(0)",
             steps=thresholds(("green", None), ("orange", 1)),
         ),
-        table(
+        table_panel(
             "Running now",
             "Active tasks with Anaplan's progress, current step and run time so far.",
             [
@@ -470,7 +495,7 @@ def tasks_dashboard() -> Dashboard:
             OBJECT_LEGEND,
             TASK_STATUS,
         ),
-        table(
+        table_panel(
             "Newest run of every object",
             "The newest task of every watched object: state, outcome, dump, run time and start.",
             [
@@ -506,7 +531,7 @@ def tasks_dashboard() -> Dashboard:
                 override("Value #F", {"unit": "dateTimeAsIso"}),
             ],
         ),
-        timeseries(
+        timeseries_panel(
             "Completions",
             "Runs that ended per interval, by outcome and object (from anaplan_task_completions_total).",
             [
@@ -523,7 +548,7 @@ def tasks_dashboard() -> Dashboard:
                 override("/^cancelled/", {"color": {"mode": "fixed", "fixedColor": "orange"}}, regex=True),
             ],
         ),
-        bargauge(
+        bargauge_panel(
             "Time since last success / expected interval",
             "100% means a full expected interval (configured, else learned) without success; "
             "AnaplanTaskOverdue fires from 150%.",
@@ -538,7 +563,7 @@ def tasks_dashboard() -> Dashboard:
             thresholds(("green", None), ("yellow", 1), ("red", 1.5)),
             2,
         ),
-        timeseries(
+        timeseries_panel(
             "Time since last success",
             "Seconds since the newest successful run (since the exporter started when none is on record), "
             "with the overdue limit where an expected interval is configured or learned.",
@@ -552,7 +577,7 @@ def tasks_dashboard() -> Dashboard:
             unit="s",
             overrides=[override("/^overdue after/", DASHED, regex=True)],
         ),
-        table(
+        table_panel(
             "Schedules",
             "When each object's next run is expected: its newest run's creation plus the interval in use, "
             "configured (expected_every) or learned from the creation times of its recent runs. Objects with "
@@ -589,7 +614,7 @@ def tasks_dashboard() -> Dashboard:
                 override("Value #E", {"unit": "dateTimeAsIso"}),
             ],
         ),
-        timeseries(
+        timeseries_panel(
             "Run duration against its usual",
             "Run time of the newest task (growing while it runs), its usual duration (90th percentile of its "
             "recent finished runs, once it has 5) and the limit above which a running task is slow (twice "
@@ -602,7 +627,7 @@ def tasks_dashboard() -> Dashboard:
             unit="s",
             overrides=[override("/^(usual|slow after):/", DASHED, regex=True)],
         ),
-        timeseries(
+        timeseries_panel(
             "Process step durations",
             "Duration of each step of the newest process run: which step got slower.",
             [target(f"anaplan_task_step_duration_seconds{{{OBJ}}}", "{{object_name}} / {{step_name}}")],
@@ -615,7 +640,7 @@ def tasks_dashboard() -> Dashboard:
             "{{object_name}} / {{step_name}}",
             value_map((1, "OK", "green"), (0, "Failed", "red")),
         ),
-        table(
+        table_panel(
             "Failure dumps available",
             "Objects whose newest finished run has a failure dump; fetch it from Anaplan with the task ID.",
             [
@@ -626,7 +651,7 @@ def tasks_dashboard() -> Dashboard:
             rename={"model_name": "Model", "object_type": "Type", "object_name": "Object", "task_id": "Task"},
             hide=["Value", "workspace_name", "instance"],
         ),
-        table(
+        table_panel(
             "Process steps with a failure dump",
             "Steps of the newest process runs that left a failure dump: Anaplan's dump endpoint takes the "
             "task ID and the step's object ID.",
@@ -644,7 +669,7 @@ def tasks_dashboard() -> Dashboard:
             },
             hide=["Value", "workspace_name", "instance", "object_type"],
         ),
-        bargauge(
+        bargauge_panel(
             "Import rows failed and ignored",
             "Row counts of the newest finished import runs that were not loaded cleanly.",
             [
@@ -658,7 +683,7 @@ def tasks_dashboard() -> Dashboard:
             thresholds(("green", None), ("orange", 1)),
             1000,
         ),
-        table(
+        table_panel(
             "Firing task alerts",
             "Task alerts Prometheus is firing for the selected objects.",
             [f'ALERTS{{alertname=~"AnaplanTask.*", alertstate="firing", {OBJ}}}'],
@@ -674,7 +699,7 @@ def tasks_dashboard() -> Dashboard:
             hide=["Value", "alertstate", "workspace_name", "instance", "object_type"],
         ),
     ]
-    return Dashboard(
+    return board(
         TASKS_UID,
         "Anaplan tasks",
         "Processes, imports, exports and actions watched by anaplan-exporter: runs, outcomes, durations.",
@@ -683,7 +708,7 @@ def tasks_dashboard() -> Dashboard:
     )
 
 
-def latency(quantile: str) -> Json:
+def latency(quantile: str) -> prometheus.Dataquery:
     return target(
         f"histogram_quantile({quantile}, sum by (endpoint, le) "
         f"(rate(anaplan_api_request_duration_seconds_bucket{{{INST}}}[$__rate_interval])))",
@@ -692,29 +717,29 @@ def latency(quantile: str) -> Json:
 
 
 def exporter_dashboard() -> Dashboard:
-    panels = [
-        stat(
+    panels: list[Panel] = [
+        stat_panel(
             "Last poll cycle",
             "Whether the exporter's last poll cycle fully succeeded (anaplan_up).",
             f"min(anaplan_up{{{INST}}})",
             steps=thresholds(("red", None), ("green", 1)),
             mappings=OK_FAILING,
         ),
-        stat(
+        stat_panel(
             "Since last successful poll",
             "Time since the end of the last fully successful poll cycle.",
             f"max(time() - anaplan_last_poll_success_timestamp_seconds{{{INST}}})",
             unit="s",
             steps=thresholds(("green", None), ("orange", 300)),
         ),
-        stat(
+        stat_panel(
             "Token expires in",
             "Time left on the cached Anaplan token; the exporter refreshes it before it expires.",
             f"min(anaplan_auth_token_expiry_timestamp_seconds{{{INST}}} - time())",
             unit="s",
             steps=thresholds(("red", None), ("orange", 60), ("green", 300)),
         ),
-        stat(
+        stat_panel(
             "Auth failures",
             "Authentications and token refreshes refused by Anaplan's auth service within the time range "
             "(network errors are counted as poll errors, not here).",
@@ -722,14 +747,14 @@ def exporter_dashboard() -> Dashboard:
             steps=thresholds(("green", None), ("red", 1)),
             width=3,
         ),
-        stat(
+        stat_panel(
             "HTTP 429 answers",
             "Requests Anaplan refused with HTTP 429 (rate limited) within the time range.",
             f'sum(increase(anaplan_api_requests_total{{{INST}, code="429"}}[$__range])) or vector(0)',
             steps=thresholds(("green", None), ("orange", 1)),
             width=3,
         ),
-        stat(
+        stat_panel(
             "Config reload",
             "Outcome of the last configuration reload (SIGHUP); a refused reload leaves the previous "
             "configuration running and the log names the fault.",
@@ -738,11 +763,11 @@ def exporter_dashboard() -> Dashboard:
             mappings=value_map((1, "OK", "green"), (0, "Refused", "red")),
             width=3,
         ),
-        stat(
+        stat_panel(
             "Version",
             "Version of the running exporter.",
             f"anaplan_exporter_build_info{{{INST}}}",
-            text_mode="name",
+            text_mode=BigValueTextMode.NAME,
             legend="{{version}}",
             steps=thresholds(("text", None)),
             width=3,
@@ -754,7 +779,7 @@ def exporter_dashboard() -> Dashboard:
             OBJECT_LEGEND,
             OK_FAILING,
         ),
-        timeseries(
+        timeseries_panel(
             "Poll errors by reason",
             "Failed polls of the selected objects per interval, by reason.",
             [
@@ -766,7 +791,7 @@ def exporter_dashboard() -> Dashboard:
             ],
             bars=True,
         ),
-        timeseries(
+        timeseries_panel(
             "API requests by endpoint and code",
             "HTTP requests to Anaplan per second; code is the HTTP status or 'error' when no answer came.",
             [
@@ -777,13 +802,13 @@ def exporter_dashboard() -> Dashboard:
             ],
             unit="reqps",
         ),
-        timeseries(
+        timeseries_panel(
             "API latency",
             "Quantiles of the request duration to Anaplan, by endpoint.",
             [latency("0.5"), latency("0.95"), latency("0.99")],
             unit="s",
         ),
-        timeseries(
+        timeseries_panel(
             "Retries and 429s",
             "Retried requests by reason, and requests answered with HTTP 429, per second.",
             [
@@ -799,7 +824,7 @@ def exporter_dashboard() -> Dashboard:
             ],
             unit="reqps",
         ),
-        timeseries(
+        timeseries_panel(
             "Poll duration",
             "Duration of the last poll cycle against the configured idle poll interval.",
             [
@@ -809,7 +834,7 @@ def exporter_dashboard() -> Dashboard:
             unit="s",
             overrides=[override("/^idle interval/", DASHED, regex=True)],
         ),
-        timeseries(
+        timeseries_panel(
             "Oldest poll against the idle interval",
             "Time since the least recently polled object was last polled, against the idle poll interval "
             "and three times it, where AnaplanPollingBehind fires (after 15 minutes). Above the interval, "
@@ -822,7 +847,7 @@ def exporter_dashboard() -> Dashboard:
             unit="s",
             overrides=[override("/^(idle interval|alert at)/", DASHED, regex=True)],
         ),
-        timeseries(
+        timeseries_panel(
             "Request budget used",
             "Share of the configured request budget (anaplan.requests_per_second) used over the last "
             "minute. Near 100 % with the oldest poll well above the idle interval: raise the budget, "
@@ -831,13 +856,13 @@ def exporter_dashboard() -> Dashboard:
             unit="percentunit",
             max_=1,
         ),
-        timeseries(
+        timeseries_panel(
             "Token expiry",
             "Time left on the cached Anaplan token; it should saw-tooth as the exporter refreshes it.",
             [target(f"anaplan_auth_token_expiry_timestamp_seconds{{{INST}}} - time()", "{{instance}}")],
             unit="s",
         ),
-        timeseries(
+        timeseries_panel(
             "Authentication",
             "Authentications refused by Anaplan, and calls to the auth endpoints by HTTP status (or "
             "'error' when no answer came), per interval.",
@@ -854,7 +879,7 @@ def exporter_dashboard() -> Dashboard:
             ],
             bars=True,
         ),
-        table(
+        table_panel(
             "Firing Anaplan alerts",
             "Every Anaplan alert Prometheus is firing.",
             ['ALERTS{alertname=~"Anaplan.*", alertstate="firing"}'],
@@ -870,7 +895,7 @@ def exporter_dashboard() -> Dashboard:
             hide=["Value", "alertstate", "workspace_name", "result"],
         ),
     ]
-    return Dashboard(
+    return board(
         EXPORTER_UID,
         "Anaplan exporter",
         "Health of anaplan-exporter: polls, Anaplan API requests, latency, rate limiting and authentication.",
@@ -883,8 +908,8 @@ def exporter_dashboard() -> Dashboard:
 def render() -> dict[Path, str]:
     """File path -> JSON text of every dashboard."""
     return {
-        OUT / f"{board.uid}.json": json.dumps(board.to_json(), indent=2, ensure_ascii=False) + "\n"
-        for board in (tasks_dashboard(), exporter_dashboard())
+        OUT / f"{uid}.json": json.dumps(built.build(), cls=JSONEncoder, indent=2, ensure_ascii=False) + "\n"
+        for uid, built in ((TASKS_UID, tasks_dashboard()), (EXPORTER_UID, exporter_dashboard()))
     }
 
 

@@ -9,6 +9,7 @@ shows its panel title and a note. Standard library only.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import json
@@ -20,6 +21,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 Json = dict[str, Any]
@@ -100,6 +102,36 @@ class Prometheus:
         return body["data"]
 
 
+def answer_key(path: str, params: Mapping[str, str]) -> str:
+    """One Prometheus request, as the key of its answer in a recording."""
+    return f"{path}?{urllib.parse.urlencode(sorted(params.items()))}"
+
+
+@dataclass(frozen=True)
+class Recorder(Prometheus):
+    """A Prometheus whose answers are kept, so that a page can be drawn again from them (``Replay``)."""
+
+    answers: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, path: str, **params: str) -> Any:
+        data = super().get(path, **params)
+        self.answers[answer_key(path, params)] = data
+        return data
+
+
+@dataclass(frozen=True)
+class Replay(Prometheus):
+    """Recorded answers in place of a Prometheus; a request that was not recorded is an error."""
+
+    answers: Mapping[str, Any]
+
+    def get(self, path: str, **params: str) -> Any:
+        key = answer_key(path, params)
+        if key not in self.answers:
+            raise PrometheusError(f"no recorded answer for {key}")
+        return self.answers[key]
+
+
 @dataclass(frozen=True)
 class Timing:
     """The dashboard's time range and the step of its range queries, in seconds."""
@@ -126,6 +158,29 @@ class Timing:
             "__interval_ms": str(self.step * 1000),
             "__rate_interval": f"{rate}s",
         }
+
+
+@dataclass(frozen=True)
+class Recording:
+    """The answers a drawing got from Prometheus and the time range it asked about: enough to draw it again.
+
+    Stored as JSON lines: the time range and note first, then one request and its answer per line.
+    """
+
+    timing: Timing
+    note: str
+    answers: Mapping[str, Any]
+
+    def save(self, path: Path) -> None:
+        head = {"timing": dataclasses.asdict(self.timing), "note": self.note}
+        lines = [head] + [{"request": key, "answer": self.answers[key]} for key in sorted(self.answers)]
+        path.write_text("".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines), "utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Recording:
+        head, *rest = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+        answers = {line["request"]: line["answer"] for line in rest}
+        return cls(Timing(**head["timing"]), str(head["note"]), answers)
 
 
 @dataclass

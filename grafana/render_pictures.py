@@ -4,7 +4,9 @@ Grafana is not needed: the Anaplan simulator (demo scenario, with a short burst 
 then), the exporter watching it and a real Prometheus with the project's rules run on loopback ports for a
 few minutes; then every panel's queries go to Prometheus' HTTP API and the answers are laid out as an HTML
 page per dashboard (``dashboard_html.py``), which headless Chromium turns into ``docs/dashboards/<uid>.png``.
-The dashboards are read when the script runs, so new panels are drawn without changes here.
+The dashboards are read when the script runs, so new panels are drawn without changes here. ``--record``
+keeps every answer of Prometheus in a file, from which the tests draw the pages again (``make pictures``
+writes the pictures and that file together).
 
     .venv/bin/python grafana/render_pictures.py                  # about 3 minutes
     .venv/bin/python grafana/render_pictures.py --minutes 10
@@ -32,7 +34,16 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "tests") not in sys.path:
     sys.path.insert(0, str(REPO / "tests"))
 
-from dashboard_html import Page, PanelData, Prometheus, PrometheusError, Timing, draw_dashboard  # noqa: E402
+from dashboard_html import (  # noqa: E402
+    Page,
+    PanelData,
+    Prometheus,
+    PrometheusError,
+    Recorder,
+    Recording,
+    Timing,
+    draw_dashboard,
+)
 
 from support.binaries import BinaryUnavailable, locate_binary  # noqa: E402
 
@@ -59,6 +70,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--html-only", action="store_true", help="write <uid>.html and <uid>.json to --out, no screenshot"
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="also keep every answer of Prometheus in FILE, to draw the pages again without it",
     )
     args = parser.parse_args(argv)
     if args.minutes <= 0 or args.scrape_interval <= 0:
@@ -160,8 +177,11 @@ def summary(panels: Sequence[PanelData], timing: Timing) -> dict[str, Any]:
     }
 
 
-def draw_all(prometheus: Prometheus, timing: Timing, out: Path, html_only: bool, note: str) -> int:
-    """Write the pictures (or the HTML pages); 1 when a query failed."""
+def draw_all(args: argparse.Namespace, url: str, timing: Timing, note: str) -> int:
+    """Write the pictures (or the HTML pages) and the recording asked for; 1 when a query failed."""
+    out: Path = args.out
+    html_only: bool = args.html_only
+    prometheus = Recorder(url)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dashboard-pictures-") as scratch:
         chromium = None
@@ -189,6 +209,9 @@ def draw_all(prometheus: Prometheus, timing: Timing, out: Path, html_only: bool,
                         f"error: {uid}: {data.panel.get('title')}: {'; '.join(data.errors)}", file=sys.stderr
                     )
                     status = 1
+    if args.record:
+        Recording(timing, note, prometheus.answers).save(args.record)
+        print(f"{args.record}: {len(prometheus.answers)} answers of Prometheus")
     return status
 
 
@@ -236,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             prometheus = Prometheus(args.prometheus.rstrip("/"))
             timing = Timing.last(args.minutes * 60, time.time(), args.scrape_interval)
             note = f"{prometheus_version(prometheus)} at {prometheus.url}."
-            return draw_all(prometheus, timing, args.out, args.html_only, note)
+            return draw_all(args, prometheus.url, timing, note)
         locate_binary("prometheus")
         return draw_from_demo(args)
     except (AssertionError, BinaryUnavailable, PrometheusError, subprocess.SubprocessError) as exc:
@@ -262,7 +285,7 @@ def draw_from_demo(args: argparse.Namespace) -> int:
             f"anaplan-exporter, {prometheus_version(prometheus)} with config/prometheus/anaplan-rules.yml, "
             f"scraping every {args.scrape_interval} s for {args.minutes:g} min; variables at All."
         )
-        return draw_all(prometheus, timing, args.out, args.html_only, note)
+        return draw_all(args, url, timing, note)
 
 
 if __name__ == "__main__":

@@ -1,41 +1,35 @@
-"""The dashboard pictures: grafana/render_pictures.py run against a real Prometheus with a little data.
+"""The dashboard pictures' renderer (grafana/dashboard_html.py), drawn from recorded Prometheus answers.
 
-The simulator (a process failing with a dump every 10 s, 429 bursts), the exporter and Prometheus with the
-rules run until AnaplanTaskFailed fires; then the script draws both dashboards as HTML (no screenshot). Every
-panel must have one block with its title and a figure drawn from data, or say "No data" where the series
-cannot exist yet in so short a run (listed below, and checked against Prometheus).
+`make pictures` runs the simulator's demo scenario, the exporter and a real Prometheus with the rules, draws
+both dashboards from their own queries, takes the pictures with Chromium and records every answer Prometheus
+gave in dashboard-answers.jsonl. Here the committed dashboards are drawn again from that recording, without
+Prometheus or a browser: every panel must have one block with its title and a figure drawn from data, or say
+"No data" where the series cannot exist yet in so short a run (listed below, and checked against the
+recording). A query changed since the recording has no answer and fails here: run `make pictures` again.
 """
 
 from __future__ import annotations
 
 import html
-import json
-import subprocess
 import sys
+import urllib.parse
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from monitoring.artifacts import DASHBOARDS, GRAFANA, load_dashboard
-from monitoring.servers import Server, running_exporter, running_prometheus, wait_for
-from monitoring.test_e2e_prometheus import SCENARIO, exporter_config, host_port
-from monitoring.test_e2e_prometheus import prometheus_config as e2e_prometheus_config
-from support.simulator import running_simulator
 
-pytestmark = pytest.mark.e2e
+sys.path.insert(0, str(GRAFANA))
+from dashboard_html import CAPTION, PanelData, Recording, Replay, draw_dashboard
 
-SCRIPT = GRAFANA / "render_pictures.py"
-HTML_ONLY = ("--scrape-interval", "1", "--html-only", "--out")
-CAPTION = "Drawn from the dashboard's own queries on a real Prometheus, not by Grafana"
+ANSWERS = Path(__file__).with_name("dashboard-answers.jsonl")
 # Panels that may be empty at the moment they are drawn (their tables are instant queries): nothing may be
-# running between two runs, the failing process's dump is only the newest run's while no new run is going,
-# and the exporter has no alert of its own to fire. The stat also titled "Running now" always has a value.
+# running between two runs, a failure dump is only the newest run's while no new run is going, and the
+# exporter has no alert of its own to fire. The stat also titled "Running now" always has a value.
 MAY_BE_EMPTY = {
     "anaplan-exporter": {"Firing Anaplan alerts"},
     "anaplan-tasks": {"Running now", "Failure dumps available", "Process steps with a failure dump"},
@@ -95,87 +89,96 @@ class Blocks(HTMLParser):
             self.blocks[-1].text += data
 
 
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Prometheus (1 s scrapes) with the rules, after AnaplanTaskFailed fired on the simulator's failures."""
-    tmp_path = tmp_path_factory.mktemp("dashboard-pictures")
-    script = Path(sys.executable).with_name("anaplan-exporter")
-    with running_simulator(SCENARIO, tmp_path) as simulator:
-        config_path = tmp_path / "exporter.yml"
-        config_path.write_text(yaml.safe_dump(exporter_config(simulator.url)), encoding="utf-8")
-        with running_exporter(script, config_path, tmp_path) as exporter:
-            config = e2e_prometheus_config(host_port(exporter.url), "127.0.0.1:9")
-            config.pop("alerting")
-            with running_prometheus(config, tmp_path) as server:
-                wait_for(
-                    lambda: server.get_json(
-                        "/api/v1/query", query='ALERTS{alertname="AnaplanTaskFailed", alertstate="firing"}'
-                    )["data"]["result"],
-                    50,
-                    "AnaplanTaskFailed to fire",
-                )
-                yield server
+# uid -> (HTML page, what each panel got, the page's panel blocks) of each committed dashboard
+Pages = dict[str, tuple[str, list[PanelData], list[Block]]]
 
 
 @pytest.fixture(scope="module")
-def drawn(prometheus: Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pictures")
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--prometheus", prometheus.url, "--minutes", "2", *HTML_ONLY, str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
-    return out
+def recording() -> Recording:
+    return Recording.load(ANSWERS)
 
 
-def no_data_is_true(prometheus: Server, summary: dict[str, Any], kind: str, queries: list[str]) -> None:
-    """Prometheus has nothing for the queries where the script looked: at the end, or over the range."""
-    for query in queries:
-        if kind in ("stat", "table", "bargauge"):
-            answer = prometheus.get_json("/api/v1/query", query=query, time=str(summary["end"]))
-        else:
-            times = {key: str(summary[key]) for key in ("start", "end", "step")}
-            answer = prometheus.get_json("/api/v1/query_range", query=query, **times)
-        assert not answer["data"]["result"], f"Prometheus has data for {query}"
+@pytest.fixture(scope="module")
+def drawn(recording: Recording) -> Pages:
+    """Each committed dashboard drawn from the recording."""
+    result: Pages = {}
+    for uid in DASHBOARDS:
+        page, panels = draw_dashboard(Replay("", recording.answers), load_dashboard(uid), recording.timing)
+        parser = Blocks()
+        parser.feed(page.html)
+        result[uid] = (page.html, panels, parser.blocks)
+    return result
+
+
+def recorded_results(recording: Recording, query: str) -> list[Any]:
+    """The results of every recorded request that ran ``query``."""
+    found = []
+    for request, answer in recording.answers.items():
+        params = urllib.parse.parse_qs(urllib.parse.urlsplit(request).query)
+        if params.get("query") == [query]:
+            found += answer["result"]
+    return found
 
 
 @pytest.mark.parametrize("uid", DASHBOARDS)
-def test_every_panel_is_drawn(prometheus: Server, drawn: Path, uid: str) -> None:
-    page = (drawn / f"{uid}.html").read_text(encoding="utf-8")
-    summary: dict[str, Any] = json.loads((drawn / f"{uid}.json").read_text(encoding="utf-8"))
-    parser = Blocks()
-    parser.feed(page)
+def test_every_panel_is_drawn(recording: Recording, drawn: Pages, uid: str) -> None:
+    page, panels, blocks = drawn[uid]
     dashboard = load_dashboard(uid)
     assert CAPTION in html.unescape(page)
     assert f"<h1>{dashboard['title']}</h1>" in page
 
     expected = [(str(p["id"]), p["title"], p["type"]) for p in dashboard["panels"] if p["type"] != "row"]
-    found = [(b.attrs["data-panel-id"], b.title, b.attrs["data-panel-type"]) for b in parser.blocks]
+    found = [(b.attrs["data-panel-id"], b.title, b.attrs["data-panel-type"]) for b in blocks]
     assert found == expected, "one block per panel, in the dashboard's order, with its title"
 
-    queries = {str(item["id"]): item["queries"] for item in summary["panels"]}
     empty = []
-    for block in parser.blocks:
-        panel_id, title, kind = block.attrs["data-panel-id"], block.title, block.attrs["data-panel-type"]
-        state = block.attrs["data-state"]
-        assert state in ("data", "no-data"), f"{title}: {block.text}"
+    for block, data in zip(blocks, panels, strict=True):
+        title, kind, state = block.title, block.attrs["data-panel-type"], block.attrs["data-state"]
+        assert state in ("data", "no-data"), f"{title}: {block.text} (run `make pictures` to record again)"
         if state == "no-data":
             assert "No data" in block.text, title
             empty.append(title)
-            no_data_is_true(prometheus, summary, kind, queries[panel_id])
+            for query in data.queries:
+                assert not recorded_results(recording, query), f"{title}: the recording has data for {query}"
             continue
-        marks = FIGURE_MARKS.get(kind, set())
+        marks = FIGURE_MARKS[kind]
         assert block.marks & marks, f"{title} ({kind}) has data but no figure: {sorted(block.marks)}"
         if kind == "stat":
             assert block.text.strip() != title, f"{title}: no value shown"
     assert set(empty) <= MAY_BE_EMPTY[uid], f"panels without data: {sorted(set(empty) - MAY_BE_EMPTY[uid])}"
-    if uid == "anaplan-tasks":
-        # The table's six queries are merged into one row per object (a process, an import, an export).
-        (newest,) = [block for block in parser.blocks if block.title == "Newest run of every object"]
-        assert newest.tags["tr"] == 1 + 3, newest.text
+
+
+def test_lines_and_legends_follow_the_series(drawn: Pages) -> None:
+    """A line per series of a line chart and a legend entry per series of every time series panel."""
+    for uid in DASHBOARDS:
+        _, panels, blocks = drawn[uid]
+        for block, data in zip(blocks, panels, strict=True):
+            if block.attrs["data-panel-type"] != "timeseries" or not data.series:
+                continue
+            legend = [name for name in (series.name for series in data.series) if name in block.text]
+            assert len(legend) == len(data.series), f"{block.title}: legend lacks some series"
+            if data.panel["fieldConfig"]["defaults"]["custom"]["drawStyle"] == "line":
+                segments = block.tags["polyline"] + block.tags["circle"]
+                assert segments >= len(data.series), f"{block.title}: {segments} lines for {len(data.series)}"
+
+
+def test_values_go_through_mappings_and_names(recording: Recording, drawn: Pages) -> None:
+    """Stats show mapped texts and series names where the dashboard asks; tables merge their queries."""
+    _, _, blocks = drawn["anaplan-exporter"]
+    shown = {block.title: block.text.removeprefix(block.title) for block in blocks}
+    assert shown["Last poll cycle"] in ("OK", "Failing")
+    assert shown["Config reload"] in ("OK", "Refused")
+    (build,) = recorded_results(recording, 'anaplan_exporter_build_info{instance=~".*"}')
+    assert shown["Version"] == build["metric"]["version"]
+    assert shown["Token expires in"].endswith(("min", "s")), shown["Token expires in"]
+
+    # The table's six queries are merged into one row per watched object.
+    _, panels, blocks = drawn["anaplan-tasks"]
+    (newest,) = [block for block in blocks if block.title == "Newest run of every object"]
+    (data,) = [data for data in panels if data.panel["title"] == "Newest run of every object"]
+    objects = {tuple(sorted(s.labels.items())) for s in data.series if s.ref == "A"}
+    assert len(objects) > 1
+    assert newest.tags["tr"] == 1 + len(objects), newest.text
 
 
 def test_pictures_are_committed() -> None:
