@@ -150,6 +150,11 @@ def test_a_tracker_that_never_listed_its_tasks_is_not_saved(tmp_path: Path) -> N
     [
         (b'{"version": 1, "objects": {"W/M/process/1180', "Unterminated string"),
         (b"", "Expecting value"),
+        (b"[" * 1000 + b"]" * 1000, "nested deeper than 64 levels"),
+        (
+            b'{"version": 1, "objects": ' + b'{"a": ' * 10**5 + b"1" + b"}" * (10**5 + 1),
+            "nested deeper than 64",
+        ),
         (b"\x00\xff garbage", "Expecting value"),
         (b'{"version": 2, "objects": {}}', "version 2, expected 1"),
         (b'["not", "an", "object"]', "not a JSON object"),

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..anaplan.models import ImportRowCounts, Task, TaskResult, TaskState
 from ..config_source import ConfigError
+from ..nesting import loads_json
 from .rhythm import Rhythm
 from .tracker import ObjectTracker, TrackerState
 
@@ -320,7 +321,7 @@ def _encode_result(result: TaskResult) -> dict[str, Any]:
 
 def decode(data: bytes) -> dict[Key, TrackerState]:
     """The objects of a state file; ValueError (or TypeError, KeyError) for anything unexpected."""
-    doc = json.loads(data)
+    doc = loads_json(data)
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     if doc.get("version") != VERSION:
