@@ -22,6 +22,7 @@ from .config import Config, ConfigError, apply_web_config_file, load_config
 from .demo import DEMO_LISTEN_ADDRESS, DemoSimulator, demo_config, start_demo_simulator
 from .logs import LEVELS, setup_logging
 from .polling.sharding import parse_shard
+from .polling.state import StateFileError
 from .web import WebServerError, parse_listen_address, server_ssl_context
 
 log = logging.getLogger("anaplan_exporter")
@@ -34,7 +35,7 @@ EXIT_USAGE = 2
 """A bad command-line flag or value."""
 EXIT_CANNOT_START = 3
 """Valid configuration, but the exporter could not start: the address cannot be listened on, a file cannot
-be written. Retrying without a change will not help."""
+be written, the state file cannot be read. Retrying without a change will not help."""
 
 _EPILOG = f"""\
 listen address:
@@ -46,7 +47,7 @@ exit codes:
   {EXIT_OK}  stopped by SIGTERM or SIGINT; --check-config: valid; --once: every poll succeeded
   {EXIT_CONFIG}  invalid configuration (one line naming the file, key and value); --once: a poll failed
   {EXIT_USAGE}  bad command-line flag or value
-  {EXIT_CANNOT_START}  could not start: address in use or not available, a file that cannot be written
+  {EXIT_CANNOT_START}  could not start: address in use or not available, a file that cannot be written or read
 """
 
 
@@ -182,7 +183,7 @@ def _starting() -> Iterator[None]:
     """Turn an operator's problem at start-up into a one-line error (a bug still shows its traceback)."""
     try:
         yield
-    except WebServerError as exc:
+    except (WebServerError, StateFileError) as exc:
         raise _StartupError(str(exc)) from None
     except OSError as exc:  # a path that cannot be created, read or written
         reason = (exc.strerror or str(exc)).lower()
@@ -203,15 +204,24 @@ def _run_once(config: Config) -> int:
         exporter.stop()
 
 
+class _StopWhileStarting(BaseException):
+    """SIGTERM or SIGINT before start-up finished: abandons the step under way, even a blocked one."""
+
+
 def _serve(config: Config, args: argparse.Namespace, simulator: DemoSimulator | None) -> int:
     stop = threading.Event()
     reload_requested = threading.Event()
     attention = threading.Event()
+    starting = threading.Event()
+    starting.set()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("received signal %d, shutting down", signum)
         stop.set()
         attention.set()
+        if starting.is_set():  # raised in the main thread, where the handler runs; only once
+            starting.clear()
+            raise _StopWhileStarting
 
     def on_hangup(signum: int, frame: FrameType | None) -> None:
         reload_requested.set()
@@ -220,13 +230,18 @@ def _serve(config: Config, args: argparse.Namespace, simulator: DemoSimulator | 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_hangup)
-    with _starting():
-        exporter = Exporter(config)
-        try:
-            server = exporter.serve()
-        except BaseException:
-            exporter.stop()
-            raise
+    try:
+        with _starting():
+            exporter = Exporter(config)
+            try:
+                server = exporter.serve()
+            except BaseException:
+                exporter.stop()
+                raise
+        starting.clear()
+    except _StopWhileStarting:
+        log.info("stopped while starting")
+        return _exit_now()
     scheme = "https" if config.web.tls_cert_file else "http"
     listen_host, _ = parse_listen_address(config.web.listen_address)
     host = listen_host if listen_host not in ("", "0.0.0.0", "::") else "localhost"
@@ -259,12 +274,16 @@ def _serve(config: Config, args: argparse.Namespace, simulator: DemoSimulator | 
                 exporter.reload(lambda: _apply_overrides(load_config(args.config), args))
     exporter.stop()
     log.info("stopped")
+    return _exit_now()
+
+
+def _exit_now() -> int:
     if threading.active_count() > 1:
         # A poll thread may still be inside an HTTP read (up to the read timeout). Reads change nothing
         # in Anaplan, so exit now instead of waiting for it: SIGTERM must stop us within seconds.
         logging.shutdown()
         sys.stdout.flush()
-        os._exit(0)
+        os._exit(EXIT_OK)
     return EXIT_OK
 
 

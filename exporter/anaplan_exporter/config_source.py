@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from .nesting import DepthLimitedLoader
+
 
 class ConfigError(Exception):
     """A configuration fault; ``str(error)`` is one line naming the file, the key path and the problem."""
@@ -83,8 +85,8 @@ class YamlInt(int):
         return instance
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and keeps the source text of integers."""
+class _Loader(DepthLimitedLoader):
+    """SafeLoader that refuses duplicate keys and deep nesting, and keeps the source text of integers."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """A scalar no Python value can hold (``!!int abc``, month 13, 5000 digits) is a YAML error at its
@@ -126,6 +128,8 @@ def load_yaml(text: str, source: str) -> object:
     """Parse YAML text; syntax errors become a ConfigError naming the line and column."""
     try:
         return yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
+    except (RecursionError, MemoryError) as exc:  # not expected below the depth limit: still the file's fault
+        raise ConfigError(source, "", f"cannot be parsed ({type(exc).__name__})") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

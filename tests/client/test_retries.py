@@ -178,6 +178,23 @@ def test_malformed_json_on_2xx_is_a_response_error(
     assert len(http.calls) == 1
 
 
+@pytest.mark.parametrize("depth", [200, 100_000])
+def test_deeply_nested_json_on_2xx_is_a_response_error(
+    http: responses.RequestsMock, make_client: MakeClient, depth: int
+) -> None:
+    # 200 levels parse (then walk) without the limit; 100,000 would end in a RecursionError.
+    http.get(
+        WORKSPACES, body='{"workspaces": ' + "[" * depth + "]" * depth + "}", content_type="application/json"
+    )
+    with pytest.raises(AnaplanResponseError) as caught:
+        make_client(STATIC).list_workspaces()
+    assert str(caught.value) == (
+        "list_workspaces: the body is nested deeper than 64 levels "
+        f"({2 * depth + 16} bytes, application/json)"
+    )
+    assert len(http.calls) == 1
+
+
 def test_every_attempt_passes_through_the_limiter(
     http: responses.RequestsMock, make_client: MakeClient, clock: FakeClock
 ) -> None:

@@ -287,6 +287,19 @@ def test_unreadable_secret_file(fail: Fail, tmp_path: Path) -> None:
             "a: b\n\tc: d\n",
             "line 2, column 1: YAML syntax error: found character '\\t' that cannot start any token",
         ),
+        (
+            "targets: " + "[" * 250 + "]" * 250 + "\n",
+            "line 1, column 73: YAML syntax error: nested deeper than 64 levels",
+        ),
+        (
+            "targets:\n" + "".join(f"{' ' * level}-\n" for level in range(1000)),
+            "line 65, column 64: YAML syntax error: nested deeper than 64 levels",
+        ),
+        (
+            "a: &a [1]\n" + "".join(f"a{i}: &a{i} [*a{i - 1 if i > 1 else ''}]\n" for i in range(1, 100)),
+            "line 64, column 12: YAML syntax error: nested deeper than 64 levels",
+        ),
+        ("targets: &t [*t]\n", "line 1, column 14: YAML syntax error: alias *t inside its own anchor"),
         ("- 1\n- 2\n", "(top level): expected a mapping, got a list"),
         ("", "the file is empty"),
         ("# only a comment\n", "the file is empty"),

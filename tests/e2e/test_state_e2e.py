@@ -221,7 +221,7 @@ def test_an_unwritable_state_path_is_a_one_line_start_up_error(tmp_path: Path) -
         timeout=30,
         env={**os.environ, "SIM_PASSWORD": "x"},
     )
-    assert result.returncode == 1
+    assert result.returncode == 3
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "no-such-folder/state.json: cannot write the state file: No such file or directory" in lines[0]

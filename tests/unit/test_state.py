@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from anaplan_exporter.anaplan.models import ImportRowCounts, TaskResult
-from anaplan_exporter.config_source import ConfigError
 from anaplan_exporter.polling.state import StateFileError, StateStore, decode
 from anaplan_exporter.polling.tracker import ObjectTracker
 
@@ -150,6 +151,11 @@ def test_a_tracker_that_never_listed_its_tasks_is_not_saved(tmp_path: Path) -> N
     [
         (b'{"version": 1, "objects": {"W/M/process/1180', "Unterminated string"),
         (b"", "Expecting value"),
+        (b"[" * 1000 + b"]" * 1000, "nested deeper than 64 levels"),
+        (
+            b'{"version": 1, "objects": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001,
+            "nested deeper than 64",
+        ),
         (b"\x00\xff garbage", "Expecting value"),
         (b'{"version": 2, "objects": {}}', "version 2, expected 1"),
         (b'["not", "an", "object"]', "not a JSON object"),
@@ -192,7 +198,7 @@ def test_an_unwritable_path_is_a_one_line_start_up_error(tmp_path: Path) -> None
     with pytest.raises(StateFileError) as caught:
         StateStore.open(tmp_path / "missing-folder" / "state.json")
     message = str(caught.value)
-    assert isinstance(caught.value, ConfigError) and "\n" not in message
+    assert "\n" not in message
     assert message.startswith(f"{tmp_path / 'missing-folder' / 'state.json'}: cannot write the state file:")
     assert "No such file or directory" in message
     with pytest.raises(StateFileError, match="it is a folder"):
@@ -202,6 +208,83 @@ def test_an_unwritable_path_is_a_one_line_start_up_error(tmp_path: Path) -> None
         locked.mkdir(mode=0o500)
         with pytest.raises(StateFileError, match="Permission denied"):
             StateStore.open(locked / "state.json")
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _device(path: Path) -> None:
+    path.symlink_to("/dev/zero")  # endless: a read never ends
+
+
+def _socket(path: Path) -> None:
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.close()  # the socket file stays
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (_fifo, "it is a named pipe (FIFO), not a file"),
+        (_device, "it is a character device, not a file"),
+        (_socket, "it is a socket, not a file"),
+    ],
+)
+def test_a_pipe_device_or_socket_at_the_path_is_a_start_up_error_never_read(
+    tmp_path: Path, make: Callable[[Path], None], problem: str
+) -> None:
+    path = tmp_path / "state.json"
+    make(path)
+    mode = os.stat(path).st_mode
+    message = _start_up_error(path)
+    assert message == f"{path}: cannot read the state file: {problem}"
+    assert os.stat(path).st_mode == mode  # left as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_a_file_without_read_permission_is_a_start_up_error_and_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(b'{"version": 1, "objects": {}}')
+    real_open = os.open
+
+    def denied(file: object, flags: int, *args: int) -> int:  # as root, chmod 000 would not stop a read
+        if str(file) == str(path) and not flags & (os.O_WRONLY | os.O_RDWR):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", denied)
+    assert _start_up_error(path) == f"{path}: cannot read the state file: Permission denied"
+    assert path.read_bytes() == b'{"version": 1, "objects": {}}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_a_named_pipe_at_the_temp_path_fails_at_once(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / ".state.json.tmp")
+    message = _start_up_error(tmp_path / "state.json")
+    assert message.startswith(f"{tmp_path / 'state.json'}: cannot write the state file: No such device")
+
+
+def _start_up_error(path: Path) -> str:
+    """The StateFileError of opening ``path``, failing (not hanging) if the open blocks."""
+    outcome: list[BaseException | StateStore] = []
+
+    def run() -> None:
+        try:
+            outcome.append(StateStore.open(path))
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(10.0)
+    assert outcome, "opening the state file blocked"
+    assert isinstance(outcome[0], StateFileError), outcome[0]
+    assert "\n" not in str(outcome[0])
+    return str(outcome[0])
 
 
 def test_objects_no_longer_watched_are_kept_until_a_discovery_prunes_them(tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ response or an exception passes through the :class:`Redactor` first, so no crede
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import re
 import socket
@@ -30,6 +29,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
+from ..nesting import NestingError, loads_json
 from .deadline import Watchdog
 from .errors import (
     AnaplanAuthError,
@@ -116,8 +116,8 @@ def anaplan_message(content: bytes) -> str:
     """Anaplan's human message from an error body of any of its three services, as sent ('' when there is
     none): it is scrubbed before anything else changes it, see :meth:`Redactor.excerpt`."""
     try:
-        body = json.loads(content or b"null")
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        body = loads_json(content or b"null")
+    except ValueError:
         return ""
     if not isinstance(body, dict):
         return ""
@@ -155,12 +155,12 @@ def http_error(status: int, message: str, endpoint: str, *, auth_endpoint: bool 
 def decode_json(reply: Reply, endpoint: str) -> object:
     """The JSON body of a 2xx reply, or AnaplanResponseError (not retried: the caller decides)."""
     try:
-        return json.loads(reply.content)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        return loads_json(reply.content)
+    except ValueError as exc:
         media = _MEDIA_TYPE.match(reply.headers.get("Content-Type", "").strip())
+        problem = f"is {exc}" if isinstance(exc, NestingError) else "is not valid JSON"
         raise AnaplanResponseError(
-            f"the body is not valid JSON ({len(reply.content)} bytes, "
-            f"{media.group(0) if media else 'unknown type'})",
+            f"the body {problem} ({len(reply.content)} bytes, {media.group(0) if media else 'unknown type'})",
             endpoint,
         ) from None
 

@@ -6,7 +6,9 @@ and the last success and failure survive. The file is JSON with ``"version": 1``
 file in the same folder, fsync, rename, fsync of the folder) at most every ``save_interval`` and at shutdown,
 and only when something changed. Fields added since version 1 (``created`` and ``durations``: what the
 rhythm is learned from) are optional, so files of earlier releases still load. A missing file starts fresh;
-an unreadable one is moved aside with one log line and the exporter starts fresh as well. Objects no longer
+one whose content is unusable is moved aside with one log line and the exporter starts fresh as well. One that
+cannot be read at all (no permission, or a folder, named pipe, device or socket at the path) stops the start
+instead, left as it is: its counts may be good. Objects no longer
 watched leave the file after a discovery that resolved every target (a failed one cannot tell a removed
 object from an unreachable tenant).
 
@@ -22,6 +24,7 @@ import json
 import logging
 import math
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -30,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..anaplan.models import ImportRowCounts, Task, TaskResult, TaskState
-from ..config_source import ConfigError
+from ..nesting import loads_json
 from .rhythm import Rhythm
 from .tracker import ObjectTracker, TrackerState
 
@@ -52,11 +55,11 @@ class _Save:
     """What the file will hold: each object's revision (None: unclaimed)."""
 
 
-class StateFileError(ConfigError):
-    """The state file cannot be written: a one-line start-up error naming the path."""
+class StateFileError(Exception):
+    """The state file cannot be written or read: a one-line start-up error naming the path."""
 
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(str(path), "", f"cannot write the state file: {reason}")
+    def __init__(self, path: Path, reason: str, action: str = "write") -> None:
+        super().__init__(f"{path}: cannot {action} the state file: {reason}")
 
 
 class StateStore:
@@ -109,16 +112,20 @@ class StateStore:
             raise StateFileError(self.path, f"{exc.strerror or exc} (in {self.path.parent})") from None
 
     def load(self) -> None:
-        """Read the file; anything wrong with it is one log line, the file moved aside and a fresh start."""
+        """Read the file; unusable content is one log line, the file moved aside and a fresh start.
+
+        A file that cannot be read at all raises StateFileError and is left untouched.
+        """
         assert self.path is not None
         try:
-            data = self.path.read_bytes()
+            data = _read_file(self.path)
         except FileNotFoundError:
             log.info("state file %s does not exist yet: starting fresh", self.path)
             return
-        except OSError as exc:
-            self._set_aside(f"cannot read it ({exc.strerror or exc})")
-            return
+        except _NotAFile as exc:
+            raise StateFileError(self.path, str(exc), "read") from None
+        except OSError as exc:  # no permission, an I/O error: the file itself may be good, so it stays
+            raise StateFileError(self.path, str(exc.strerror or exc), "read") from None
         try:
             self._loaded = decode(data)
         except (ValueError, TypeError, KeyError) as exc:
@@ -239,8 +246,38 @@ class StateStore:
         return fragment
 
 
+class _NotAFile(OSError):
+    """Something other than a regular file at the path; its ``str`` says what."""
+
+
+_KINDS = (
+    (stat.S_ISDIR, "it is a folder"),
+    (stat.S_ISFIFO, "it is a named pipe (FIFO), not a file"),
+    (stat.S_ISCHR, "it is a character device, not a file"),
+    (stat.S_ISBLK, "it is a block device, not a file"),
+    (stat.S_ISSOCK, "it is a socket, not a file"),
+)
+
+
+def _check_regular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise _NotAFile(next((what for test, what in _KINDS if test(mode)), "it is not a regular file"))
+
+
+def _read_file(path: Path) -> bytes:
+    """The content of a regular file. A named pipe or device is refused before it is opened, and opened
+    non-blocking in case one takes its place meanwhile: a read from either could wait forever."""
+    _check_regular(os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as file:
+        _check_regular(os.fstat(file.fileno()).st_mode)
+        return file.read()
+
+
 def _write_synced(path: Path, data: bytes) -> None:
-    with path.open("wb") as file:
+    # Non-blocking: opening a named pipe someone left at the temp path fails at once instead of waiting.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NONBLOCK", 0), 0o666)
+    with os.fdopen(fd, "wb") as file:
         file.write(data)
         file.flush()
         os.fsync(file.fileno())
@@ -320,7 +357,7 @@ def _encode_result(result: TaskResult) -> dict[str, Any]:
 
 def decode(data: bytes) -> dict[Key, TrackerState]:
     """The objects of a state file; ValueError (or TypeError, KeyError) for anything unexpected."""
-    doc = json.loads(data)
+    doc = loads_json(data)
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     if doc.get("version") != VERSION:

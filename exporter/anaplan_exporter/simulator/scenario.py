@@ -49,6 +49,7 @@ from pathlib import Path
 
 import yaml
 
+from ..nesting import DepthLimitedLoader
 from .faults import parse_faults
 from .scenario_objects import KIND_KEYS, parse_objects
 from .scenario_types import (
@@ -94,7 +95,7 @@ def load_scenario(path: Path | None = None) -> Scenario:
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read scenario: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=DepthLimitedLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
