@@ -95,6 +95,13 @@ class Redactor:
     def __repr__(self) -> str:
         return f"Redactor({len(self._sorted)} secret forms)"
 
+    def add_secrets(self, secrets: list[str]) -> None:
+        """Mask ``secrets`` too, for good (the credentials of a reload)."""
+        with self._lock:
+            for secret in secrets:
+                self._fixed |= _forms(secret)
+            self._rebuild()
+
     def add_token(self, token: str | None) -> None:
         """Remember a token obtained at run time; the oldest beyond KEEP_TOKENS is dropped."""
         if not token:
