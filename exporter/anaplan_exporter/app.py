@@ -6,17 +6,20 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 from . import __version__
 from .anaplan.client import AnaplanClient
-from .config import Config, ConfigError
+from .anaplan.errors import AnaplanError
+from .config import Config, ConfigError, load_config
 from .exposition import make_metrics_app
-from .metrics import ApiStats, SnapshotCollector
+from .metrics import ApiStats, AuthCollector, SnapshotCollector
 from .polling.poller import Poller
 from .polling.state import StateStore
-from .reload import ReloadStats, restart_needed
+from .reload import ReloadStats, credentials_changed, restart_needed
+from .secret_files import SecretFiles
 from .status_page import PageInfo, render_status_page
 from .web import WebServer, make_app
 
@@ -39,7 +42,13 @@ class Exporter:
         self.reloads = ReloadStats(self.own_registry)
         self.registry.register(self.own_registry)
         # The client's waits (rate limit, Retry-After, backoff) end at once when it is stopped.
-        self.client = AnaplanClient(config.replica_client, config.credentials, observer=self.stats)
+        self.client = AnaplanClient(
+            config.replica_client,
+            config.credentials,
+            observer=self.stats,
+            credential_source=self._secret_files(config),
+        )
+        self.own_registry.register(AuthCollector(lambda: self.client.auth_refusal))
         self.state = StateStore.open(config.state.path, config.state.save_interval)
         self.poller = Poller(
             self.client,
@@ -53,6 +62,14 @@ class Exporter:
         self.collector = SnapshotCollector(lambda: self.poller.snapshot, __version__)
         self.registry.register(self.collector)
         self.server: WebServer | None = None
+
+    @staticmethod
+    def _secret_files(config: Config) -> SecretFiles | None:
+        """The secret files to watch while logins are held back; their change re-reads ``config.source``."""
+        if not config.credential_files:
+            return None
+        source = Path(config.source)
+        return SecretFiles(config.credential_files, lambda: load_config(source).credentials)
 
     def reload(self, load: Callable[[], Config]) -> bool:
         """Load the configuration again and watch its targets; refuse (and keep running) on any problem."""
@@ -71,6 +88,16 @@ class Exporter:
             )
             self.reloads.failed(time.time())
             return False
+        if credentials_changed(self.config, fresh):
+            try:
+                self.client.use_credentials(fresh.credentials)
+            except AnaplanError as exc:
+                log.error("configuration reload refused, still running the previous one: %s", exc)
+                self.reloads.failed(time.time())
+                return False
+            log.info("configuration reload: new credentials; the next login uses them")
+        elif self.client.retry_auth_now():
+            log.info("configuration reload: logging in again now instead of waiting after the refusal")
         self.config = fresh
         self.poller.reconfigure(fresh.targets)
         self.reloads.succeeded(time.time())
@@ -107,6 +134,7 @@ class Exporter:
             reload_successful=reloads.last_successful,
             reload_time=reloads.last_time,
             reload_success_time=reloads.last_success_time,
+            auth_refusal=self.client.auth_refusal,
         )
         return render_status_page(self.poller.snapshot, info, query)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from .anaplan.auth import Credentials
 from .anaplan.client import ClientSettings
 from .config_anaplan import ANAPLAN_KEYS, parse_client_settings
-from .config_credentials import parse_credentials
+from .config_credentials import credential_files, parse_credentials
 from .config_source import ConfigError, Context, Section, parse_duration, read_yaml_file
 from .config_targets import (
     DurationPolicy,
@@ -85,6 +85,8 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     source: str = ""
     """The file the configuration came from."""
+    credential_files: tuple[Path, ...] = ()
+    """The files the credentials were read from (``*_file`` keys and ``token_store`` of ``anaplan.auth``)."""
 
     @property
     def replica_client(self) -> ClientSettings:
@@ -126,6 +128,7 @@ def parse_config(data: object, source: str, environ: Mapping[str, str]) -> Confi
         replica_requests_per_second=sharding.number("replica_requests_per_second", None),
         state=_state(top.section("state", ("path", "save_interval")), environ),
         source=source,
+        credential_files=credential_files(anaplan),
     )
 
 

@@ -72,6 +72,27 @@ def parse_credentials(anaplan: Section) -> Credentials:
     return StaticTokenCredentials(token)
 
 
+def credential_files(anaplan: Section) -> tuple[Path, ...]:
+    """The files ``anaplan.auth`` reads secrets from (after ``parse_credentials`` accepted it): a change to
+    one of them lets the exporter log in again at once while a refusal holds logins back."""
+    auth = anaplan.section("auth", {"method", *(key for keys in _AUTH_KEYS.values() for key in keys)})
+    return tuple(
+        path for key in _SECRET_FILE_KEYS if key in auth and (path := auth.file_path(key)) is not None
+    )
+
+
+_SECRET_FILE_KEYS = (
+    "password_file",
+    "certificate_file",
+    "private_key_file",
+    "private_key_password_file",
+    "refresh_token_file",
+    "client_secret_file",
+    "token_store",
+    "token_file",
+)
+
+
 def _certificate_credentials(auth: Section) -> CertificateCredentials:
     ctx = auth.ctx
     cert_name = auth.required_string("certificate_file")

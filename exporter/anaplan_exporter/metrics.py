@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from .anaplan.auth_backoff import AuthRefusal
 from .anaplan.models import TaskState
 from .snapshot import COMPLETION_RESULTS, ERROR_REASONS, ObjectStatus, Snapshot, StepStatus
 
@@ -353,6 +354,32 @@ class SnapshotCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         return build_families(self.get_snapshot(), self.version)
+
+
+class AuthCollector(Collector):
+    """Whether a refused login holds every login back, and when the next attempt is due (read live)."""
+
+    def __init__(self, get_refusal: Callable[[], AuthRefusal | None]) -> None:
+        self.get_refusal = get_refusal
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        refusal = self.get_refusal()
+        yield GaugeMetricFamily(
+            "anaplan_auth_refused",
+            "1 while a login refused by Anaplan holds every login back (polls fail at once with reason auth "
+            "until the next attempt), else 0.",
+            value=0.0 if refusal is None else 1.0,
+        )
+        if refusal is not None:
+            yield GaugeMetricFamily(
+                "anaplan_auth_next_attempt_timestamp_seconds",
+                "When the exporter next tries to log in after a refusal (backing off from 1 to 30 minutes); "
+                "absent while logins are allowed.",
+                value=refusal.next_attempt_at,
+            )
 
 
 class ApiStats:

@@ -1,4 +1,5 @@
-"""Configuration reload on SIGHUP: the watched targets change in place, everything else needs a restart.
+"""Configuration reload on SIGHUP: the watched targets and the credentials change in place, everything else
+needs a restart.
 
 A reload is all or nothing. A file that fails validation, or that changes a setting the running client,
 poller or web server was built with, leaves the running configuration untouched; the outcome is exported
@@ -17,7 +18,6 @@ from .config import Config
 
 _RESTART_ONLY = (
     ("client", "anaplan"),
-    ("credentials", "anaplan.auth"),
     ("polling", "polling"),
     ("web", "web"),
     ("shard", "sharding"),
@@ -33,11 +33,14 @@ def restart_needed(running: Config, fresh: Config) -> list[str]:
     sections: list[str] = []
     for field, section in _RESTART_ONLY:
         old, new = getattr(running, field), getattr(fresh, field)
-        if field == "credentials":
-            old, new = _comparable(old), _comparable(new)
         if old != new and section not in sections:
             sections.append(section)
     return sections
+
+
+def credentials_changed(running: Config, fresh: Config) -> bool:
+    """``fresh`` signs in differently (a reload then hands the client the new credentials)."""
+    return _comparable(running.credentials) != _comparable(fresh.credentials)
 
 
 def _comparable(credentials: Credentials) -> Credentials:

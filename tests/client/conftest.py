@@ -53,6 +53,8 @@ def make_client(settings: ClientSettings, clock: FakeClock, observer: RecordingO
     def build(credentials: Credentials | None = None, **overrides: object) -> AnaplanClient:
         kwargs: dict[str, object] = {"observer": observer, "clock": clock, "sleep": clock.sleep}
         kwargs["random"] = overrides.pop("random", lambda: 0.5)
+        if "credential_source" in overrides:
+            kwargs["credential_source"] = overrides.pop("credential_source")
         client_settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
         return AnaplanClient(
             client_settings,

@@ -42,6 +42,8 @@ CONTRACT_METRICS = frozenset(
         *(f"anaplan_api_request_duration_seconds_{part}" for part in ("bucket", "sum", "count")),
         "anaplan_api_retries_total",
         "anaplan_auth_failures_total",
+        "anaplan_auth_refused",
+        "anaplan_auth_next_attempt_timestamp_seconds",
         "anaplan_auth_token_expiry_timestamp_seconds",
         "anaplan_exporter_build_info",
         "python_info",

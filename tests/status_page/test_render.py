@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from anaplan_exporter.anaplan.auth_backoff import AuthRefusal
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
 from anaplan_exporter.snapshot import ObjectRef, ObjectStatus, PollError, Snapshot, StepStatus
 from anaplan_exporter.status_page import (
@@ -352,3 +353,18 @@ def test_learned_rhythm_next_run_and_usual_duration() -> None:
     configured = dataclasses.replace(learned, ref=ref("Hourly", expected_every=86400.0))
     assert f"expected every 1 d, next run expected by {iso_time(NOW - 600 + 86400)}" in page(configured).text
     assert "usually every" not in page(OK).text and "next run expected" not in page(OK).text
+
+
+def test_a_refused_login_says_when_the_next_attempt_is() -> None:
+    refusal = AuthRefusal(
+        since=NOW - 420, refusals=3, next_attempt_at=NOW + 240, message="authenticate: HTTP 401: Login failed"
+    )
+    text = page(info=dataclasses.replace(INFO, auth_refusal=refusal)).text
+    assert "Authentication refused authentication refused, next attempt at 00:57:20 UTC (in 4 min)" in text
+    assert f"refused 3 times in a row since {iso_time(NOW - 420)} 7 min ago" in text
+    assert "authenticate: HTTP 401: Login failed" in text and "runbook: AnaplanAuthFailing" in text
+    due = AuthRefusal(NOW - 60, 1, NOW, "authenticate: HTTP 401: <b>")
+    html = render_status_page(Snapshot(), dataclasses.replace(INFO, auth_refusal=due))
+    assert "next attempt at 00:53:20 UTC (now)" in PageText(html).text
+    assert "HTTP 401: &lt;b&gt;" in html  # escaped, not markup
+    assert "Authentication no refusal" in page().text

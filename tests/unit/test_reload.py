@@ -1,4 +1,4 @@
-"""Configuration reload: targets change in place with their trackers kept; other changes are refused."""
+"""Configuration reload: targets and credentials change in place, trackers kept; other changes are refused."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from anaplan_exporter.app import Exporter
 from anaplan_exporter.config import Config, ConfigError, parse_config
 from anaplan_exporter.polling.poller import Poller
-from anaplan_exporter.reload import restart_needed
+from anaplan_exporter.reload import credentials_changed, restart_needed
 
 from .fakes import MODEL, WS, finished
 from .test_poller import POLLING, Clock, api_with_objects, ids, target
@@ -47,7 +47,8 @@ def test_changes_the_running_client_poller_or_server_depend_on_need_a_restart() 
     )
     assert restart_needed(running, other_host) == ["anaplan", "web"]
     rotated = config({"ANAPLAN_PASSWORD": "secret-2"})
-    assert restart_needed(running, rotated) == ["anaplan.auth"]
+    assert restart_needed(running, rotated) == []  # new credentials are handed to the running client
+    assert credentials_changed(running, rotated) and not credentials_changed(running, config())
     assert restart_needed(running, config(sharding={"shard": 1, "total": 2})) == ["sharding"]
 
 

@@ -19,8 +19,9 @@ import requests
 
 from .. import __version__
 from .auth import Credentials, token_authorization
+from .auth_backoff import AuthBackoff, AuthRefusal, CredentialSource
 from .deadline import WatchingAdapter
-from .errors import AnaplanAuthError, AnaplanConfigurationError
+from .errors import AnaplanAuthError, AnaplanConfigurationError, AnaplanError
 from .limiter import Limiter
 from .models import Model, ModelObject, ObjectType, ProcessMetadata, Task, TaskSummary, Workspace
 from .observer import ApiObserver, NullObserver
@@ -175,7 +176,9 @@ def _segment(value: str) -> str:
 class AnaplanClient:
     """Thread-safe: share one instance (one token, one limiter) between all polling threads.
 
-    ``sleep`` waits between retries; by default a wait that :meth:`stop` ends at once.
+    ``sleep`` waits between retries; by default a wait that :meth:`stop` ends at once. After a refused login
+    every login waits for the shared backoff (``auth_backoff``); ``credential_source`` lets a change of the
+    secret files end that wait at once.
     """
 
     def __init__(
@@ -188,8 +191,15 @@ class AnaplanClient:
         sleep: Callable[[float], None] | None = None,
         random: Callable[[], float] = _random.random,
         session: requests.Session | None = None,
+        credential_source: CredentialSource | None = None,
     ) -> None:
         self._settings = settings
+        self._clock = clock
+        self._backoff = AuthBackoff(
+            clock, on_refusal=credential_source.mark if credential_source is not None else None
+        )
+        self._credential_source = credential_source
+        self._credentials_lock = threading.Lock()
         self._observer: ApiObserver = observer if observer is not None else NullObserver()
         self._own_session = session is None
         self._session = session if session is not None else _session(settings.max_concurrency)
@@ -224,6 +234,7 @@ class AnaplanClient:
             refresh_margin=settings.refresh_margin,
             observer=self._observer,
             clock=clock,
+            backoff=self._backoff,
         )
         self._api = settings.api_url.rstrip("/")
 
@@ -272,6 +283,32 @@ class AnaplanClient:
         """Epoch seconds of the cached token's expiry; None before the first token and for static tokens."""
         return self._tokens.expires_at
 
+    @property
+    def auth_refusal(self) -> AuthRefusal | None:
+        """The refused login that holds every login back, or None while logins are allowed."""
+        return self._backoff.refusal
+
+    def retry_auth_now(self) -> bool:
+        """End the wait after a refused login: the next request logs in (False: no login was held back)."""
+        return self._backoff.retry_now()
+
+    def use_credentials(self, credentials: Credentials) -> None:
+        """Log in with ``credentials`` from now on (a reload, changed secret files), and at once if a refusal
+        was holding logins back. The cached token is dropped; requests already under way finish with it."""
+        tokens = TokenManager(
+            credentials,
+            self._transport,
+            auth_url=self._settings.auth_url,
+            oauth_url=self._settings.oauth_url,
+            refresh_margin=self._settings.refresh_margin,
+            observer=self._observer,
+            clock=self._clock,
+            backoff=self._backoff,
+        )
+        self._redactor.add_secrets(credential_secrets(credentials))
+        self._tokens = tokens
+        self._backoff.retry_now()
+
     def _wait(self, seconds: float) -> None:
         """The default wait between retries: ends early when the client stops."""
         self._stopping.wait(seconds)
@@ -303,18 +340,37 @@ class AnaplanClient:
     def _object_path(self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str) -> str:
         return f"{self._model_path(workspace_id, model_id)}/{object_type.collection}/{_segment(object_id)}"
 
+    def _token_manager(self) -> TokenManager:
+        """The current token manager, with the credentials read again first if logins are held back and
+        the secret files they came from have changed since."""
+        source = self._credential_source
+        if source is None or self._backoff.refusal is None:
+            return self._tokens
+        with self._credentials_lock:
+            if self._backoff.refusal is not None and source.changed():
+                try:
+                    credentials = source.load()
+                except (AnaplanError, OSError, ValueError) as exc:
+                    log.error("the secret files changed but cannot be used; logins stay held back: %s", exc)
+                else:
+                    log.info("the secret files changed: logging in again now")
+                    self.use_credentials(credentials)
+        return self._tokens
+
     def _get(self, endpoint: str, path: str, params: Mapping[str, str | int] | None = None) -> object:
         """GET an integration API path; on a 401 renew the token once and replay once."""
         url = self._api + path
-        token = self._tokens.token()
+        tokens = self._token_manager()
+        token = tokens.token()
         try:
-            response = self._send_get(url, endpoint, token, params)
+            with tokens.static_request():
+                response = self._send_get(url, endpoint, token, params)
         except AnaplanAuthError:
-            if not self._tokens.renewable:
+            if not tokens.renewable:
                 raise
             self._observer.retried("unauthorized")
             log.info("%s: token refused (HTTP 401); authenticating again and replaying once", endpoint)
-            token = self._tokens.renew_after_unauthorized(token)
+            token = tokens.renew_after_unauthorized(token)
             try:
                 response = self._send_get(url, endpoint, token, params)
             except AnaplanAuthError:

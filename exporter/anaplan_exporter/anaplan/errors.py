@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 
 class AnaplanError(Exception):
     """Base of every error the client raises."""
@@ -19,6 +21,24 @@ class AnaplanHTTPError(AnaplanError):
 
 class AnaplanAuthError(AnaplanHTTPError):
     """Authentication was refused (bad credentials, expired refresh token, 401 after re-authenticating)."""
+
+
+class AnaplanAuthBackoffError(AnaplanAuthError):
+    """No login was tried: an earlier refusal holds logins back until ``next_attempt_at`` (see auth_backoff).
+
+    ``refusal`` is the message of that refusal; a poll that fails this way counts as an auth failure.
+    """
+
+    def __init__(self, refusal: str, next_attempt_at: float) -> None:
+        AnaplanError.__init__(
+            self,
+            f"authentication refused ({refusal}); next attempt at "
+            f"{time.strftime('%H:%M:%S', time.gmtime(next_attempt_at))} UTC, no login sent meanwhile",
+        )
+        self.status = 401
+        self.message = refusal
+        self.endpoint = "authenticate"
+        self.next_attempt_at = next_attempt_at
 
 
 class AnaplanNotFoundError(AnaplanHTTPError):

@@ -196,6 +196,14 @@ class Redactor:
     def __repr__(self) -> str:
         return f"Redactor({len(self._patterns)} secret patterns)"
 
+    def add_secrets(self, secrets: list[str]) -> None:
+        """Mask ``secrets`` too, for good (the credentials of a reload)."""
+        with self._lock:
+            for secret in secrets:
+                if secret and secret not in self._fixed:
+                    self._fixed[secret] = secret_patterns(secret)
+            self._rebuild()
+
     def add_token(self, token: str | None) -> None:
         """Remember a token obtained at run time; the oldest beyond KEEP_TOKENS is dropped."""
         if not token:

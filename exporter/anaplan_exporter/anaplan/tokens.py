@@ -6,7 +6,8 @@ OAuth access tokens are renewed with the refresh-token grant. Static tokens are 
 sure only one thread renews at a time; the others wait and then use the fresh token.
 
 Only a refusal (a 4xx from the auth or OAuth service) is reported to the observer as an auth failure: a
-connection failure, timeout, 5xx or 429 while authenticating says nothing about the credentials.
+connection failure, timeout, 5xx or 429 while authenticating says nothing about the credentials. A refusal
+also holds every further login back for a while (see ``auth_backoff``); so does a 401 to a static token.
 Every token obtained is handed to the transport's redactor, so an echo of it is masked.
 """
 
@@ -15,7 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from ..logs import iso_time
 from .auth import (
@@ -29,7 +31,14 @@ from .auth import (
     basic_authorization,
     token_authorization,
 )
-from .errors import AnaplanAuthError, AnaplanConfigurationError, AnaplanError, AnaplanStoppedError
+from .auth_backoff import AuthBackoff
+from .errors import (
+    AnaplanAuthBackoffError,
+    AnaplanAuthError,
+    AnaplanConfigurationError,
+    AnaplanError,
+    AnaplanStoppedError,
+)
 from .observer import ApiObserver
 from .parsing import parse_oauth_token, parse_token_info
 from .transport import Transport, decode_json
@@ -53,6 +62,7 @@ class TokenManager:
         refresh_margin: float,
         observer: ApiObserver,
         clock: Callable[[], float] = time.time,
+        backoff: AuthBackoff | None = None,
     ) -> None:
         self._credentials = credentials
         self._transport = transport
@@ -61,6 +71,8 @@ class TokenManager:
         self._margin = refresh_margin
         self._observer = observer
         self._clock = clock
+        self._backoff = backoff if backoff is not None else AuthBackoff(clock)
+        """Shared by the client's token managers: a refusal holds back the logins of the next one too."""
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires_at: float | None = None
@@ -103,7 +115,12 @@ class TokenManager:
         return isinstance(self._credentials, BasicCredentials | CertificateCredentials)
 
     def token(self) -> str:
-        """A token valid for at least ``refresh_margin`` where possible, obtaining or refreshing it first."""
+        """A token valid for at least ``refresh_margin`` where possible, obtaining or refreshing it first.
+
+        Raises AnaplanAuthBackoffError at once, without a request, while an earlier refusal holds logins back
+        (a static token: at ``static_request``).
+        """
+        self._backoff.check()  # not waiting for the lock while another thread makes the one attempt
         with self._lock:
             if self._token is None:
                 self._obtain()
@@ -111,6 +128,20 @@ class TokenManager:
                 self._renew()
             assert self._token is not None
             return self._token
+
+    @contextmanager
+    def static_request(self) -> Iterator[None]:
+        """Around a request with a static token: a 401 is a refusal that holds further requests back."""
+        if not isinstance(self._credentials, StaticTokenCredentials):
+            yield
+            return
+        try:
+            with self._backoff.attempt():
+                yield
+        except AnaplanAuthError as exc:
+            if not isinstance(exc, AnaplanAuthBackoffError):
+                self._refused(exc)
+            raise
 
     def renew_after_unauthorized(self, rejected: str) -> str:
         """A fresh token after the API refused ``rejected``; the current one if another thread renewed it."""
@@ -169,19 +200,27 @@ class TokenManager:
 
     def _obtain(self) -> None:
         try:
-            if isinstance(self._credentials, OAuthCredentials):
-                self._oauth_grant(self._credentials)
-            else:
-                self._authenticate()
+            with self._backoff.attempt():  # raises AnaplanAuthBackoffError while logins are held back
+                if isinstance(self._credentials, OAuthCredentials):
+                    self._oauth_grant(self._credentials)
+                else:
+                    self._authenticate()
+        except AnaplanAuthBackoffError:
+            raise
         except AnaplanAuthError as exc:
-            self._observer.auth_failed()
-            log.error("Anaplan %s authentication refused: %s", self.method, exc)
+            self._refused(exc)
             raise
         except AnaplanStoppedError:
             raise
         except AnaplanError as exc:
             log.error("Anaplan %s authentication failed (not a refusal): %s", self.method, exc)
             raise
+
+    def _refused(self, exc: AnaplanAuthError) -> None:
+        self._observer.auth_failed()
+        refusal = self._backoff.refusal
+        retry = f"; next attempt at {iso_time(refusal.next_attempt_at)}" if refusal is not None else ""
+        log.error("Anaplan %s authentication refused: %s%s", self.method, exc, retry)
 
     def _authenticate(self) -> None:
         headers: dict[str, str]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..anaplan.auth_backoff import AuthRefusal
+
 DOCS_URL = "https://github.com/anaplan-exporter/anaplan-exporter/blob/main/"
 """Where the README and docs/ are read (the alerts' runbook_url points at the same place)."""
 MAX_ROWS = 500
@@ -23,5 +25,7 @@ class PageInfo:
     """Outcome of the last configuration load or reload; None when unknown (``--once``, tests)."""
     reload_time: float | None = None
     reload_success_time: float | None = None
+    auth_refusal: AuthRefusal | None = None
+    """The refused login that holds every login back; None while logins are allowed (or unknown)."""
     docs_url: str = DOCS_URL
     max_rows: int = MAX_ROWS

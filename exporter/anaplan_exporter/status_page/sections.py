@@ -15,7 +15,7 @@ from .markup import Links, badge, escape, when
 from .outcomes import DOWN, FAILED, RUNNING
 from .page_info import PageInfo
 from .stylesheet import STYLESHEET
-from .time_text import format_duration, iso_time
+from .time_text import format_duration, iso_time, relative_time, time_of_day
 
 _MAX_CHOICES = 200
 _TOKEN_WARNING = 300.0
@@ -120,6 +120,7 @@ def exporter_facts(snapshot: Snapshot, info: PageInfo, links: Links) -> str:
         )
     facts = (
         ("Version", escape(info.version)),
+        ("Authentication", _authentication(info, links)),
         ("Ready", ready),
         ("Poll cycle", cycle),
         ("Oldest poll", oldest),
@@ -130,6 +131,22 @@ def exporter_facts(snapshot: Snapshot, info: PageInfo, links: Links) -> str:
     )
     cells = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
     return f'<section class="box" id="exporter"><dl class="facts">{cells}</dl></section>\n'
+
+
+def _authentication(info: PageInfo, links: Links) -> str:
+    """``authentication refused, next attempt at 14:05:00 UTC (in 4 min)`` while logins are held back."""
+    refusal = info.auth_refusal
+    if refusal is None:
+        return '<span class="muted">no refusal</span>'
+    at = time_of_day(refusal.next_attempt_at)
+    due = relative_time(refusal.next_attempt_at, info.now) if refusal.next_attempt_at > info.now else "now"
+    return (
+        badge("failed", "refused")
+        + f" authentication refused, next attempt at {escape(at)} ({escape(due)}); "
+        + f"refused {refusal.refusals} time{'s' if refusal.refusals != 1 else ''} in a row since "
+        + f"{when(refusal.since, info.now)}: "
+        + f'<span class="error">{escape(refusal.message)}</span> {links.alert("AnaplanAuthFailing")}'
+    )
 
 
 def discovery(snapshot: Snapshot, links: Links) -> str:

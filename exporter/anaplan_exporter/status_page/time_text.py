@@ -14,6 +14,12 @@ def iso_time(timestamp: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def time_of_day(timestamp: float) -> str:
+    """``15:14:48 UTC``: the time in UTC, to the second, without the date."""
+    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
+    return moment.strftime("%H:%M:%S UTC")
+
+
 def format_duration(seconds: float) -> str:
     """``45 s``, ``12 min 3 s``, ``3 h 5 min``, ``2 d 4 h``."""
     total = int(max(0.0, seconds))
