@@ -69,7 +69,7 @@ def _epoch(value: object) -> float | None:
     seconds: float | None
     if isinstance(value, str):
         text = value.strip()
-        if text.endswith(("Z", "z")):
+        if text.endswith(("Z", "z")):  # Python 3.10's fromisoformat reads no Z
             text = text[:-1] + "+00:00"
         try:
             moment = datetime.datetime.fromisoformat(text)

@@ -131,11 +131,7 @@ def _zone(
 ) -> datetime.tzinfo | None:
     try:
         real = ZoneInfo(schedule.timezone)
-    except (
-        ValueError,
-        OSError,
-        LookupError,
-    ):  # unknown or malformed name (ZoneInfoNotFoundError is a KeyError)
+    except (ValueError, OSError, LookupError):  # a malformed, unknown (a KeyError) or directory name
         return None
     if follow_dst:
         return real
