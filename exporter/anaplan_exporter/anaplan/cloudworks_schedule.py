@@ -117,7 +117,7 @@ def _plan(
     schedule: Schedule, follow_dst: bool, moment: datetime.datetime
 ) -> tuple[datetime.tzinfo, list[datetime.timedelta]] | None:
     """The zone the schedule is read in and its run times as offsets from local midnight; None: no runs."""
-    if not schedule.active:
+    if not schedule.active or not _has_days(schedule):
         return None
     offsets = _offsets(schedule)
     if not offsets:
@@ -202,6 +202,19 @@ def _fires_on(schedule: Schedule, day: datetime.date) -> bool:
             return (day + datetime.timedelta(days=7)).month != day.month
         return 1 <= nth <= 5 and (day.day - 1) // 7 + 1 == nth
     return False
+
+
+def _has_days(schedule: Schedule) -> bool:
+    """Whether the day rule can match any day at all (so a search of the horizon is not wasted on it)."""
+    kind = schedule.type
+    if kind is ScheduleType.WEEKLY:
+        return bool(schedule.days_of_week)
+    if kind is ScheduleType.MONTHLY_SPECIFIC_DAY:
+        return schedule.day_of_month is not None and 1 <= schedule.day_of_month <= 31
+    if kind is ScheduleType.MONTHLY_RELATIVE_WEEKDAY:
+        weekdays = (schedule.day_of_week,) if schedule.day_of_week is not None else schedule.days_of_week
+        return any(0 <= day <= 6 for day in weekdays) and schedule.repeat_every in (-1, 1, 2, 3, 4, 5)
+    return kind is not ScheduleType.UNKNOWN
 
 
 def _days(first: datetime.date, step: int) -> Iterator[datetime.date]:
