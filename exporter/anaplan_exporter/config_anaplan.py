@@ -20,6 +20,7 @@ ANAPLAN_KEYS = (
     "api_url",
     "auth_url",
     "oauth_url",
+    "cloudworks_url",
     "auth",
     "timeouts",
     "retries",
@@ -46,7 +47,7 @@ def _url(section: Section, key: str) -> str | None:
 def parse_client_settings(anaplan: Section) -> ClientSettings:
     """Only keys present in the file are passed on: ClientSettings holds the defaults."""
     settings: dict[str, object] = {}
-    for key in ("api_url", "auth_url", "oauth_url"):
+    for key in ("api_url", "auth_url", "oauth_url", "cloudworks_url"):
         url = _url(anaplan, key)
         if url is not None:
             settings[key] = url

@@ -158,6 +158,8 @@ def test_client_has_no_method_that_changes_anything() -> None:
         "process_metadata",
         "list_tasks",
         "task_status",
+        "get_json",
+        "settings",
         "token_expires_at",
         "auth_refusal",
         "retry_auth_now",

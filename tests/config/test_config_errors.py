@@ -147,6 +147,11 @@ CASES: list[tuple[str, object, str]] = [
     ("anaplan.api_url", "api.anaplan.com", "anaplan.api_url: expected an http(s) URL, got 'api.anaplan.com'"),
     ("anaplan.auth_url", "ftp://auth", "anaplan.auth_url: expected an http(s) URL, got 'ftp://auth'"),
     (
+        "anaplan.cloudworks_url",
+        "api.cloudworks.anaplan.com/2/0",
+        "anaplan.cloudworks_url: expected an http(s) URL, got 'api.cloudworks.anaplan.com/2/0'",
+    ),
+    (
         "anaplan.retries",
         {"backoff_initial": 10, "backoff_max": 5},
         "anaplan.retries.backoff_max: must not be less than backoff_initial",

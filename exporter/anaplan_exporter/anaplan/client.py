@@ -67,6 +67,7 @@ class ClientSettings:
     api_url: str = "https://api.anaplan.com/2/0"
     auth_url: str = "https://auth.anaplan.com"
     oauth_url: str = "https://us1a.app.anaplan.com"
+    cloudworks_url: str = "https://api.cloudworks.anaplan.com/2/0"
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     total_timeout: float = 120.0
@@ -82,7 +83,7 @@ class ClientSettings:
     page_size: int = 5000
 
     def __post_init__(self) -> None:
-        for name in ("api_url", "auth_url", "oauth_url"):
+        for name in ("api_url", "auth_url", "oauth_url", "cloudworks_url"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.startswith(("http://", "https://")):
                 raise AnaplanConfigurationError(
@@ -274,6 +275,10 @@ class AnaplanClient:
         return parse_task_status(self._get("task_status", path, params))
 
     @property
+    def settings(self) -> ClientSettings:
+        return self._settings
+
+    @property
     def budget(self) -> Limiter:
         """The shared request budget (the poller paces its work by it and reports its use)."""
         return self._limiter
@@ -358,8 +363,12 @@ class AnaplanClient:
         return self._tokens
 
     def _get(self, endpoint: str, path: str, params: Mapping[str, str | int] | None = None) -> object:
-        """GET an integration API path; on a 401 renew the token once and replay once."""
-        url = self._api + path
+        """GET an integration API path."""
+        return self.get_json(endpoint, self._api + path, params)
+
+    def get_json(self, endpoint: str, url: str, params: Mapping[str, str | int] | None = None) -> object:
+        """GET a URL of any Anaplan API with this client's token, budget, retries, deadlines and size cap
+        (the CloudWorks client shares them so); on a 401 renew the token once and replay once."""
         tokens = self._token_manager()
         token = tokens.token()
         try:
@@ -390,7 +399,7 @@ class AnaplanClient:
             body = self._get(endpoint, path, {"offset": offset, "limit": self._settings.page_size})
             page = parse(body)
             items.extend(page)
-            next_offset = _next_offset(parse_paging(body), offset, len(page))
+            next_offset = following_offset(parse_paging(body), offset, len(page))
             if next_offset is None:
                 return items
             offset = next_offset
@@ -398,7 +407,7 @@ class AnaplanClient:
         return items
 
 
-def _next_offset(paging: Paging | None, requested: int, received: int) -> int | None:
+def following_offset(paging: Paging | None, requested: int, received: int) -> int | None:
     """The offset of the next page, or None when this was the last one (or paging makes no progress)."""
     if paging is None or paging.total_size is None:
         return None
