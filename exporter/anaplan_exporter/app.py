@@ -11,12 +11,14 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 from . import __version__
 from .anaplan.client import AnaplanClient
+from .anaplan.timestamps import BAD_TIMESTAMP
 from .config import Config, ConfigError
 from .exposition import make_metrics_app
 from .metrics import ApiStats, SnapshotCollector
 from .polling.poller import Poller
 from .polling.state import StateStore
 from .reload import ReloadStats, restart_needed
+from .render_errors import RenderErrors
 from .status_page import PageInfo, render_status_page
 from .web import WebServer, make_app
 
@@ -37,10 +39,12 @@ class Exporter:
         PlatformCollector(registry=self.own_registry)
         self.stats = ApiStats(self.own_registry)
         self.reloads = ReloadStats(self.own_registry)
+        self.render_errors = RenderErrors(self.own_registry)
         self.registry.register(self.own_registry)
         # The client's waits (rate limit, Retry-After, backoff) end at once when it is stopped.
         self.client = AnaplanClient(config.replica_client, config.credentials, observer=self.stats)
         self.state = StateStore.open(config.state.path, config.state.save_interval)
+        self.stats.state_values_ignored(BAD_TIMESTAMP, self.state.ignored_times)
         self.poller = Poller(
             self.client,
             config.targets,
@@ -50,7 +54,9 @@ class Exporter:
             budget=self.client.budget,
             state=self.state,
         )
-        self.collector = SnapshotCollector(lambda: self.poller.snapshot, __version__)
+        self.collector = SnapshotCollector(
+            lambda: self.poller.snapshot, __version__, self.render_errors.for_page("metrics")
+        )
         self.registry.register(self.collector)
         self.server: WebServer | None = None
 
@@ -80,7 +86,7 @@ class Exporter:
     def serve(self) -> WebServer:
         web = self.config.web
         app = make_app(
-            make_metrics_app(self.collector, self.own_registry),
+            make_metrics_app(self.collector, self.own_registry, self.render_errors.for_page("metrics")),
             is_ready=lambda: self.poller.snapshot.ready,
             landing_page=self.status_page,
             telemetry_path=web.telemetry_path,
@@ -108,7 +114,7 @@ class Exporter:
             reload_time=reloads.last_time,
             reload_success_time=reloads.last_success_time,
         )
-        return render_status_page(self.poller.snapshot, info, query)
+        return render_status_page(self.poller.snapshot, info, query, self.render_errors.for_page("status"))
 
     def stop(self) -> None:
         # First: requests waiting in the client (for the rate limit, a Retry-After or a retry) are abandoned

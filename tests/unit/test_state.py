@@ -18,6 +18,8 @@ from anaplan_exporter.polling.tracker import ObjectTracker
 from .fakes import FakeAnaplan, finished, ref, running
 
 OBJ = "118000000002"
+T = 1_700_000_000.0
+"""A plausible moment (2023): times before 2000 are dropped when a state file is read."""
 
 
 def _tracker(api: FakeAnaplan, object_id: str = OBJ, now: float = 1_000.0) -> ObjectTracker:
@@ -33,13 +35,13 @@ def test_round_trip_restores_counts_outcomes_and_the_newest_task(tmp_path: Path)
     )
     api.add(
         OBJ,
-        finished("A", 100.0, ok=False),
-        finished("B", 200.0, ok=True, nested=nested, duration_seconds=2.0),
+        finished("A", T + 100.0, ok=False),
+        finished("B", T + 200.0, ok=True, nested=nested, duration_seconds=2.0),
     )
     tracker = ObjectTracker(ref())
-    tracker.poll(api, 300.0)
-    api.add(OBJ, finished("C", 400.0, ok=False), running("D", 500.0))
-    tracker.poll(api, 510.0)
+    tracker.poll(api, T + 300.0)
+    api.add(OBJ, finished("C", T + 400.0, ok=False), running("D", T + 500.0))
+    tracker.poll(api, T + 510.0)
     path = tmp_path / "state.json"
     store = StateStore.open(path)
     assert store.save([tracker])
@@ -47,13 +49,13 @@ def test_round_trip_restores_counts_outcomes_and_the_newest_task(tmp_path: Path)
 
     again = StateStore.open(path)
     restored = ObjectTracker(ref())
-    assert again.restore(restored, 600.0)
+    assert again.restore(restored, T + 600.0)
     assert restored.saved_state() == tracker.saved_state()
-    before, after = tracker.status(600.0), restored.status(600.0)
+    before, after = tracker.status(T + 600.0), restored.status(T + 600.0)
     assert after.task == before.task and after.steps == before.steps
-    assert (after.last_success_time, after.last_failure_time) == (200.0, 400.0)
+    assert (after.last_success_time, after.last_failure_time) == (T + 200.0, T + 400.0)
     assert dict(after.completions) == {"success": 0, "failure": 1, "cancelled": 0}
-    assert not again.restore(ObjectTracker(ref("118000000009")), 600.0)  # not in the file
+    assert not again.restore(ObjectTracker(ref("118000000009")), T + 600.0)  # not in the file
 
 
 def test_written_atomically_only_when_something_changed_and_not_more_often_than_the_interval(
@@ -260,14 +262,14 @@ def test_a_crash_while_saving_leaves_the_previous_file_whole(
     import anaplan_exporter.polling.state as state_module
 
     api = FakeAnaplan()
-    api.add(OBJ, finished("A", 100.0))
-    tracker = _tracker(api)
+    api.add(OBJ, finished("A", T + 100.0))
+    tracker = _tracker(api, now=T + 1_000.0)
     path = tmp_path / "state.json"
     store = StateStore.open(path)
     store.save([tracker])
     before = path.read_bytes()
-    api.add(OBJ, finished("B", 200.0, ok=False))
-    tracker.poll(api, 1_100.0)
+    api.add(OBJ, finished("B", T + 200.0, ok=False))
+    tracker.poll(api, T + 1_100.0)
 
     if where == "writing the temp file":
 
@@ -289,7 +291,7 @@ def test_a_crash_while_saving_leaves_the_previous_file_whole(
     with caplog.at_level(logging.INFO):
         restored = StateStore.open(path)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert restored.restore(ObjectTracker(ref()), 1_200.0)
+    assert restored.restore(ObjectTracker(ref()), T + 1_200.0)
 
 
 def test_demo_mode_keeps_its_state_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:

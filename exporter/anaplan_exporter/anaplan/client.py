@@ -35,6 +35,7 @@ from .parsing import (
     parse_workspaces,
 )
 from .redact import Redactor, credential_secrets
+from .timestamps import BAD_TIMESTAMP, TimeCheck
 from .tokens import TokenManager
 from .transport import Limits, Reply, RetryPolicy, Transport, decode_json
 
@@ -191,6 +192,7 @@ class AnaplanClient:
     ) -> None:
         self._settings = settings
         self._observer: ApiObserver = observer if observer is not None else NullObserver()
+        self._clock = clock
         self._own_session = session is None
         self._session = session if session is not None else _session(settings.max_concurrency)
         self._stopping = threading.Event()
@@ -250,7 +252,11 @@ class AnaplanClient:
         self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str
     ) -> list[TaskSummary]:
         path = f"{self._object_path(workspace_id, model_id, object_type, object_id)}/tasks"
-        return self._paged("list_tasks", path, lambda body: parse_task_list(body)[0])
+        times = TimeCheck(self._clock())
+        try:
+            return self._paged("list_tasks", path, lambda body: parse_task_list(body, times)[0])
+        finally:
+            self._report_times(times, "list_tasks", object_id)
 
     def task_status(
         self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str, task_id: str
@@ -260,7 +266,11 @@ class AnaplanClient:
             f"{self._object_path(workspace_id, model_id, object_type, object_id)}/tasks/{_segment(task_id)}"
         )
         params = {"includeProcessDetails": "true"} if object_type is ObjectType.PROCESS else None
-        return parse_task_status(self._get("task_status", path, params))
+        times = TimeCheck(self._clock())
+        try:
+            return parse_task_status(self._get("task_status", path, params), times)
+        finally:
+            self._report_times(times, "task_status", object_id)
 
     @property
     def budget(self) -> Limiter:
@@ -302,6 +312,12 @@ class AnaplanClient:
 
     def _object_path(self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str) -> str:
         return f"{self._model_path(workspace_id, model_id)}/{object_type.collection}/{_segment(object_id)}"
+
+    def _report_times(self, times: TimeCheck, endpoint: str, object_id: str) -> None:
+        """Count the impossible times an answer held (they were treated as absent)."""
+        if times.refused:
+            self._observer.ignored_values(BAD_TIMESTAMP, times.refused)
+            log.debug("%s of %s: %d impossible times ignored", endpoint, object_id, times.refused)
 
     def _get(self, endpoint: str, path: str, params: Mapping[str, str | int] | None = None) -> object:
         """GET an integration API path; on a 401 renew the token once and replay once."""
