@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from anaplan_exporter.anaplan.models import ImportRowCounts, TaskResult
+from anaplan_exporter.anaplan.timestamps import TimeCheck
 from anaplan_exporter.config_source import ConfigError
-from anaplan_exporter.polling.state import StateFileError, StateStore, decode
+from anaplan_exporter.polling.state import StateFileError, StateStore, decode, encode_object
 from anaplan_exporter.polling.tracker import ObjectTracker
 
 from .fakes import FakeAnaplan, finished, ref, running
@@ -208,15 +209,15 @@ def test_an_unwritable_path_is_a_one_line_start_up_error(tmp_path: Path) -> None
 
 def test_objects_no_longer_watched_are_kept_until_a_discovery_prunes_them(tmp_path: Path) -> None:
     api = FakeAnaplan()
-    api.add(OBJ, finished("A", 100.0))
-    api.add("112000000007", finished("I", 100.0))
+    api.add(OBJ, finished("A", T + 100.0))
+    api.add("112000000007", finished("I", T + 100.0))
     path = tmp_path / "state.json"
     first = StateStore.open(path)
-    first.save([_tracker(api), _tracker(api, "112000000007")])
+    first.save([_tracker(api, now=T + 1_000.0), _tracker(api, "112000000007", now=T + 1_000.0)])
 
     second = StateStore.open(path)
     tracker = ObjectTracker(ref())
-    second.restore(tracker, 2_000.0)
+    second.restore(tracker, T + 2_000.0)
     assert not second.save([tracker])  # the file holds exactly this already
     assert set(decode(path.read_bytes())) == {ref().key, ref("112000000007").key}
     second.prune([ref().key])
@@ -302,3 +303,40 @@ def test_demo_mode_keeps_its_state_in_memory(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv(STATE_PATH_ENV, "/var/lib/anaplan-exporter/state.json")  # as in the image
     simulator = DemoSimulator("http://127.0.0.1:1", load_scenario(), threading.Thread(), object())
     assert demo_config(simulator).state.path is None
+
+
+def test_impossible_saved_times_are_dropped_counted_and_never_written_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = FakeAnaplan()
+    api.add(OBJ, finished("A", T + 100.0, ok=False), finished("B", T + 200.0, ok=True))
+    tracker = _tracker(api, now=T + 300.0)
+    entry = json.loads(encode_object(tracker.saved_state()))
+    entry["last_success"] = 1e300
+    entry["last_failure"] = float("nan")
+    entry["newest"]["created"] = 253402300800.0  # the year 10000
+    entry["with_result"]["result"]["start"] = -1.0
+    entry["created"].append(10**400)  # beyond any float
+    entry["durations"].append([253402300800, 5.0])
+    entry["history"].append(["X", float("inf")])
+    entry["pending"].append(["Y", T + 86_400.0 * 3])  # three days after the clock below
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"version": 1, "saved_at": T, "objects": {"/".join(ref().key): entry}}))
+
+    store = StateStore(path, clock=lambda: T + 400.0)
+    with caplog.at_level(logging.WARNING):
+        store.load()
+    assert store.ignored_times == 8
+    assert "8 impossible times dropped" in caplog.text
+    restored = ObjectTracker(ref())
+    assert store.restore(restored, T + 400.0)  # the object keeps everything else
+    status = restored.status(T + 400.0)
+    assert status.last_success_time is None and status.last_failure_time is None
+    assert status.task is not None and status.task.task_id == "B" and status.task.creation_time is None
+    assert dict(status.completions) == {"success": 0, "failure": 0, "cancelled": 0}
+
+    assert store.save([restored])
+    text = path.read_text()
+    for bad in ("1e+300", "253402300800", "NaN", "Infinity", "-1.0", str(T + 86_400.0 * 3)):
+        assert bad not in text, bad
+    assert decode(path.read_bytes(), TimeCheck(T + 400.0))  # and it reads back cleanly

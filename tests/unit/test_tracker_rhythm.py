@@ -6,8 +6,8 @@ import json
 from dataclasses import replace
 
 from anaplan_exporter.anaplan.models import ObjectType, Task, TaskState
-from anaplan_exporter.polling.rhythm import KEEP
 from anaplan_exporter.anaplan.timestamps import TimeCheck
+from anaplan_exporter.polling.rhythm import KEEP
 from anaplan_exporter.polling.state import decode_object, encode_object
 from anaplan_exporter.polling.tracker import ObjectTracker
 from anaplan_exporter.snapshot import ObjectStatus

@@ -81,6 +81,8 @@ class StateStore:
         self._writer: threading.Thread | None = None
         self.ignored_times = 0
         """Impossible times the file held when it was read, dropped (``anaplan_ignored_values_total``)."""
+        self._rewrite = False
+        """The file still holds times dropped when it was read: the next save writes it even if unchanged."""
         self.saves = 0
         """Files written so far (tests and the benchmark read it)."""
 
@@ -129,6 +131,7 @@ class StateStore:
             self._set_aside(str(exc))
             return
         self.ignored_times = times.refused
+        self._rewrite = times.refused > 0
         if times.refused:
             log.warning(
                 "state file %s: %d impossible times dropped (before 2000, over a day ahead, or not finite)",
@@ -211,7 +214,7 @@ class StateStore:
         unclaimed = {k: s for k, s in self._loaded.items() if k not in current}
         wanted: dict[Key, int | None] = {key: revision for key, (revision, _) in current.items()}
         wanted.update(dict.fromkeys(unclaimed))
-        if wanted == self._written:
+        if wanted == self._written and not self._rewrite:
             return None
         return _Save(current, unclaimed, wanted)
 
@@ -235,6 +238,7 @@ class StateStore:
             if self._failing:
                 log.info("state file %s saved again", path)
             self._failing = False
+            self._rewrite = False
             self._written = save.wanted
             self._fragments = {k: v for k, v in self._fragments.items() if k in save.current}
             self.saves += 1

@@ -1,5 +1,5 @@
 """Fault settings (latency, 5xx, 429 bursts, malformed JSON, dropped connections, early token expiry, and
-hostile bodies: dripping, endless, huge, or echoing the request's credentials).
+hostile bodies: dripping, endless, huge, echoing the request's credentials, or impossible task times).
 
 Settings come from the scenario's ``faults`` mapping and can be changed at runtime; ``FaultInjector``
 decides, request by request, what goes wrong. All faults are off by default.
@@ -50,6 +50,7 @@ class FaultSettings:
     endless: bool = False  # 2xx bodies never end (no Content-Length; sent until the client hangs up)
     huge: int | None = None  # 2xx JSON bodies padded to at least this many bytes (with Content-Length)
     echo_secrets: int | None = None  # answer with this status and a body quoting Authorization and the body
+    creation_time: float | str | None = None  # every task's creationTime is sent as this value (epoch ms)
     scope: str = "integration"  # "all" also applies faults to the auth and OAuth endpoints
     path: str | None = None  # faults apply only to requests whose path contains this text
 
@@ -70,6 +71,7 @@ _FAULT_KEYS = (
     "endless",
     "huge",
     "echo_secrets",
+    "creation_time",
     "scope",
     "path",
 )
@@ -110,6 +112,8 @@ def parse_faults(
             if status > 599:
                 node.fail(f"must be an HTTP status (200..599), got {status}", "echo_secrets")
             changes["echo_secrets"] = status
+    if "creation_time" in node.data:
+        changes["creation_time"] = _creation_time(node) if node.has("creation_time") else None
     if "path" in node.data:
         changes["path"] = node.string("path") if node.has("path") else None
     if "rate_limit" in node.data:
@@ -131,6 +135,14 @@ def _latency(node: Node) -> tuple[float, float]:
         return low, high
     fixed = node.number("latency")
     return fixed, fixed
+
+
+def _creation_time(node: Node) -> float | str:
+    """Any number or text: the fault exists to send times no real tenant would (year 10000, -1, "soon")."""
+    value = node.raw("creation_time")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        node.fail(f"must be a number or a string, got {value!r}", "creation_time")
+    return value if isinstance(value, str) else float(value)
 
 
 def _rate_limit(node: Node, now: float) -> RateLimitBursts:
@@ -165,6 +177,7 @@ class Decision:
     endless: bool = False
     huge: int | None = None
     echo_status: int | None = None
+    creation_time: float | str | None = None
 
 
 class FaultInjector:
@@ -232,6 +245,7 @@ class FaultInjector:
                 drip_headers=settings.drip_headers,
                 endless=settings.endless,
                 huge=settings.huge,
+                creation_time=settings.creation_time,
             )
 
     def _admit(self, now: float, limit: int) -> bool:
