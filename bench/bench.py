@@ -216,6 +216,9 @@ class AuthRecorder:
     def auth_failed(self) -> None:
         pass
 
+    def ignored_values(self, reason: str, count: int) -> None:
+        pass
+
 
 def most_in_window(times: list[float], window: float) -> int:
     """The largest number of events inside any half-open window ``[t, t + window)`` starting at an event."""

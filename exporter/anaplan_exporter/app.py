@@ -13,12 +13,14 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 from . import __version__
 from .anaplan.client import AnaplanClient
 from .anaplan.errors import AnaplanError
+from .anaplan.timestamps import BAD_TIMESTAMP
 from .config import Config, ConfigError, load_config
 from .exposition import make_metrics_app
 from .metrics import ApiStats, AuthCollector, SnapshotCollector
 from .polling.poller import Poller
 from .polling.state import StateStore
 from .reload import ReloadStats, credentials_changed, restart_needed
+from .render_errors import RenderErrors
 from .secret_files import SecretFiles
 from .status_page import PageInfo, render_status_page
 from .web import WebServer, make_app
@@ -40,6 +42,7 @@ class Exporter:
         PlatformCollector(registry=self.own_registry)
         self.stats = ApiStats(self.own_registry)
         self.reloads = ReloadStats(self.own_registry)
+        self.render_errors = RenderErrors(self.own_registry)
         self.registry.register(self.own_registry)
         # The client's waits (rate limit, Retry-After, backoff) end at once when it is stopped.
         self.client = AnaplanClient(
@@ -50,6 +53,7 @@ class Exporter:
         )
         self.own_registry.register(AuthCollector(lambda: self.client.auth_refusal))
         self.state = StateStore.open(config.state.path, config.state.save_interval)
+        self.stats.state_values_ignored(BAD_TIMESTAMP, self.state.ignored_times)
         self.poller = Poller(
             self.client,
             config.targets,
@@ -59,7 +63,9 @@ class Exporter:
             budget=self.client.budget,
             state=self.state,
         )
-        self.collector = SnapshotCollector(lambda: self.poller.snapshot, __version__)
+        self.collector = SnapshotCollector(
+            lambda: self.poller.snapshot, __version__, self.render_errors.for_page("metrics")
+        )
         self.registry.register(self.collector)
         self.server: WebServer | None = None
 
@@ -107,7 +113,7 @@ class Exporter:
     def serve(self) -> WebServer:
         web = self.config.web
         app = make_app(
-            make_metrics_app(self.collector, self.own_registry),
+            make_metrics_app(self.collector, self.own_registry, self.render_errors.for_page("metrics")),
             is_ready=lambda: self.poller.snapshot.ready,
             landing_page=self.status_page,
             telemetry_path=web.telemetry_path,
@@ -136,7 +142,7 @@ class Exporter:
             reload_success_time=reloads.last_success_time,
             auth_refusal=self.client.auth_refusal,
         )
-        return render_status_page(self.poller.snapshot, info, query)
+        return render_status_page(self.poller.snapshot, info, query, self.render_errors.for_page("status"))
 
     def stop(self) -> None:
         # First: requests waiting in the client (for the rate limit, a Retry-After or a retry) are abandoned

@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from .metrics import FAMILIES, OBJECT_LABELS, Family, SnapshotCollector, exporter_families
-from .snapshot import ObjectRef, Snapshot
+from .snapshot import ObjectRef, ObjectStatus, Snapshot
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -119,10 +119,21 @@ def _value(value: float) -> str:
     return _go_float(value)
 
 
-def render_snapshot(snapshot: Snapshot, openmetrics: bool = False) -> Iterator[bytes]:
-    """The per-object families of ``snapshot`` as UTF-8 chunks, in ``FAMILIES`` order."""
+OnError = Callable[[ObjectStatus, Exception], None]
+"""Told once per scrape of each object whose series could not be written (they are left out)."""
+
+
+def render_snapshot(
+    snapshot: Snapshot, openmetrics: bool = False, on_error: OnError | None = None
+) -> Iterator[bytes]:
+    """The per-object families of ``snapshot`` as UTF-8 chunks, in ``FAMILIES`` order.
+
+    An object whose data breaks a family's samples is left out of that family (and reported to
+    ``on_error``); the other objects' series are written as usual.
+    """
     objects = [(obj, _ObjectLabels(obj.ref)) for obj in snapshot.objects]
     escaped: dict[str, str] = {}  # extra label values that repeat: states, results, reasons, outcomes
+    failed: set[int] = set()  # objects already reported in this scrape
     for spec in FAMILIES:
         headers = _Headers(spec, openmetrics)
         layout = _Layout(spec.extra_labels)
@@ -132,29 +143,36 @@ def render_snapshot(snapshot: Snapshot, openmetrics: bool = False) -> Iterator[b
         append = lines.append
         for start in range(0, len(objects), CHUNK_OBJECTS):
             for obj, object_labels in objects[start : start + CHUNK_OBJECTS]:
-                samples = spec.samples(obj)
-                if not samples:
-                    continue
-                pieces = layout.pieces(name, object_labels)
-                if not order:
-                    prefix = pieces[0]
-                    for _, value in samples:
-                        append(f"{prefix}{_value(value)}\n")
-                    continue
-                for extra, value in samples:
-                    parts = [pieces[0]]
-                    for position, index in enumerate(order, 1):
-                        raw = extra[index]
-                        text = escaped.get(raw)
-                        if text is None:
-                            text = escape_label_value(raw)
-                            if len(escaped) < ESCAPE_CACHE:
-                                escaped[raw] = text
-                        parts.append(text)
-                        parts.append(pieces[position])
-                    parts.append(_value(value))
-                    parts.append("\n")
-                    append("".join(parts))
+                mark = len(lines)
+                try:
+                    samples = spec.samples(obj)
+                    if not samples:
+                        continue
+                    pieces = layout.pieces(name, object_labels)
+                    if not order:
+                        prefix = pieces[0]
+                        for _, value in samples:
+                            append(f"{prefix}{_value(value)}\n")
+                        continue
+                    for extra, value in samples:
+                        parts = [pieces[0]]
+                        for position, index in enumerate(order, 1):
+                            raw = extra[index]
+                            text = escaped.get(raw)
+                            if text is None:
+                                text = escape_label_value(raw)
+                                if len(escaped) < ESCAPE_CACHE:
+                                    escaped[raw] = text
+                            parts.append(text)
+                            parts.append(pieces[position])
+                        parts.append(_value(value))
+                        parts.append("\n")
+                        append("".join(parts))
+                except Exception as exc:  # one object's data must not fail the scrape: leave it out
+                    del lines[mark:]
+                    if on_error is not None and id(obj) not in failed:
+                        failed.add(id(obj))
+                        on_error(obj, exc)
             yield "".join(lines).encode("utf-8")
             lines = []
             append = lines.append
@@ -173,11 +191,14 @@ class _Combined(Collector):
         yield from self._registry.collect()
 
 
-def make_metrics_app(collector: SnapshotCollector, registry: CollectorRegistry) -> WSGIApplication:
+def make_metrics_app(
+    collector: SnapshotCollector, registry: CollectorRegistry, on_error: OnError | None = None
+) -> WSGIApplication:
     """A WSGI app like ``prometheus_client.make_wsgi_app``: the snapshot's series plus ``registry``'s.
 
     Content negotiation (text or OpenMetrics) and gzip follow the library; ``name[]`` filters and the
     name escapings that rewrite our (legacy-valid) names fall back to the library's own, slower, path.
+    Objects whose series cannot be written are left out and reported to ``on_error``.
     """
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -191,13 +212,13 @@ def make_metrics_app(collector: SnapshotCollector, registry: CollectorRegistry) 
             chunks = [encoder(registry.restricted_registry(names))]
         elif escaping not in FAST_ESCAPINGS:
             full = CollectorRegistry()
-            full.register(SnapshotCollector(lambda: snapshot, collector.version))
+            full.register(SnapshotCollector(lambda: snapshot, collector.version, on_error))
             full.register(registry)
             chunks = [encoder(full)]
         else:
             openmetrics = content_type.startswith(OPENMETRICS_CONTENT_TYPE.split(";")[0])
             rest = _Combined(snapshot, collector.version, registry)
-            chunks = _chain(render_snapshot(snapshot, openmetrics), lambda: encoder(rest))
+            chunks = _chain(render_snapshot(snapshot, openmetrics, on_error), lambda: encoder(rest))
         headers = [("Content-Type", content_type)]
         if gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", "")):
             headers.append(("Content-Encoding", "gzip"))

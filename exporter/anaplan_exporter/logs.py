@@ -15,8 +15,15 @@ LEVELS = ("debug", "info", "warn", "error")
 
 
 def iso_time(epoch: float) -> str:
-    """``1767225600.5`` -> ``"2026-01-01T00:00:00Z"``: a Unix time as ISO 8601 UTC, to the second."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    """``1767225600.5`` -> ``"2026-01-01T00:00:00Z"``: a Unix time as ISO 8601 UTC, to the second.
+
+    Never raises: a NaN, an infinity or a time beyond the platform's calendar is written as
+    ``invalid time (1e+300)``.
+    """
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    except (OverflowError, ValueError, OSError, TypeError):
+        return f"invalid time ({epoch!r})"
 
 
 def _timestamp(record: logging.LogRecord) -> str:

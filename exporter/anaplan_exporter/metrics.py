@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from .anaplan.auth_backoff import AuthRefusal
 from .anaplan.models import TaskState
+from .anaplan.timestamps import BAD_TIMESTAMP
 from .snapshot import COMPLETION_RESULTS, ERROR_REASONS, ObjectStatus, Snapshot, StepStatus
 
 OBJECT_LABELS = (
@@ -39,6 +40,8 @@ STEP_LABELS = (*OBJECT_LABELS, "step_id", "step_name")
 STATES = tuple(state.value for state in TaskState)
 ROW_OUTCOMES = ("total", "success", "failed", "ignored", "warnings")
 RETRY_REASONS = ("rate_limited", "server_error", "connection", "unauthorized")
+IGNORED_SOURCES = ("anaplan", "state_file")
+IGNORED_REASONS = (BAD_TIMESTAMP,)
 
 Sample = tuple[tuple[str, ...], float]
 """Values of the family's extra labels (after the object's labels) and the sample value."""
@@ -272,9 +275,18 @@ FAMILIES: tuple[Family, ...] = (
 )
 
 
-def build_families(snapshot: Snapshot, version: str) -> list[Metric]:
-    """Every metric family that describes ``snapshot``: no I/O, no clock, same input same output."""
+def build_families(
+    snapshot: Snapshot,
+    version: str,
+    on_error: Callable[[ObjectStatus, Exception], None] | None = None,
+) -> list[Metric]:
+    """Every metric family that describes ``snapshot``: no I/O, no clock, same input same output.
+
+    An object whose data breaks a family's samples is left out of that family (and reported to
+    ``on_error`` once); the other objects' series are kept.
+    """
     families: list[Metric] = []
+    failed: set[int] = set()
     for spec in FAMILIES:
         labels = [*OBJECT_LABELS, *spec.extra_labels]
         family: GaugeMetricFamily | CounterMetricFamily
@@ -283,9 +295,16 @@ def build_families(snapshot: Snapshot, version: str) -> list[Metric]:
         else:
             family = GaugeMetricFamily(spec.name, spec.documentation, labels=labels)
         for obj in snapshot.objects:
-            object_labels = obj.ref.label_values()
-            for extra, value in spec.samples(obj):
-                family.add_metric([*object_labels, *extra], value)
+            try:
+                object_labels = obj.ref.label_values()
+                series = [([*object_labels, *extra], float(value)) for extra, value in spec.samples(obj)]
+            except Exception as exc:  # one object's data must not fail the scrape: leave it out
+                if on_error is not None and id(obj) not in failed:
+                    failed.add(id(obj))
+                    on_error(obj, exc)
+                continue
+            for labels_values, value in series:
+                family.add_metric(labels_values, value)
         families.append(family)
     families.extend(exporter_families(snapshot, version))
     return families
@@ -345,15 +364,21 @@ class SnapshotCollector(Collector):
     ``/metrics`` does not come through here: it renders the snapshot directly (see ``exposition``).
     """
 
-    def __init__(self, get_snapshot: Callable[[], Snapshot], version: str) -> None:
+    def __init__(
+        self,
+        get_snapshot: Callable[[], Snapshot],
+        version: str,
+        on_error: Callable[[ObjectStatus, Exception], None] | None = None,
+    ) -> None:
         self.get_snapshot = get_snapshot
         self.version = version
+        self.on_error = on_error
 
     def describe(self) -> list[Metric]:
         return []  # unchecked collector: registering it must not trigger a collect
 
     def collect(self) -> Iterable[Metric]:
-        return build_families(self.get_snapshot(), self.version)
+        return build_families(self.get_snapshot(), self.version, self.on_error)
 
 
 class AuthCollector(Collector):
@@ -409,6 +434,16 @@ class ApiStats:
             "Authentications and token refreshes refused by the auth service (not network errors).",
             registry=registry,
         )
+        self.ignored = Counter(
+            "anaplan_ignored_values",
+            "Impossible values from Anaplan or the state file treated as absent, by source and reason "
+            "(bad_timestamp: a time before 2000, more than a day ahead, or not a number).",
+            ["source", "reason"],
+            registry=registry,
+        )
+        for source in IGNORED_SOURCES:
+            for reason in IGNORED_REASONS:
+                self.ignored.labels(source, reason)
 
     def request_done(self, endpoint: str, code: str, seconds: float) -> None:
         self.requests.labels(endpoint, code).inc()
@@ -419,3 +454,10 @@ class ApiStats:
 
     def auth_failed(self) -> None:
         self.auth_failures.inc()
+
+    def ignored_values(self, reason: str, count: int) -> None:
+        self.ignored.labels("anaplan", reason).inc(count)
+
+    def state_values_ignored(self, reason: str, count: int) -> None:
+        """Values the state file held that were dropped when it was read."""
+        self.ignored.labels("state_file", reason).inc(count)

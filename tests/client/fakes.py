@@ -47,6 +47,7 @@ class RecordingObserver:
     requests: list[tuple[str, str]] = field(default_factory=list)
     retries: list[str] = field(default_factory=list)
     auth_failures: int = 0
+    ignored: list[tuple[str, int]] = field(default_factory=list)
 
     def request_done(self, endpoint: str, code: str, seconds: float) -> None:
         assert seconds >= 0
@@ -57,6 +58,9 @@ class RecordingObserver:
 
     def auth_failed(self) -> None:
         self.auth_failures += 1
+
+    def ignored_values(self, reason: str, count: int) -> None:
+        self.ignored.append((reason, count))
 
 
 def token_body(token: str, expires_at: float, message: str = "Login successful") -> dict[str, object]:

@@ -102,6 +102,9 @@ class RecordingObserver:
         with self._lock:
             self.auth_failures += 1
 
+    def ignored_values(self, reason: str, count: int) -> None:
+        pass
+
     def retry_counts(self) -> Counter[str]:
         with self._lock:
             return Counter(self.retries)

@@ -13,12 +13,15 @@ from pathlib import Path
 import pytest
 
 from anaplan_exporter.anaplan.models import ImportRowCounts, TaskResult
-from anaplan_exporter.polling.state import StateFileError, StateStore, decode
+from anaplan_exporter.anaplan.timestamps import TimeCheck
+from anaplan_exporter.polling.state import StateFileError, StateStore, decode, encode_object
 from anaplan_exporter.polling.tracker import ObjectTracker
 
 from .fakes import FakeAnaplan, finished, ref, running
 
 OBJ = "118000000002"
+T = 1_700_000_000.0
+"""A plausible moment (2023): times before 2000 are dropped when a state file is read."""
 
 
 def _tracker(api: FakeAnaplan, object_id: str = OBJ, now: float = 1_000.0) -> ObjectTracker:
@@ -34,13 +37,13 @@ def test_round_trip_restores_counts_outcomes_and_the_newest_task(tmp_path: Path)
     )
     api.add(
         OBJ,
-        finished("A", 100.0, ok=False),
-        finished("B", 200.0, ok=True, nested=nested, duration_seconds=2.0),
+        finished("A", T + 100.0, ok=False),
+        finished("B", T + 200.0, ok=True, nested=nested, duration_seconds=2.0),
     )
     tracker = ObjectTracker(ref())
-    tracker.poll(api, 300.0)
-    api.add(OBJ, finished("C", 400.0, ok=False), running("D", 500.0))
-    tracker.poll(api, 510.0)
+    tracker.poll(api, T + 300.0)
+    api.add(OBJ, finished("C", T + 400.0, ok=False), running("D", T + 500.0))
+    tracker.poll(api, T + 510.0)
     path = tmp_path / "state.json"
     store = StateStore.open(path)
     assert store.save([tracker])
@@ -48,13 +51,13 @@ def test_round_trip_restores_counts_outcomes_and_the_newest_task(tmp_path: Path)
 
     again = StateStore.open(path)
     restored = ObjectTracker(ref())
-    assert again.restore(restored, 600.0)
+    assert again.restore(restored, T + 600.0)
     assert restored.saved_state() == tracker.saved_state()
-    before, after = tracker.status(600.0), restored.status(600.0)
+    before, after = tracker.status(T + 600.0), restored.status(T + 600.0)
     assert after.task == before.task and after.steps == before.steps
-    assert (after.last_success_time, after.last_failure_time) == (200.0, 400.0)
+    assert (after.last_success_time, after.last_failure_time) == (T + 200.0, T + 400.0)
     assert dict(after.completions) == {"success": 0, "failure": 1, "cancelled": 0}
-    assert not again.restore(ObjectTracker(ref("118000000009")), 600.0)  # not in the file
+    assert not again.restore(ObjectTracker(ref("118000000009")), T + 600.0)  # not in the file
 
 
 def test_written_atomically_only_when_something_changed_and_not_more_often_than_the_interval(
@@ -289,15 +292,15 @@ def _start_up_error(path: Path) -> str:
 
 def test_objects_no_longer_watched_are_kept_until_a_discovery_prunes_them(tmp_path: Path) -> None:
     api = FakeAnaplan()
-    api.add(OBJ, finished("A", 100.0))
-    api.add("112000000007", finished("I", 100.0))
+    api.add(OBJ, finished("A", T + 100.0))
+    api.add("112000000007", finished("I", T + 100.0))
     path = tmp_path / "state.json"
     first = StateStore.open(path)
-    first.save([_tracker(api), _tracker(api, "112000000007")])
+    first.save([_tracker(api, now=T + 1_000.0), _tracker(api, "112000000007", now=T + 1_000.0)])
 
     second = StateStore.open(path)
     tracker = ObjectTracker(ref())
-    second.restore(tracker, 2_000.0)
+    second.restore(tracker, T + 2_000.0)
     assert not second.save([tracker])  # the file holds exactly this already
     assert set(decode(path.read_bytes())) == {ref().key, ref("112000000007").key}
     second.prune([ref().key])
@@ -343,14 +346,14 @@ def test_a_crash_while_saving_leaves_the_previous_file_whole(
     import anaplan_exporter.polling.state as state_module
 
     api = FakeAnaplan()
-    api.add(OBJ, finished("A", 100.0))
-    tracker = _tracker(api)
+    api.add(OBJ, finished("A", T + 100.0))
+    tracker = _tracker(api, now=T + 1_000.0)
     path = tmp_path / "state.json"
     store = StateStore.open(path)
     store.save([tracker])
     before = path.read_bytes()
-    api.add(OBJ, finished("B", 200.0, ok=False))
-    tracker.poll(api, 1_100.0)
+    api.add(OBJ, finished("B", T + 200.0, ok=False))
+    tracker.poll(api, T + 1_100.0)
 
     if where == "writing the temp file":
 
@@ -372,7 +375,7 @@ def test_a_crash_while_saving_leaves_the_previous_file_whole(
     with caplog.at_level(logging.INFO):
         restored = StateStore.open(path)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert restored.restore(ObjectTracker(ref()), 1_200.0)
+    assert restored.restore(ObjectTracker(ref()), T + 1_200.0)
 
 
 def test_demo_mode_keeps_its_state_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -383,3 +386,40 @@ def test_demo_mode_keeps_its_state_in_memory(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv(STATE_PATH_ENV, "/var/lib/anaplan-exporter/state.json")  # as in the image
     simulator = DemoSimulator("http://127.0.0.1:1", load_scenario(), threading.Thread(), object())
     assert demo_config(simulator).state.path is None
+
+
+def test_impossible_saved_times_are_dropped_counted_and_never_written_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = FakeAnaplan()
+    api.add(OBJ, finished("A", T + 100.0, ok=False), finished("B", T + 200.0, ok=True))
+    tracker = _tracker(api, now=T + 300.0)
+    entry = json.loads(encode_object(tracker.saved_state()))
+    entry["last_success"] = 1e300
+    entry["last_failure"] = float("nan")
+    entry["newest"]["created"] = 253402300800.0  # the year 10000
+    entry["with_result"]["result"]["start"] = -1.0
+    entry["created"].append(10**400)  # beyond any float
+    entry["durations"].append([253402300800, 5.0])
+    entry["history"].append(["X", float("inf")])
+    entry["pending"].append(["Y", T + 86_400.0 * 3])  # three days after the clock below
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"version": 1, "saved_at": T, "objects": {"/".join(ref().key): entry}}))
+
+    store = StateStore(path, clock=lambda: T + 400.0)
+    with caplog.at_level(logging.WARNING):
+        store.load()
+    assert store.ignored_times == 8
+    assert "8 impossible times dropped" in caplog.text
+    restored = ObjectTracker(ref())
+    assert store.restore(restored, T + 400.0)  # the object keeps everything else
+    status = restored.status(T + 400.0)
+    assert status.last_success_time is None and status.last_failure_time is None
+    assert status.task is not None and status.task.task_id == "B" and status.task.creation_time is None
+    assert dict(status.completions) == {"success": 0, "failure": 0, "cancelled": 0}
+
+    assert store.save([restored])
+    text = path.read_text()
+    for bad in ("1e+300", "253402300800", "NaN", "Infinity", "-1.0", str(T + 86_400.0 * 3)):
+        assert bad not in text, bad
+    assert decode(path.read_bytes(), TimeCheck(T + 400.0))  # and it reads back cleanly

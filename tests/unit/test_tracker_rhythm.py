@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 
 from anaplan_exporter.anaplan.models import ObjectType, Task, TaskState
+from anaplan_exporter.anaplan.timestamps import TimeCheck
 from anaplan_exporter.polling.rhythm import KEEP
 from anaplan_exporter.polling.state import decode_object, encode_object
 from anaplan_exporter.polling.tracker import ObjectTracker
@@ -111,7 +112,7 @@ def test_rhythm_survives_a_state_file_round_trip() -> None:
     assert before.learned_interval_seconds == HOUR
     assert before.usual_duration_seconds is not None
 
-    state = decode_object(json.loads(encode_object(tracker.saved_state())))
+    state = decode_object(json.loads(encode_object(tracker.saved_state())), TimeCheck(T0 + 11 * HOUR))
     saved = tracker.saved_state().rhythm
     assert state.rhythm.created == saved.created and len(saved.created) == 10
     assert state.rhythm.finished == saved.finished and state.rhythm.durations == saved.durations

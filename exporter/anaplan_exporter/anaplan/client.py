@@ -36,6 +36,7 @@ from .parsing import (
     parse_workspaces,
 )
 from .redact import Redactor, credential_secrets
+from .timestamps import BAD_TIMESTAMP, TimeCheck
 from .tokens import TokenManager
 from .transport import Limits, Reply, RetryPolicy, Transport, decode_json
 
@@ -262,7 +263,11 @@ class AnaplanClient:
         self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str
     ) -> list[TaskSummary]:
         path = f"{self._object_path(workspace_id, model_id, object_type, object_id)}/tasks"
-        return self._paged("list_tasks", path, lambda body: parse_task_list(body)[0])
+        times = TimeCheck(self._clock())
+        try:
+            return self._paged("list_tasks", path, lambda body: parse_task_list(body, times)[0])
+        finally:
+            self._report_times(times, "list_tasks", object_id)
 
     def task_status(
         self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str, task_id: str
@@ -272,7 +277,11 @@ class AnaplanClient:
             f"{self._object_path(workspace_id, model_id, object_type, object_id)}/tasks/{_segment(task_id)}"
         )
         params = {"includeProcessDetails": "true"} if object_type is ObjectType.PROCESS else None
-        return parse_task_status(self._get("task_status", path, params))
+        times = TimeCheck(self._clock())
+        try:
+            return parse_task_status(self._get("task_status", path, params), times)
+        finally:
+            self._report_times(times, "task_status", object_id)
 
     @property
     def settings(self) -> ClientSettings:
@@ -361,6 +370,12 @@ class AnaplanClient:
                     log.info("the secret files changed: logging in again now")
                     self.use_credentials(credentials)
         return self._tokens
+
+    def _report_times(self, times: TimeCheck, endpoint: str, object_id: str) -> None:
+        """Count the impossible times an answer held (they were treated as absent)."""
+        if times.refused:
+            self._observer.ignored_values(BAD_TIMESTAMP, times.refused)
+            log.debug("%s of %s: %d impossible times ignored", endpoint, object_id, times.refused)
 
     def _get(self, endpoint: str, path: str, params: Mapping[str, str | int] | None = None) -> object:
         """GET an integration API path."""

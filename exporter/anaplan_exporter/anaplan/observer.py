@@ -1,4 +1,5 @@
-"""How the client reports what it does (calls, retries, refused logins) without knowing of Prometheus."""
+"""How the client reports what it does (calls, retries, refused logins, impossible values) without knowing of
+Prometheus."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ class ApiObserver(Protocol):
     def auth_failed(self) -> None:
         """An authentication or token renewal attempt was refused or failed."""
 
+    def ignored_values(self, reason: str, count: int) -> None:
+        """``count`` values of an answer were impossible and treated as absent (reason "bad_timestamp")."""
+
 
 class NullObserver:
     """The observer used when none is given."""
@@ -28,4 +32,7 @@ class NullObserver:
         pass
 
     def auth_failed(self) -> None:
+        pass
+
+    def ignored_values(self, reason: str, count: int) -> None:
         pass

@@ -9,6 +9,7 @@ else escapes (no KeyError, TypeError, ValueError ...). Unknown fields are ignore
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -28,6 +29,7 @@ from .models import (
     TaskSummary,
     Workspace,
 )
+from .timestamps import TimeCheck
 
 T = TypeVar("T")
 
@@ -108,6 +110,22 @@ def _integer(value: object) -> int | None:
 def _millis_to_seconds(value: object) -> float | None:
     number = _number(value)
     return number / 1000.0 if number is not None else None
+
+
+def _epoch_millis(value: object, times: TimeCheck) -> float | None:
+    """An epoch-milliseconds time as seconds; a value that is present but no plausible time is counted."""
+    if value is None:
+        return None
+    seconds = _millis_to_seconds(value)
+    if seconds is None:
+        times.refuse()
+        return None
+    return times(seconds)
+
+
+def _checker(times: TimeCheck | None) -> TimeCheck:
+    """The caller's check, or one against the wall clock for callers without a clock of their own."""
+    return times if times is not None else TimeCheck(time.time())
 
 
 def _boolean(value: object) -> bool | None:
@@ -288,23 +306,27 @@ def parse_process_metadata(body: object) -> ProcessMetadata:
 # --------------------------------------------------------------------------- tasks
 
 
-def _task_summary(entry: Mapping[str, object]) -> TaskSummary | None:
+def _task_summary(entry: Mapping[str, object], times: TimeCheck) -> TaskSummary | None:
     task_id = _text(entry.get("taskId"))
     if not task_id:
         return None
     return TaskSummary(
         task_id=task_id,
         state=TaskState.parse(entry.get("taskState")),
-        creation_time=_millis_to_seconds(entry.get("creationTime")),
+        creation_time=_epoch_millis(entry.get("creationTime"), times),
     )
 
 
-def parse_task_list(body: object) -> tuple[list[TaskSummary], Paging | None]:
-    """``GET .../tasks``: ``tasks``, else a single ``task`` object, else empty; plus the page info."""
+def parse_task_list(body: object, times: TimeCheck | None = None) -> tuple[list[TaskSummary], Paging | None]:
+    """``GET .../tasks``: ``tasks``, else a single ``task`` object, else empty; plus the page info.
+
+    A ``creationTime`` outside the plausible range (``timestamps``) is absent, counted in ``times``.
+    """
+    check = _checker(times)
+    key = "tasks"
     if isinstance(body, dict) and body.get("tasks") is None and body.get("task") is not None:
-        tasks = _items(body, "task", "list_tasks", _task_summary)
-    else:
-        tasks = _items(body, "tasks", "list_tasks", _task_summary)
+        key = "task"
+    tasks = _items(body, key, "list_tasks", lambda entry: _task_summary(entry, check))
     return tasks, parse_paging(body)
 
 
@@ -347,7 +369,7 @@ def _row_counts(details: tuple[ResultDetail, ...]) -> ImportRowCounts | None:
     return ImportRowCounts(**totals) if seen else None
 
 
-def _task_result(raw: object, depth: int = 0) -> TaskResult | None:
+def _task_result(raw: object, times: TimeCheck, depth: int = 0) -> TaskResult | None:
     """A ``result`` object; None when it is not an object or lacks a readable ``successful``."""
     if not isinstance(raw, dict) or depth > _MAX_NESTING:
         return None
@@ -364,7 +386,7 @@ def _task_result(raw: object, depth: int = 0) -> TaskResult | None:
     raw_nested = raw.get("nestedResults")
     if isinstance(raw_nested, list):
         for entry in raw_nested:
-            result = _task_result(entry, depth + 1)
+            result = _task_result(entry, times, depth + 1)
             if result is not None:
                 nested.append(result)
     dump = _boolean(raw.get("failureDumpAvailable"))
@@ -374,19 +396,21 @@ def _task_result(raw: object, depth: int = 0) -> TaskResult | None:
         object_id=_text(raw.get("objectId")),
         object_name=_text(raw.get("objectName")),
         duration_seconds=_millis_to_seconds(raw.get("duration")),
-        start_time=_millis_to_seconds(raw.get("startTime")),
+        start_time=_epoch_millis(raw.get("startTime"), times),
         details=details,
         nested=tuple(nested),
         row_counts=_row_counts(details),
     )
 
 
-def parse_task_status(body: object) -> Task:
+def parse_task_status(body: object, times: TimeCheck | None = None) -> Task:
     """``GET .../tasks/{taskId}``: the envelope's ``task``, or a bare task document.
 
     A ``result`` without a readable ``successful`` is treated as absent rather than as a failure, and
-    nested results without one are dropped: a run is never reported failed on a guess.
+    nested results without one are dropped: a run is never reported failed on a guess. A ``creationTime``
+    or ``startTime`` outside the plausible range (``timestamps``) is absent, counted in ``times``.
     """
+    check = _checker(times)
     envelope = _mapping(body, "task_status", "the response")
     inner = envelope.get("task", envelope)
     task = _mapping(inner, "task_status", "'task'")
@@ -402,8 +426,8 @@ def parse_task_status(body: object) -> Task:
         raw_state=raw_state if isinstance(raw_state, str) else "",
         progress=_number(task.get("progress")),
         current_step=_text(task.get("currentStep")),
-        creation_time=_millis_to_seconds(task.get("creationTime")),
-        result=_task_result(task.get("result")),
+        creation_time=_epoch_millis(task.get("creationTime"), check),
+        result=_task_result(task.get("result"), check),
         cancelled_by=_text(task.get("cancelledBy")),
     )
 
@@ -411,14 +435,20 @@ def parse_task_status(body: object) -> Task:
 # --------------------------------------------------------------------------- authentication
 
 
-def parse_token_info(body: object, endpoint: str = "authenticate") -> TokenInfo:
-    """An auth-service response (authenticate or refresh): ``tokenInfo.tokenValue`` and ``expiresAt`` (ms)."""
+def parse_token_info(
+    body: object, endpoint: str = "authenticate", times: TimeCheck | None = None
+) -> TokenInfo:
+    """An auth-service response (authenticate or refresh): ``tokenInfo.tokenValue`` and ``expiresAt`` (ms).
+
+    An impossible ``expiresAt`` is absent (the default lifetime applies), counted in ``times``.
+    """
     envelope = _mapping(body, endpoint, "the response")
     info = _mapping(envelope.get("tokenInfo"), endpoint, "'tokenInfo'")
     token = info.get("tokenValue")
     if not isinstance(token, str) or not token.strip():
         raise AnaplanResponseError("'tokenInfo.tokenValue' is missing or empty", endpoint)
-    return TokenInfo(token_value=token.strip(), expires_at=_millis_to_seconds(info.get("expiresAt")))
+    expires_at = _epoch_millis(info.get("expiresAt"), _checker(times))
+    return TokenInfo(token_value=token.strip(), expires_at=expires_at)
 
 
 def parse_oauth_token(body: object) -> OAuthToken:

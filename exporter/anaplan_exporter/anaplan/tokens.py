@@ -41,6 +41,7 @@ from .errors import (
 )
 from .observer import ApiObserver
 from .parsing import parse_oauth_token, parse_token_info
+from .timestamps import BAD_TIMESTAMP, TimeCheck
 from .transport import Transport, decode_json
 
 log = logging.getLogger(__name__)
@@ -259,7 +260,10 @@ class TokenManager:
         log.debug("Anaplan token refreshed; expires at %s", iso_time(self._expires_at or 0))
 
     def _store_auth_token(self, body: object, endpoint: str) -> None:
-        info = parse_token_info(body, endpoint)
+        times = TimeCheck(self._clock())
+        info = parse_token_info(body, endpoint, times)
+        if times.refused:
+            self._observer.ignored_values(BAD_TIMESTAMP, times.refused)
         self._transport.redactor.add_token(info.token_value)
         self._token = info.token_value
         self._expires_at = (

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..anaplan.models import ImportRowCounts, Task, TaskResult, TaskState
+from ..anaplan.timestamps import TimeCheck
 from ..nesting import loads_json
 from .rhythm import Rhythm
 from .tracker import ObjectTracker, TrackerState
@@ -81,6 +82,10 @@ class StateStore:
         self._lock = threading.Lock()
         """Held while a file is written: by the background writer, or by the save at shutdown."""
         self._writer: threading.Thread | None = None
+        self.ignored_times = 0
+        """Impossible times the file held when it was read, dropped (``anaplan_ignored_values_total``)."""
+        self._rewrite = False
+        """The file still holds times dropped when it was read: the next save writes it even if unchanged."""
         self.saves = 0
         """Files written so far (tests and the benchmark read it)."""
 
@@ -126,11 +131,20 @@ class StateStore:
             raise StateFileError(self.path, str(exc), "read") from None
         except OSError as exc:  # no permission, an I/O error: the file itself may be good, so it stays
             raise StateFileError(self.path, str(exc.strerror or exc), "read") from None
+        times = TimeCheck(self._clock())
         try:
-            self._loaded = decode(data)
+            self._loaded = decode(data, times)
         except (ValueError, TypeError, KeyError) as exc:
             self._set_aside(str(exc))
             return
+        self.ignored_times = times.refused
+        self._rewrite = times.refused > 0
+        if times.refused:
+            log.warning(
+                "state file %s: %d impossible times dropped (before 2000, over a day ahead, or not finite)",
+                self.path,
+                times.refused,
+            )
         self._written = dict.fromkeys(self._loaded)
         log.info("state file %s: %d objects restored", self.path, len(self._loaded))
 
@@ -207,7 +221,7 @@ class StateStore:
         unclaimed = {k: s for k, s in self._loaded.items() if k not in current}
         wanted: dict[Key, int | None] = {key: revision for key, (revision, _) in current.items()}
         wanted.update(dict.fromkeys(unclaimed))
-        if wanted == self._written:
+        if wanted == self._written and not self._rewrite:
             return None
         return _Save(current, unclaimed, wanted)
 
@@ -231,6 +245,7 @@ class StateStore:
             if self._failing:
                 log.info("state file %s saved again", path)
             self._failing = False
+            self._rewrite = False
             self._written = save.wanted
             self._fragments = {k: v for k, v in self._fragments.items() if k in save.current}
             self.saves += 1
@@ -355,8 +370,13 @@ def _encode_result(result: TaskResult) -> dict[str, Any]:
     }
 
 
-def decode(data: bytes) -> dict[Key, TrackerState]:
-    """The objects of a state file; ValueError (or TypeError, KeyError) for anything unexpected."""
+def decode(data: bytes, times: TimeCheck | None = None) -> dict[Key, TrackerState]:
+    """The objects of a state file; ValueError (or TypeError, KeyError) for anything unexpected.
+
+    A time outside the plausible range (``anaplan.timestamps``; against the wall clock unless ``times`` says
+    otherwise) is dropped and counted in ``times``: the object keeps everything else.
+    """
+    check = times if times is not None else TimeCheck(time.time())
     doc = loads_json(data)
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
@@ -368,31 +388,34 @@ def decode(data: bytes) -> dict[Key, TrackerState]:
         parts = tuple(name.split("/"))
         if len(parts) != 4 or not all(parts):
             raise ValueError(f"object key {name!r} is not workspace/model/type/object")
-        out[parts] = decode_object(_check(entry, dict, name))
+        out[parts] = decode_object(_check(entry, dict, name), check)
     return out
 
 
-def decode_object(entry: Mapping[str, Any]) -> TrackerState:
+def decode_object(entry: Mapping[str, Any], times: TimeCheck | None = None) -> TrackerState:
+    check = times if times is not None else TimeCheck(time.time())
     completions = _get(entry, "completions", dict)
+    created = (_when(t, "created", check, True) for t in _check(entry.get("created", []), list, "created"))
+    durations = (_time_pair(item, check) for item in _check(entry.get("durations", []), list, "durations"))
     return TrackerState(
         baseline=True,
         counted=tuple(_check(t, str, "counted") for t in _get(entry, "counted", list)),
-        pending=dict(_id_and_time(item, "pending") for item in _get(entry, "pending", list)),
-        history=tuple(_id_and_time(item, "history") for item in _get(entry, "history", list)),
-        newest=_decode_task(entry.get("newest")),
-        with_result=_decode_task(entry.get("with_result")),
-        last_success=_number(entry.get("last_success"), "last_success"),
-        last_failure=_number(entry.get("last_failure"), "last_failure"),
+        pending=dict(_id_and_time(item, "pending", check) for item in _get(entry, "pending", list)),
+        history=tuple(_id_and_time(item, "history", check) for item in _get(entry, "history", list)),
+        newest=_decode_task(entry.get("newest"), check),
+        with_result=_decode_task(entry.get("with_result"), check),
+        last_success=_when(entry.get("last_success"), "last_success", check),
+        last_failure=_when(entry.get("last_failure"), "last_failure", check),
         completions={_check(k, str, "completions"): _count(v) for k, v in completions.items()},
         # Optional: files written before the exporter learned rhythms do not have them.
         rhythm=Rhythm.of(
-            (round(_time(t, "created")) for t in _check(entry.get("created", []), list, "created")),
-            (_time_pair(item) for item in _check(entry.get("durations", []), list, "durations")),
+            (round(t) for t in created if t is not None),
+            (pair for pair in durations if pair is not None),
         ),
     )
 
 
-def _decode_task(raw: object) -> Task | None:
+def _decode_task(raw: object, times: TimeCheck) -> Task | None:
     if raw is None:
         return None
     task = _check(raw, dict, "task")
@@ -403,13 +426,13 @@ def _decode_task(raw: object) -> Task | None:
         raw_state=_get(task, "raw_state", str),
         progress=_number(task.get("progress"), "progress"),
         current_step=_get(task, "current_step", str),
-        creation_time=_number(task.get("created"), "created"),
+        creation_time=_when(task.get("created"), "created", times),
         cancelled_by=_get(task, "cancelled_by", str),
-        result=None if result is None else _decode_result(_check(result, dict, "result")),
+        result=None if result is None else _decode_result(_check(result, dict, "result"), times),
     )
 
 
-def _decode_result(raw: Mapping[str, Any]) -> TaskResult:
+def _decode_result(raw: Mapping[str, Any], times: TimeCheck) -> TaskResult:
     rows = raw.get("rows")
     return TaskResult(
         successful=_get(raw, "successful", bool),
@@ -417,11 +440,11 @@ def _decode_result(raw: Mapping[str, Any]) -> TaskResult:
         object_id=_get(raw, "object_id", str),
         object_name=_get(raw, "object_name", str),
         duration_seconds=_number(raw.get("duration"), "duration"),
-        start_time=_number(raw.get("start"), "start"),
+        start_time=_when(raw.get("start"), "start", times),
         row_counts=None
         if rows is None
         else ImportRowCounts(**{k: _count(v) for k, v in _check(rows, dict, "rows").items()}),
-        nested=tuple(_decode_result(_check(n, dict, "nested")) for n in _get(raw, "nested", list)),
+        nested=tuple(_decode_result(_check(n, dict, "nested"), times) for n in _get(raw, "nested", list)),
     )
 
 
@@ -440,9 +463,31 @@ def _check(value: object, kind: type[Any], what: str) -> Any:
 def _number(value: object, what: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{what}: expected a number, got {value!r}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        raise ValueError(f"{what}: expected a number, got an integer of {len(str(value))} digits") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{what}: expected a number, got {value!r}")
+    return number
+
+
+def _when(value: object, what: str, times: TimeCheck, required: bool = False) -> float | None:
+    """A saved time: None when absent (an error if ``required``), dropped (counted in ``times``) when it is
+    no plausible time."""
+    if value is None:
+        if required:
+            raise ValueError(f"{what}: expected a number, got null")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what}: expected a time, got {value!r}")
+    try:
+        return times(float(value))
+    except OverflowError:  # an integer beyond any float
+        times.refuse()
+        return None
 
 
 def _count(value: object) -> int:
@@ -458,15 +503,18 @@ def _time(value: object, what: str) -> float:
     return number
 
 
-def _time_pair(item: object) -> tuple[float, float]:
+def _time_pair(item: object, times: TimeCheck) -> tuple[float, float] | None:
+    """A ``[creation time, seconds]`` pair; None (dropped, counted) when the creation time is impossible."""
     pair = _check(item, list, "durations")
     if len(pair) != 2:
         raise ValueError("durations: expected [creation time, seconds]")
-    return round(_time(pair[0], "durations")), _time(pair[1], "durations")
+    created = _when(pair[0], "durations", times, True)
+    seconds = _time(pair[1], "durations")
+    return None if created is None else (round(created), seconds)
 
 
-def _id_and_time(item: object, what: str) -> tuple[str, float | None]:
+def _id_and_time(item: object, what: str, times: TimeCheck) -> tuple[str, float | None]:
     pair = _check(item, list, what)
     if len(pair) != 2:
         raise ValueError(f"{what}: expected [task ID, creation time]")
-    return _check(pair[0], str, what), _number(pair[1], what)
+    return _check(pair[0], str, what), _when(pair[1], what, times)

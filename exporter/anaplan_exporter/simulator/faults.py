@@ -1,5 +1,5 @@
 """Fault settings (latency, 5xx, 429 bursts, malformed JSON, dropped connections, early token expiry, and
-hostile bodies: dripping, endless, huge, or echoing the request's credentials).
+hostile bodies: dripping, endless, huge, echoing the request's credentials, or impossible task times).
 
 Settings come from the scenario's ``faults`` mapping and can be changed at runtime; ``FaultInjector``
 decides, request by request, what goes wrong. All faults are off by default.
@@ -53,6 +53,7 @@ class FaultSettings:
     huge: int | None = None  # 2xx JSON bodies padded to at least this many bytes (with Content-Length)
     echo_secrets: int | None = None  # answer with this status and a body quoting Authorization and the body
     echo_form: str = "as_sent"  # one of ECHO_FORMS: the credentials as sent, or re-encoded first
+    creation_time: float | str | None = None  # every task's creationTime is sent as this value (epoch ms)
     scope: str = "integration"  # "all" also applies faults to the auth and OAuth endpoints
     path: str | None = None  # faults apply only to requests whose path contains this text
 
@@ -74,6 +75,7 @@ _FAULT_KEYS = (
     "huge",
     "echo_secrets",
     "echo_form",
+    "creation_time",
     "scope",
     "path",
 )
@@ -116,6 +118,8 @@ def parse_faults(
             changes["echo_secrets"] = status
     if "echo_form" in node.data:
         changes["echo_form"] = node.choice("echo_form", ECHO_FORMS) if node.has("echo_form") else "as_sent"
+    if "creation_time" in node.data:
+        changes["creation_time"] = _creation_time(node) if node.has("creation_time") else None
     if "path" in node.data:
         changes["path"] = node.string("path") if node.has("path") else None
     if "rate_limit" in node.data:
@@ -137,6 +141,14 @@ def _latency(node: Node) -> tuple[float, float]:
         return low, high
     fixed = node.number("latency")
     return fixed, fixed
+
+
+def _creation_time(node: Node) -> float | str:
+    """Any number or text: the fault exists to send times no real tenant would (year 10000, -1, "soon")."""
+    value = node.raw("creation_time")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        node.fail(f"must be a number or a string, got {value!r}", "creation_time")
+    return value if isinstance(value, str) else float(value)
 
 
 def _rate_limit(node: Node, now: float) -> RateLimitBursts:
@@ -172,6 +184,7 @@ class Decision:
     huge: int | None = None
     echo_status: int | None = None
     echo_form: str = "as_sent"
+    creation_time: float | str | None = None
 
 
 class FaultInjector:
@@ -244,6 +257,7 @@ class FaultInjector:
                 drip_headers=settings.drip_headers,
                 endless=settings.endless,
                 huge=settings.huge,
+                creation_time=settings.creation_time,
             )
 
     def _admit(self, now: float, limit: int) -> bool:

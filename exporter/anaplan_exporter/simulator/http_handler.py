@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from .faults import Decision
-from .response import Response, echo_response, fault_response
+from .response import Response, echo_response, fault_response, with_creation_time
 from .routes import classify
 
 if TYPE_CHECKING:
@@ -75,6 +75,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                     response = sim.handle_auth(kind, self.command, authorization, body)
                 else:
                     response = Response(404, {"error": f"no such endpoint {path}"})
+                if decision.creation_time is not None and area == "integration":
+                    response = with_creation_time(response, decision.creation_time)
             status = response.status
             sim.stats.end(kind, status)
             counted = True

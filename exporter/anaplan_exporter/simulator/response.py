@@ -104,6 +104,19 @@ _ENCODINGS: dict[str, Callable[[str], str]] = {
 }
 
 
+def with_creation_time(response: Response, value: float | str) -> Response:
+    """``response`` with every ``creationTime`` in its JSON body replaced by ``value`` (a fault)."""
+
+    def replace(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: value if k == "creationTime" else replace(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [replace(item) for item in node]
+        return node
+
+    return Response(response.status, replace(response.body), response.headers, response.text)
+
+
 def fault_response(decision: Decision, path: str) -> Response | None:
     """The injected error ``decision`` asks for (None: no error): 429 and 500 as Anaplan, others as HTML."""
     if decision.status is None:

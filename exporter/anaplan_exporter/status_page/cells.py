@@ -6,9 +6,10 @@ A row's class is its row status (``outcomes``), which the stylesheet colours.
 from __future__ import annotations
 
 from ..anaplan.models import ObjectType
+from ..render_errors import describe, problem
 from ..snapshot import ObjectStatus
 from .markup import Links, badge, escape, when
-from .outcomes import CANCELLED, DOWN, FAILED, LABEL, NONE, RUNNING
+from .outcomes import CANCELLED, DOWN, FAILED, LABEL, NONE, RUNNING, UNKNOWN
 from .time_text import format_duration, relative_time
 
 _MAX_MESSAGE = 500
@@ -33,6 +34,15 @@ def row(obj: ObjectStatus, outcome: str, health: str, now: float, links: Links) 
         _poll_cell(obj, health, now, links),
     )
     return f'<tr class="{status}">' + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def unreadable_row(obj: ObjectStatus, exc: BaseException) -> str:
+    """The row of an object whose data could not be drawn: who it is and what went wrong, on one line."""
+    return (
+        f'<tr class="{UNKNOWN} unreadable"><td colspan="6"><b class="name">{escape(describe(obj))}</b>: '
+        f'this row could not be shown <span class="small muted">({escape(problem(exc))}; see the '
+        "exporter's log)</span></td></tr>"
+    )
 
 
 def _task_cell(obj: ObjectStatus, outcome: str, now: float, links: Links) -> str:

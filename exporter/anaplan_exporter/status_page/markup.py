@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 
-from .time_text import iso_time, relative_time
+from .time_text import INVALID_TIME, iso_time, readable_time, relative_time
 
 
 def escape(value: object) -> str:
@@ -19,6 +19,8 @@ def when(timestamp: float | None, now: float, never: str = "never") -> str:
     """A ``<time>`` in UTC with its relative age, or ``never`` (muted) when there is no timestamp."""
     if timestamp is None:
         return f'<span class="muted">{escape(never)}</span>'
+    if not readable_time(timestamp):
+        return f'<span class="muted">{INVALID_TIME}</span>'
     iso = iso_time(timestamp)
     ago = escape(relative_time(timestamp, now))
     return f'<time datetime="{iso}">{iso}</time> <span class="rel">{ago}</span>'
