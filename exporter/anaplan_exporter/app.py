@@ -19,6 +19,8 @@ from .polling.state import StateStore
 from .reload import ReloadStats, restart_needed
 from .status_page import PageInfo, render_status_page
 from .web import WebServer, make_app
+from .web_auth import BasicAuth
+from .web_refusals import Refusals
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class Exporter:
         PlatformCollector(registry=self.own_registry)
         self.stats = ApiStats(self.own_registry)
         self.reloads = ReloadStats(self.own_registry)
+        self.refusals = Refusals(self.own_registry)
         self.registry.register(self.own_registry)
         # The client's waits (rate limit, Retry-After, backoff) end at once when it is stopped.
         self.client = AnaplanClient(config.replica_client, config.credentials, observer=self.stats)
@@ -79,12 +82,13 @@ class Exporter:
 
     def serve(self) -> WebServer:
         web = self.config.web
+        auth = BasicAuth(web.basic_auth_users, refusals=self.refusals) if web.basic_auth_users else None
         app = make_app(
             make_metrics_app(self.collector, self.own_registry),
             is_ready=lambda: self.poller.snapshot.ready,
             landing_page=self.status_page,
             telemetry_path=web.telemetry_path,
-            basic_auth_users=web.basic_auth_users,
+            auth=auth,
         )
         self.server = WebServer(
             app,
@@ -92,6 +96,8 @@ class Exporter:
             tls_cert_file=web.tls_cert_file,
             tls_key_file=web.tls_key_file,
             tls_client_ca_file=web.tls_client_ca_file,
+            auth=auth,
+            refusals=self.refusals,
         )
         self.server.start()
         self.poller.start()
