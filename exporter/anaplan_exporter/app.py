@@ -24,6 +24,8 @@ from .render_errors import RenderErrors
 from .secret_files import SecretFiles
 from .status_page import PageInfo, render_status_page
 from .web import WebServer, make_app
+from .web_auth import BasicAuth
+from .web_refusals import Refusals
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ class Exporter:
         self.stats = ApiStats(self.own_registry)
         self.reloads = ReloadStats(self.own_registry)
         self.render_errors = RenderErrors(self.own_registry)
+        self.refusals = Refusals(self.own_registry)
         self.registry.register(self.own_registry)
         # The client's waits (rate limit, Retry-After, backoff) end at once when it is stopped.
         self.client = AnaplanClient(
@@ -112,12 +115,13 @@ class Exporter:
 
     def serve(self) -> WebServer:
         web = self.config.web
+        auth = BasicAuth(web.basic_auth_users, refusals=self.refusals) if web.basic_auth_users else None
         app = make_app(
             make_metrics_app(self.collector, self.own_registry, self.render_errors.for_page("metrics")),
             is_ready=lambda: self.poller.snapshot.ready,
             landing_page=self.status_page,
             telemetry_path=web.telemetry_path,
-            basic_auth_users=web.basic_auth_users,
+            auth=auth,
         )
         self.server = WebServer(
             app,
@@ -125,6 +129,8 @@ class Exporter:
             tls_cert_file=web.tls_cert_file,
             tls_key_file=web.tls_key_file,
             tls_client_ca_file=web.tls_client_ca_file,
+            auth=auth,
+            refusals=self.refusals,
         )
         self.server.start()
         self.poller.start()

@@ -4,7 +4,8 @@ One thread accepts connections and watches them, without a thread each, until ea
 handshake and sent its whole request header; only then does a bounded pool of handler threads take it. Idle
 and slow clients therefore cost a file descriptor each (up to a cap, oldest dropped first) and never a thread,
 and are dropped once ``header_timeout`` has passed, so a well-behaved scraper is served at once however many
-of them are open.
+of them are open. With a ``priority`` test (credentials already verified), requests that pass it have
+handler threads of their own, so they never queue behind requests that need a slow password check.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from .web_refusals import Refusals
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,8 @@ class Limits:
     """Seconds from ``accept`` to the end of the request header (TLS handshake included)."""
     max_header_bytes: int = 65536
     """Past this, the request goes to a handler anyway, which answers 414 or 431."""
+    priority_handlers: int = 16
+    """Of ``max_handlers``, those kept for requests passing the acceptor's ``priority`` test, if any."""
 
 
 @dataclass(eq=False)
@@ -79,13 +84,26 @@ class Acceptor:
         *,
         ssl_context: ssl.SSLContext | None = None,
         limits: Limits | None = None,
+        priority: Callable[[bytes], bool] | None = None,
+        refusals: Refusals | None = None,
     ) -> None:
+        """``priority`` gets a request's header bytes; True sends it to the reserved handlers."""
         limits = limits or Limits()
         listener.setblocking(False)
         self._listener = listener
         self._context = ssl_context
         self._limits = limits
-        self._workers = _Workers(handle, limits.max_handlers, limits.max_queued)
+        self._priority = priority
+        self._refusals = refusals if refusals is not None else Refusals()
+        if priority is None:
+            self._workers = _Workers(handle, limits.max_handlers, limits.max_queued)
+            self._priority_workers = self._workers
+        else:
+            if not 0 < limits.priority_handlers < limits.max_handlers:
+                raise ValueError("priority_handlers must be more than 0 and less than max_handlers")
+            others = limits.max_handlers - limits.priority_handlers
+            self._workers = _Workers(handle, others, limits.max_queued)
+            self._priority_workers = _Workers(handle, limits.priority_handlers, limits.max_queued)
         self._waiting: dict[_Waiting, None] = {}  # insertion order = accept order = deadline order
         self._stopping = threading.Event()
         self._selector = selectors.DefaultSelector()
@@ -111,11 +129,13 @@ class Acceptor:
                         if key.data is not None:
                             self._drop(key.data)
                 self._expire(time.monotonic())
+                self._refusals.report()
         finally:
             for waiting in list(self._waiting):
                 self._drop(waiting)
             selector.close()
             self._workers.stop()
+            self._priority_workers.stop()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -178,8 +198,11 @@ class Acceptor:
     def _dispatch(self, waiting: _Waiting) -> None:
         del self._waiting[waiting]
         self._selector.unregister(waiting.sock)
-        if not self._workers.submit((waiting.sock, waiting.address, bytes(waiting.buffer))):
+        head = bytes(waiting.buffer)
+        workers = self._priority_workers if self._priority and self._priority(head) else self._workers
+        if not workers.submit((waiting.sock, waiting.address, head)):
             log.debug("every handler busy: 503 for %s", waiting.address)
+            self._refusals.count("busy")
             with contextlib.suppress(OSError):
                 waiting.sock.send(_BUSY)
             close_connection(waiting.sock)

@@ -1,31 +1,26 @@
 """The HTTP side: routes (``/``, metrics, ``/-/healthy``, ``/-/ready``), basic auth, a threaded TLS server.
 
 Basic auth and TLS follow the Prometheus exporter-toolkit web config (bcrypt hashes, TLS 1.2 or later,
-client certificates verified against ``client_ca_file``). Health and readiness never touch Anaplan.
+client certificates verified against ``client_ca_file``). Health and readiness never touch Anaplan. The
+password checks themselves, and their defence against floods, are in ``web_auth``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import errno
-import hashlib
-import hmac
 import io
 import logging
-import os
 import socket
 import ssl
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from types import MappingProxyType
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 from wsgiref.simple_server import WSGIRequestHandler
 
-import bcrypt
-
 from .connections import Acceptor, Limits, close_connection
+from .web_auth import BasicAuth, Verdict, authorization_header
+from .web_refusals import Refusals
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -38,7 +33,6 @@ READY_PATH = "/-/ready"
 _REALM = 'Basic realm="anaplan-exporter", charset="UTF-8"'
 _TEXT = "text/plain; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
-_CACHE_LIMIT = 256
 _CONNECTION_TIMEOUT = 30.0
 
 
@@ -64,66 +58,6 @@ def parse_listen_address(value: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-class BasicAuth:
-    """Checks ``Authorization: Basic`` against bcrypt hashes.
-
-    bcrypt is slow on purpose, so successful checks are remembered, keyed by an HMAC (with a per-process
-    random key) of the user and password: the cache never holds a password, and a scrape every 15 s does
-    not pay bcrypt's cost each time. Unknown users still pay one bcrypt check, so timing does not tell
-    which user names exist.
-    """
-
-    def __init__(self, users: Mapping[str, str]) -> None:
-        if not users:
-            raise ValueError("BasicAuth needs at least one user")
-        self._users = {user: hashed.encode("ascii") for user, hashed in users.items()}
-        self._decoy = next(iter(self._users.values()))
-        self._key = os.urandom(32)
-        self._verified: set[bytes] = set()
-        self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"BasicAuth(users={sorted(self._users)!r})"
-
-    def check(self, header: str | None) -> bool:
-        """True when ``header`` carries the password of a configured user."""
-        credentials = _decode_basic(header)
-        if credentials is None:
-            return False
-        user, password = credentials
-        fingerprint = hmac.new(self._key, user + b"\0" + password, hashlib.sha256).digest()
-        with self._lock:
-            if fingerprint in self._verified:
-                return True
-        hashed = self._users.get(user.decode("utf-8", "replace"))
-        try:
-            ok = (
-                bcrypt.checkpw(password, hashed if hashed is not None else self._decoy) and hashed is not None
-            )
-        except ValueError:  # malformed hash, or a password longer than bcrypt's 72 bytes
-            ok = False
-        if ok:
-            with self._lock:
-                if len(self._verified) >= _CACHE_LIMIT:
-                    self._verified.clear()
-                self._verified.add(fingerprint)
-        return ok
-
-
-def _decode_basic(header: str | None) -> tuple[bytes, bytes] | None:
-    if not header:
-        return None
-    scheme, _, encoded = header.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    user, colon, password = decoded.partition(b":")
-    return (user, password) if colon else None
-
-
 # --- routes ---
 
 
@@ -133,13 +67,13 @@ def make_app(
     is_ready: Callable[[], bool],
     landing_page: Callable[[str], str],
     telemetry_path: str = "/metrics",
-    basic_auth_users: Mapping[str, str] = MappingProxyType({}),
+    auth: BasicAuth | None = None,
 ) -> WSGIApplication:
     """The exporter's WSGI application; ``metrics_app`` is ``prometheus_client.make_wsgi_app(registry)``.
 
     ``landing_page`` gets the request's raw query string (the status page's filters) and returns HTML.
+    With ``auth``, every path needs basic auth; give the same ``auth`` to the ``WebServer``.
     """
-    auth = BasicAuth(basic_auth_users) if basic_auth_users else None
 
     def route(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
@@ -161,10 +95,27 @@ def make_app(
         return _respond(start_response, "404 Not Found", "Not found\n")
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if auth is not None and not auth.check(environ.get("HTTP_AUTHORIZATION")):
-            return _respond(
-                start_response, "401 Unauthorized", "Unauthorized\n", headers=[("WWW-Authenticate", _REALM)]
-            )
+        if auth is not None:
+            client = environ.get("REMOTE_ADDR", "")
+            verdict = auth.check(environ.get("HTTP_AUTHORIZATION"), client)
+            if verdict is Verdict.DENIED:
+                return _respond(
+                    start_response,
+                    "401 Unauthorized",
+                    "Unauthorized\n",
+                    headers=[("WWW-Authenticate", _REALM)],
+                )
+            if verdict is Verdict.LIMITED:
+                return _respond(
+                    start_response,
+                    "429 Too Many Requests",
+                    "Too many wrong credentials\n",
+                    headers=[("Retry-After", str(auth.retry_after(client)))],
+                )
+            if verdict is Verdict.BUSY:
+                return _respond(
+                    start_response, "503 Service Unavailable", "Busy\n", headers=[("Retry-After", "1")]
+                )
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "HEAD"):
             return _respond(
@@ -307,6 +258,8 @@ class WebServer:
 
     Connections are accepted by one thread and handed to at most ``limits.max_handlers`` handler threads
     once their request header has arrived (see ``connections``): idle or slow clients never hold a thread.
+    With ``auth`` (the app's), requests whose credentials it has verified before have handlers of their
+    own. Requests turned away are counted in ``refusals``.
     """
 
     def __init__(
@@ -318,6 +271,8 @@ class WebServer:
         tls_key_file: str | None = None,
         tls_client_ca_file: str | None = None,
         limits: Limits | None = None,
+        auth: BasicAuth | None = None,
+        refusals: Refusals | None = None,
     ) -> None:
         if bool(tls_cert_file) != bool(tls_key_file):
             raise ValueError("TLS needs both a certificate file and a key file")
@@ -328,6 +283,8 @@ class WebServer:
         self._listen_address = listen_address
         self._cert, self._key, self._client_ca = tls_cert_file, tls_key_file, tls_client_ca_file
         self._limits = limits or Limits()
+        self._auth = auth
+        self._refusals = refusals
         self._acceptor: Acceptor | None = None
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -367,7 +324,15 @@ class WebServer:
             finally:
                 close_connection(sock)
 
-        self._acceptor = Acceptor(listener, handle, ssl_context=context, limits=self._limits)
+        auth = self._auth
+        self._acceptor = Acceptor(
+            listener,
+            handle,
+            ssl_context=context,
+            limits=self._limits,
+            priority=None if auth is None else lambda head: auth.known_good(authorization_header(head)),
+            refusals=self._refusals,
+        )
         self._thread = threading.Thread(
             target=self._acceptor.serve, kwargs={"poll_interval": 0.1}, name="web-server", daemon=True
         )

@@ -61,10 +61,12 @@ def running_exporter(
     *extra_args: str,
     env: dict[str, str] | None = None,
     ready_timeout: float = 30.0,
+    ready_headers: dict[str, str] | None = None,
 ) -> Iterator[ExporterHandle]:
     """Run the exporter on a free loopback port until the block ends; wait until it is ready.
 
     The benchmarks raise ``ready_timeout`` for 10,000 objects; SIGTERM at the end, SIGKILL after 15 s.
+    ``ready_headers`` go with the readiness checks (an ``Authorization`` header when basic auth is on).
     """
     if isinstance(config, dict):
         path = tmp_path / "exporter.yml"
@@ -92,7 +94,7 @@ def running_exporter(
     handle = ExporterHandle(f"http://127.0.0.1:{port}", process, log_path)
     try:
         try:
-            wait_http(handle.url + "/-/ready", timeout=ready_timeout)
+            wait_http(handle.url + "/-/ready", timeout=ready_timeout, headers=ready_headers)
         except TimeoutError as exc:
             raise AssertionError(f"exporter not ready: {exc}\n{handle.logs()[-3000:]}") from None
         yield handle

@@ -16,13 +16,16 @@ def free_port() -> int:
         return port
 
 
-def wait_http(url: str, timeout: float = 15.0, expect_status: int = 200) -> None:
+def wait_http(
+    url: str, timeout: float = 15.0, expect_status: int = 200, headers: dict[str, str] | None = None
+) -> None:
     """Poll ``url`` until it answers ``expect_status``; raise TimeoutError with the last problem otherwise."""
     deadline = time.monotonic() + timeout
     last = "no attempt"
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            request = urllib.request.Request(url, headers=headers or {})
+            with urllib.request.urlopen(request, timeout=2) as response:
                 if response.status == expect_status:
                     return
                 last = f"HTTP {response.status}"

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
 from collections.abc import Callable, Iterator
 
+import bcrypt
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, make_wsgi_app
 
 from anaplan_exporter.connections import Limits
 from anaplan_exporter.web import WebServer, make_app
+from anaplan_exporter.web_auth import BasicAuth
 from support.net import http_get
 
 Start = Callable[..., WebServer]
@@ -129,3 +132,51 @@ def test_handler_threads_and_queue_are_capped(start: Start) -> None:
         release.set()
         for sock in busy + queued:
             sock.close()
+
+
+def test_known_good_credentials_have_handlers_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Password checks of unknown credentials fill every other handler and the queue; a scrape whose
+    credentials were verified before is still served at once."""
+    release = threading.Event()
+    held = threading.Semaphore(0)
+    real_checkpw = bcrypt.checkpw
+
+    def slow_checkpw(password: bytes, hashed: bytes) -> bool:
+        if password.startswith(b"slow"):
+            held.release()
+            release.wait(10)
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", slow_checkpw)
+    users = {"prometheus": bcrypt.hashpw(b"scrape-me", bcrypt.gensalt(rounds=4)).decode()}
+    auth = BasicAuth(users, max_checks=8)
+    registry = CollectorRegistry()
+    Gauge("demo_value", "A value for tests.", registry=registry).set(42)
+    app = make_app(make_wsgi_app(registry), is_ready=lambda: True, landing_page=lambda query: "", auth=auth)
+    server = WebServer(
+        app, "127.0.0.1:0", limits=Limits(max_handlers=3, priority_handlers=1, max_queued=1), auth=auth
+    )
+    server.start()
+    url = f"http://127.0.0.1:{server.port}/metrics"
+    good = {"Authorization": "Basic " + base64.b64encode(b"prometheus:scrape-me").decode()}
+    stuck: list[socket.socket] = []
+    try:
+        assert http_get(url, headers=good)[0] == 200  # verified once
+        for index in range(3):  # two checks hold the two other handlers, one waits in the queue
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            token = base64.b64encode(f"prometheus:slow-{index}".encode()).decode()
+            sock.sendall(f"GET /metrics HTTP/1.1\r\nAuthorization: Basic {token}\r\n\r\n".encode())
+            stuck.append(sock)
+            if index < 2:
+                assert held.acquire(timeout=10)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=2) as sock:
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nAuthorization: Basic c2xvdzp4\r\n\r\n")
+            assert _read_all(sock).startswith(b"HTTP/1.0 503")  # the other handlers are all taken
+        for _ in range(3):
+            status, body = http_get(url, timeout=5, headers=good)
+            assert status == 200 and "demo_value 42.0" in body
+    finally:
+        release.set()
+        for sock in stuck:
+            sock.close()
+        server.stop()
