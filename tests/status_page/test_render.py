@@ -8,6 +8,7 @@ import re
 import pytest
 
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
+from anaplan_exporter.polling.calendar_rhythm import WeeklySlots
 from anaplan_exporter.snapshot import ObjectRef, ObjectStatus, PollError, Snapshot, StepStatus
 from anaplan_exporter.status_page import (
     PageInfo,
@@ -352,3 +353,13 @@ def test_learned_rhythm_next_run_and_usual_duration() -> None:
     configured = dataclasses.replace(learned, ref=ref("Hourly", expected_every=86400.0))
     assert f"expected every 1 d, next run expected by {iso_time(NOW - 600 + 86400)}" in page(configured).text
     assert "usually every" not in page(OK).text and "next run expected" not in page(OK).text
+
+
+def test_a_learned_calendar_pattern_is_shown_in_words_with_its_next_slot() -> None:
+    monday = 1_796_018_400.0  # Monday 30 November 2026 06:00 UTC
+    slots = WeeklySlots((6 * 3600, 3 * 86400 + 6 * 3600))
+    task = dataclasses.replace(completed("T1", True), creation_time=monday)
+    learned = dataclasses.replace(OK, task=task, learned_pattern=slots)
+    cell = page(learned).rows[0].cells[1]
+    assert f"usually Mon, Thu 06:00 UTC, next run expected at {iso_time(monday + 3 * 86400)}" in cell
+    assert "usually every" not in cell

@@ -6,6 +6,7 @@ A row's class is its row status (``outcomes``), which the stylesheet colours.
 from __future__ import annotations
 
 from ..anaplan.models import ObjectType
+from ..polling.calendar_rhythm import describe, slot_after_run
 from ..snapshot import ObjectStatus
 from .markup import Links, badge, escape, when
 from .outcomes import CANCELLED, DOWN, FAILED, LABEL, NONE, RUNNING
@@ -93,12 +94,16 @@ def _rhythm(obj: ObjectStatus, now: float) -> str:
     facts = []
     configured = obj.ref.expected_every
     interval = configured if configured is not None else obj.learned_interval_seconds
+    created = obj.task.creation_time if obj.task is not None else None
     if interval is not None:
         how = "expected" if configured is not None else "usually"
         facts.append(f"{how} every {format_duration(interval)}")
-        created = obj.task.creation_time if obj.task is not None else None
         if created is not None:
             facts.append(f"next run expected by {when(created + interval, now)}")
+    elif obj.learned_pattern is not None:
+        facts.append(f"usually {escape(describe(obj.learned_pattern))}")
+        if created is not None:
+            facts.append(f"next run expected at {when(slot_after_run(obj.learned_pattern, created), now)}")
     if obj.usual_duration_seconds is not None:
         facts.append(f"usually takes {format_duration(obj.usual_duration_seconds)}")
     return f'<span class="small rhythm">{", ".join(facts)}</span>' if facts else ""
