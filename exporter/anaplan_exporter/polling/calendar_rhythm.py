@@ -126,8 +126,8 @@ def learn_pattern(times: Sequence[float]) -> tuple[Pattern, float] | None:
 
 
 def _learn_weekly(times: Sequence[float]) -> tuple[Pattern, float] | None:
-    if len(times) < MIN_RUNS:
-        return None
+    if len(times) < MIN_RUNS or times[-1] - times[0] < WEEK - JITTER:
+        return None  # too few runs, or too short a time for a slot to recur
     clusters: list[tuple[float, list[float]]] = []  # (reference time of week, offsets from it)
     weeks: list[set[int]] = []
     for at in reversed(times):  # the newest runs set the references
@@ -153,8 +153,9 @@ def _learn_weekly(times: Sequence[float]) -> tuple[Pattern, float] | None:
 
 
 def _learn_monthly(times: Sequence[float]) -> tuple[Pattern, float] | None:
-    if len(times) < MIN_MONTHS:
-        return None
+    months_spanned = (times[-1] - times[0]) / (28 * DAY) + 1 if times else 0
+    if len(times) < MIN_MONTHS or months_spanned < MIN_MONTHS or len(times) * REGULAR_SHARE > months_spanned:
+        return None  # too few runs, too short a time, or more runs than months for most to fit one a month
     reference = times[-1] % DAY
     offsets = [_offset(at % DAY, reference, DAY) for at in times]
     near = [o for o in offsets if abs(o) <= JITTER]

@@ -105,29 +105,32 @@ def learned_schedule(created: Iterable[float]) -> tuple[float | None, float | No
     pattern explains more of the runs, that pattern (then step and interval are None)."""
     times = sorted(set(created))
     step, interval = learned_cadence(times)
+    on_grid = _grid_share(times, step) if step is not None else 0.0
+    if on_grid == 1.0:
+        return step, interval, None  # every run on the interval's grid: no pattern can explain more
     found = learn_pattern(times)
-    if found is None:
+    if found is None or found[1] <= on_grid:
         return step, interval, None
-    pattern, share = found
-    if step is not None and _grid_share(times, step) >= share:
-        return step, interval, None
-    return None, None, pattern
+    return None, None, found[0]
 
 
 def _grid_share(times: list[float], step: float) -> float:
     """The share of the runs that lie on one grid of ``step`` (within ``JITTER``, or less for short steps).
 
     The step is refined over the whole window first, so that a median off by a few seconds does not add up
-    over thirty runs; the grid is the one through the run that puts the most runs on it."""
+    over thirty runs; the grid is placed where the most runs lie within ``2 x tolerance`` of each other."""
     slots = round((times[-1] - times[0]) / step)
     if slots >= 1:
         step = (times[-1] - times[0]) / slots
     tolerance = min(JITTER, TOLERANCE * step)
-    best = max(
-        sum(1 for at in times if abs((at - anchor + step / 2) % step - step / 2) <= tolerance)
-        for anchor in times
-    )
-    return best / len(times)
+    phases = sorted((at - times[0]) % step for at in times)
+    wrapped = phases + [p + step for p in phases]  # the grid is a circle: a window may wrap around
+    best, start = 0, 0
+    for end, phase in enumerate(wrapped):
+        while phase - wrapped[start] > 2 * tolerance:
+            start += 1
+        best = max(best, end - start + 1)
+    return min(best, len(times)) / len(times)
 
 
 def usual_duration(durations: Iterable[float]) -> float | None:
