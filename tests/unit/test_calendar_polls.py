@@ -66,3 +66,25 @@ def test_after_a_failed_run_the_success_is_due_since_the_last_success() -> None:
     status = tracker.status(now + 300)
     assert status.last_success_time == utc(2026, 11, 23, 6)
     assert status.success_due_time == utc(2026, 11, 26, 6)  # Thursday's: it failed
+
+
+def test_idle_polls_move_onto_the_grid_of_a_run_found_late() -> None:
+    """A job every 120 s with runs of a few seconds and no rhythm learned yet, idle interval 60 s: the poll
+    that finds a run already finished puts the next idle polls 5 s after its creation plus whole minutes, so
+    the following run (120 s after) is found 5 s after it starts, not a fixed 25 s late every time."""
+    polling = PollingConfig(idle_interval=60.0)
+    schedule = Schedule(polling.idle_interval)
+    api = FakeAnaplan()
+    api.add("118000000002", finished("R1", 1000.0))
+    tracker = ObjectTracker(ref())
+    key = tracker.ref.key
+    tracker.poll(api, 1010.0)
+    schedule_next_poll(schedule, key, tracker, polling, 1010.0)
+    assert schedule.next_due() == 1070.0  # the first poll sets no phase
+    api.add("118000000002", finished("R2", 1100.0))
+    tracker.poll(api, 1130.0)  # finds R2 30 s late
+    schedule_next_poll(schedule, key, tracker, polling, 1130.0)
+    assert schedule.next_due() == 1165.0  # 1100 + 5 + 60: the next runs come at 1220, 1340...
+    tracker.poll(api, 1165.0)  # nothing new: a plain idle interval keeps the phase
+    schedule_next_poll(schedule, key, tracker, polling, 1165.0)
+    assert schedule.next_due() == 1225.0

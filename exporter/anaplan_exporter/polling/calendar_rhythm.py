@@ -92,7 +92,8 @@ class MonthlyDay:
 
     @property
     def shortest_gap(self) -> float:
-        return 28.0 * DAY - DAY  # two month-end runs can be 27 days apart (31 March, then 27 April a Friday)
+        """A lower bound: last working days can be 26 days apart (Friday 31 January, Friday 26 February)."""
+        return 26.0 * DAY
 
 
 Pattern = WeeklySlots | MonthlyDay
