@@ -160,3 +160,10 @@ def test_the_rhythm_and_a_restored_rhythm_carry_the_pattern() -> None:
     assert Rhythm.of(times).pattern == MON_THU
     assert Rhythm.of().with_times(times).pattern == MON_THU
     assert Rhythm.of(times).with_duration(times[-1], 30.0).pattern == MON_THU
+
+
+def test_three_months_of_last_working_days_are_enough() -> None:
+    # The minimum: three months. Friday 29 January (the 30th and 31st are a weekend), Friday 26 February,
+    # Wednesday 31 March 2027.
+    times = [utc(2027, 1, 29, 18, 0), utc(2027, 2, 26, 18, 0), utc(2027, 3, 31, 18, 0)]
+    assert learned_schedule(times)[2] == MonthlyDay(LAST_WORKING_DAY, 18 * 3600)

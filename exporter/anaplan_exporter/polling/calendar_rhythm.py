@@ -92,8 +92,8 @@ class MonthlyDay:
 
     @property
     def shortest_gap(self) -> float:
-        """A lower bound: last working days can be 26 days apart (Friday 31 January, Friday 26 February)."""
-        return 26.0 * DAY
+        """Two slots are at least 28 days apart (31 January and 28 February; last working days too)."""
+        return 28.0 * DAY
 
 
 Pattern = WeeklySlots | MonthlyDay
@@ -154,7 +154,7 @@ def _learn_weekly(times: Sequence[float]) -> tuple[Pattern, float] | None:
 
 
 def _learn_monthly(times: Sequence[float]) -> tuple[Pattern, float] | None:
-    months_spanned = (times[-1] - times[0]) / (28 * DAY) + 1 if times else 0
+    months_spanned = (times[-1] - times[0]) / (28 * DAY) + 1 if times else 0  # at most (slots >= 28 d apart)
     if len(times) < MIN_MONTHS or months_spanned < MIN_MONTHS or len(times) * REGULAR_SHARE > months_spanned:
         return None  # too few runs, too short a time, or more runs than months for most to fit one a month
     reference = times[-1] % DAY

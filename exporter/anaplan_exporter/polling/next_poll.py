@@ -59,11 +59,12 @@ def idle_due(tracker: ObjectTracker, idle_interval: float, now: float) -> float:
     """``now + idle_interval``; after a poll that found a new run or saw one end, moved onto the grid of
     ``idle_interval`` through ``EXPECTED_RUN_DELAY`` after that run's creation.
 
-    The due time is the grid's point in ``[now + idle_interval / 2, now + 1.5 x idle_interval)``: one poll a
-    little early or late per run, idle polls ``idle_interval`` apart otherwise (and on average). Objects with
-    a learned rhythm are looked at after each slot instead, and keep plain idle polls."""
+    The due time is the grid's point in ``(now, now + idle_interval]``: never later than a plain idle poll, so
+    every object is still looked at within the idle interval; the cost is at most one earlier poll per new run
+    or run end. Plain idle polls after it keep the phase. Objects with a learned rhythm are looked at after
+    each slot instead, and keep plain idle polls."""
     created = tracker.newest_created
     if created is None or not tracker.newest_changed or tracker.rhythm_step is not None:
         return now + idle_interval
-    earliest = now + idle_interval / 2
-    return earliest + (created + EXPECTED_RUN_DELAY - earliest) % idle_interval
+    latest = now + idle_interval
+    return latest - (latest - created - EXPECTED_RUN_DELAY) % idle_interval
