@@ -252,6 +252,15 @@ FAMILIES: tuple[Family, ...] = (
         lambda obj: _one(obj.learned_interval_seconds),
     ),
     Family(
+        "anaplan_task_success_due_timestamp_seconds",
+        "When a success of the object is next due by the calendar pattern learned from its recent runs "
+        "(e.g. Mon and Thu 06:00 UTC, the last working day): the first slot after its newest success; "
+        "absent without such a pattern.",
+        "gauge",
+        (),
+        lambda obj: _one(obj.success_due_time),
+    ),
+    Family(
         "anaplan_task_usual_duration_seconds",
         "90th percentile of the durations of the object's recent finished runs; absent with fewer than 5.",
         "gauge",

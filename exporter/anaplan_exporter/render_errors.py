@@ -25,7 +25,7 @@ _MAX_REMEMBERED = 10_000
 _MAX_MESSAGE = 200
 
 
-def describe(obj: ObjectStatus) -> str:
+def describe_object(obj: ObjectStatus) -> str:
     """``name (object_type object_id)`` of ``obj``, or a stand-in when even that cannot be read."""
     try:
         ref = obj.ref
@@ -60,7 +60,7 @@ class RenderErrors:
     def failed(self, page: str, obj: ObjectStatus, exc: BaseException) -> None:
         """One object of one scrape or page view could not be rendered."""
         self.counter.labels(page).inc()
-        what = describe(obj)
+        what = describe_object(obj)
         now = self._clock()
         with self._lock:
             last = self._logged.get((page, what))

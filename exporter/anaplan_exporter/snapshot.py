@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .anaplan.models import ImportRowCounts, ObjectType, Task
+from .polling.calendar_rhythm import Pattern
 
 COMPLETION_RESULTS = ("success", "failure", "cancelled")
 ERROR_REASONS = (
@@ -104,6 +105,12 @@ class ObjectStatus:
     """The object's usual interval between runs, learned from its recent runs (``polling/rhythm.py``)."""
     usual_duration_seconds: float | None = None
     """A high quantile of the durations of its recent finished runs."""
+    learned_pattern: Pattern | None = None
+    """The calendar pattern of its runs (Mon and Thu 06:00 UTC), where one explains them better than an
+    interval."""
+    success_due_time: float | None = None
+    """When a success is next due by that pattern: the first slot after the newest success (after the newest
+    run while none is on record)."""
 
 
 @dataclass(frozen=True, slots=True)

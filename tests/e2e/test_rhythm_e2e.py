@@ -18,6 +18,7 @@ from anaplan_exporter.polling.state import decode
 from anaplan_exporter.simulator.scenario import DEFAULT_SCENARIO
 from support.binaries import find_binary
 from support.exporter import ExporterHandle, running_exporter, simulator_config
+from support.net import http_get
 from support.simulator import running_simulator
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.e2e
 SCENARIO = DEFAULT_SCENARIO.with_name("rhythm-scenario.yml")
 WS = "8a8b8c8d8e8f8g8i"
 MODEL = "9C1E5D0F3B2A4C6E8D0F1A2B3C4D5E6F"
-HOURLY, WEEKDAY, DAILY = "118000000011", "118000000012", "112000000021"
+HOURLY, WEEKDAY, DAILY, TWICE = "118000000011", "118000000012", "112000000021", "118000000013"
 STOPPED, QUICK, MANUAL = "116000000021", "116000000022", "117000000021"
 HOUR, DAY = 3600.0, 86400.0
 
@@ -76,6 +77,18 @@ def test_learned_intervals_and_usual_duration_on_the_simulator(tmp_path: Path) -
             created = _gauge(exporter, "anaplan_task_created_timestamp_seconds")
             assert time.time() - created[STOPPED] > 10 * HOUR  # overdue by any measure
 
+            # Mondays and Thursdays: no interval, but a pattern; a success is next due in the slot after the
+            # newest run (all runs succeed), on the next Monday or Thursday at the same minute of the day.
+            due = _gauge(exporter, "anaplan_task_success_due_timestamp_seconds")
+            assert due.keys() == {TWICE}
+            slot = created[TWICE] // 60 * 60  # a slot is its earliest start, to the minute
+            assert due[TWICE] - slot in (3 * DAY, 4 * DAY)
+            assert time.gmtime(due[TWICE]).tm_wday in (0, 3)
+            assert time.gmtime(created[TWICE]).tm_wday in (0, 3)
+            clock = time.strftime("%H:%M", time.gmtime(created[TWICE]))
+            status, page = http_get(exporter.url + "/")
+            assert status == 200 and f"usually Mon, Thu {clock} UTC, next run expected at" in page
+
             # The hourly process's statuses carry Anaplan's duration (20 s); every history run succeeded, so
             # the look back reads up to 25 of them, a few per poll: enough for a usual duration soon.
             _wait(
@@ -98,7 +111,7 @@ def test_learned_intervals_and_usual_duration_on_the_simulator(tmp_path: Path) -
                 "the state file with what was learned",
                 lambda: (
                     state.exists()
-                    and len(decode(state.read_bytes())) == 6
+                    and len(decode(state.read_bytes())) == 7
                     and any(
                         key[3] == HOURLY and entry.rhythm.usual_duration is not None
                         for key, entry in decode(state.read_bytes()).items()

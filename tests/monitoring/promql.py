@@ -27,6 +27,7 @@ CONTRACT_METRICS = frozenset(
         "anaplan_task_expected_interval_seconds",
         "anaplan_task_max_duration_seconds",
         "anaplan_task_learned_interval_seconds",
+        "anaplan_task_success_due_timestamp_seconds",
         "anaplan_task_usual_duration_seconds",
         "anaplan_target_up",
         "anaplan_poll_errors_total",

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from anaplan_exporter.anaplan.models import ObjectType
-from anaplan_exporter.polling.rhythm import learned_interval
+from anaplan_exporter.polling.calendar_rhythm import DAY_NAMES, WeeklySlots
+from anaplan_exporter.polling.rhythm import learned_interval, learned_schedule
 from anaplan_exporter.simulator.engine import Engine
 from anaplan_exporter.simulator.scenario import (
     DEFAULT_SCENARIO,
@@ -150,16 +151,22 @@ def test_rhythm_scenario_learns_what_it_says() -> None:
         "Hourly Refresh": HOUR,
         "Daily Load": DAY,
         "Weekday Close": 3 * DAY,
+        "Twice Weekly": None,
         "Stopped Feed": HOUR,
         "Quick Stop": 20.0,
         "Manual Upload": None,
     }
     learned = {
-        obj.name: learned_interval(created(eng, obj, T0 + 120)[-30:])
+        obj.name: learned_schedule(created(eng, obj, T0 + 120)[-30:])
         for obj in model.objects
         if obj.schedule is not None
     }
-    assert learned == expected
+    assert {name: interval for name, (_, interval, _) in learned.items()} == expected
+    patterns = {name: pattern for name, (_, _, pattern) in learned.items() if pattern is not None}
+    assert list(patterns) == ["Twice Weekly"]
+    slots = patterns["Twice Weekly"]
+    assert isinstance(slots, WeeklySlots)
+    assert [DAY_NAMES[int(slot // DAY)] for slot in slots.slots] == ["Mon", "Thu"]
     stopped = model.by_id["116000000021"]
     assert max(created(eng, stopped, T0 + DAY)) < T0 - 10 * HOUR
     quick = model.by_id["116000000022"]

@@ -9,6 +9,7 @@ import pytest
 
 from anaplan_exporter.anaplan.auth_backoff import AuthRefusal
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
+from anaplan_exporter.polling.calendar_rhythm import WeeklySlots
 from anaplan_exporter.snapshot import ObjectRef, ObjectStatus, PollError, Snapshot, StepStatus
 from anaplan_exporter.status_page import (
     PageInfo,
@@ -368,3 +369,13 @@ def test_a_refused_login_says_when_the_next_attempt_is() -> None:
     assert "next attempt at 00:53:20 UTC (now)" in PageText(html).text
     assert "HTTP 401: &lt;b&gt;" in html  # escaped, not markup
     assert "Authentication no refusal" in page().text
+
+
+def test_a_learned_calendar_pattern_is_shown_in_words_with_its_next_slot() -> None:
+    monday = 1_796_018_400.0  # Monday 30 November 2026 06:00 UTC
+    slots = WeeklySlots((6 * 3600, 3 * 86400 + 6 * 3600))
+    task = dataclasses.replace(completed("T1", True), creation_time=monday)
+    learned = dataclasses.replace(OK, task=task, learned_pattern=slots)
+    cell = page(learned).rows[0].cells[1]
+    assert f"usually Mon, Thu 06:00 UTC, next run expected at {iso_time(monday + 3 * 86400)}" in cell
+    assert "usually every" not in cell

@@ -95,12 +95,18 @@ def test_idle_objects_wait_for_the_idle_interval_and_active_ones_get_5s_polls() 
     clock.now += 30
     poller.tick()
     assert api.list_calls == 4  # both idle now
+    clock.now = 1054.0
+    poller.tick()
+    assert api.list_calls == 4
+    clock.now = 1055.0
+    poller.tick()
+    # The process: on the idle grid of its run (created at 990, looked at 5 s after 990 + 60), not 60 s after
+    # the check that saw the run end at 1010 (which would lock the idle poll into phase with the job).
+    assert api.list_calls == 5
     clock.now = 1060.0
     poller.tick()
-    assert api.list_calls == 5  # the action, idle since its poll at 1000
-    clock.now = 1070.0
-    poller.tick()
-    assert api.list_calls == 6  # the process: 60 s after its own last poll at 1010, no global round
+    assert api.list_calls == 6  # the action, idle since its poll at 1000: no global round
+    assert poller.next_due() == 1115.0  # the process keeps its grid
     process = next(o for o in poller.snapshot.objects if o.ref.object_id == "118000000002")
     assert process.completions["success"] == 1
 

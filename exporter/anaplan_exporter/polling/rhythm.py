@@ -19,6 +19,11 @@ The interval estimator, for creation times ``t1 < t2 < ... < tn`` (at least ``MI
 Irregular objects (manual runs, or schedules whose gaps are not multiples of one interval, such as
 Mondays and Thursdays) have no learned interval.
 
+Schedules that are not one interval (Mondays and Thursdays at 06:00, the last working day of the month) are
+learned as a calendar ``pattern`` (``calendar_rhythm.py``). The simplest model that explains the runs wins:
+the fixed interval when at least as many runs lie on its grid (within ``JITTER``) as fit the pattern, so a
+daily or weekday job keeps its interval; otherwise the pattern, and then there is no step or interval.
+
 The learned step is ``base`` itself (for a regular rhythm): the slot grid on which runs are created. A weekday
 job's step is one day while its interval is three, so the poller can look just after each slot up to the
 interval (Saturday, Sunday, Monday after a Friday run) rather than only after a weekend.
@@ -37,6 +42,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 from statistics import median
+
+from .calendar_rhythm import JITTER, Pattern, learn_pattern
 
 KEEP = 30
 """Creation times and durations kept per object (the newest ones)."""
@@ -93,6 +100,39 @@ def learned_cadence(created: Iterable[float]) -> tuple[float | None, float | Non
     return float(base), float(median(fits[max(recurring)]))
 
 
+def learned_schedule(created: Iterable[float]) -> tuple[float | None, float | None, Pattern | None]:
+    """``(step, interval, pattern)``: the fixed interval (see :func:`learned_cadence`) or, when a calendar
+    pattern explains more of the runs, that pattern (then step and interval are None)."""
+    times = sorted(set(created))
+    step, interval = learned_cadence(times)
+    on_grid = _grid_share(times, step) if step is not None else 0.0
+    if on_grid == 1.0:
+        return step, interval, None  # every run on the interval's grid: no pattern can explain more
+    found = learn_pattern(times)
+    if found is None or found[1] <= on_grid:
+        return step, interval, None
+    return None, None, found[0]
+
+
+def _grid_share(times: list[float], step: float) -> float:
+    """The share of the runs that lie on one grid of ``step`` (within ``JITTER``, or less for short steps).
+
+    The step is refined over the whole window first, so that a median off by a few seconds does not add up
+    over thirty runs; the grid is placed where the most runs lie within ``2 x tolerance`` of each other."""
+    slots = round((times[-1] - times[0]) / step)
+    if slots >= 1:
+        step = (times[-1] - times[0]) / slots
+    tolerance = min(JITTER, TOLERANCE * step)
+    phases = sorted((at - times[0]) % step for at in times)
+    wrapped = phases + [p + step for p in phases]  # the grid is a circle: a window may wrap around
+    best, start = 0, 0
+    for end, phase in enumerate(wrapped):
+        while phase - wrapped[start] > 2 * tolerance:
+            start += 1
+        best = max(best, end - start + 1)
+    return min(best, len(times)) / len(times)
+
+
 def usual_duration(durations: Iterable[float]) -> float | None:
     """A high quantile of the durations of recent finished runs, or None with too few of them."""
     values = sorted(durations)
@@ -120,6 +160,8 @@ class Rhythm:
     usual_duration: float | None
     step: float | None = None
     """The slot grid runs are created on (see :func:`learned_cadence`); None without a regular rhythm."""
+    pattern: Pattern | None = None
+    """The calendar pattern of the runs, where one explains them better than a fixed interval."""
 
     @classmethod
     def of(cls, created: Iterable[float] = (), durations: Iterable[tuple[float, float]] = ()) -> Rhythm:
@@ -127,16 +169,24 @@ class Rhythm:
         times = array("d", sorted(set(created))[-KEEP:])
         pairs = sorted(dict(durations).items())[-KEEP:]
         values = array("d", (seconds for _, seconds in pairs))
-        step, interval = learned_cadence(times)
-        return cls(times, array("d", (at for at, _ in pairs)), values, interval, usual_duration(values), step)
+        step, interval, pattern = learned_schedule(times)
+        return cls(
+            times,
+            array("d", (at for at, _ in pairs)),
+            values,
+            interval,
+            usual_duration(values),
+            step,
+            pattern,
+        )
 
     def with_times(self, seen: Iterable[float]) -> Rhythm:
         """With more creation times (those already kept, or older than a full window, change nothing)."""
         times = array("d", sorted(set(self.created).union(seen))[-KEEP:])
         if times == self.created:
             return self
-        step, interval = learned_cadence(times)
-        return Rhythm(times, self.finished, self.durations, interval, self.usual_duration, step)
+        step, interval, pattern = learned_schedule(times)
+        return Rhythm(times, self.finished, self.durations, interval, self.usual_duration, step, pattern)
 
     def with_duration(self, created: float, seconds: float) -> Rhythm:
         """With the duration of one more finished run (created at ``created``)."""
@@ -149,7 +199,9 @@ class Rhythm:
         values.insert(at, seconds)
         if len(times) > KEEP:
             del times[0], values[0]
-        return Rhythm(self.created, times, values, self.interval, usual_duration(values), self.step)
+        return Rhythm(
+            self.created, times, values, self.interval, usual_duration(values), self.step, self.pattern
+        )
 
 
 EMPTY = Rhythm.of()

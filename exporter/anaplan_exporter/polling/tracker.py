@@ -30,6 +30,7 @@ from typing import Protocol
 from ..anaplan.errors import AnaplanError, AnaplanStoppedError
 from ..anaplan.models import ObjectType, Task, TaskState, TaskSummary
 from ..snapshot import ObjectRef, ObjectStatus, PollError
+from .calendar_rhythm import slot_after_run
 from .completion_ledger import (
     FORGET_COUNTED_AFTER,
     HISTORY_FETCHES_PER_POLL,
@@ -104,6 +105,8 @@ class ObjectTracker:
         self._status_steps: Mapping[str, str] | None = None
         self._last_poll: float | None = None
         self._last_error: PollError | None = None
+        self._newest_changed = False
+        """True when the last poll found a new newest run or saw it finish (not on the first poll)."""
         self._rhythm = NO_RHYTHM
         self._rhythm_from: str | None = None
         """The newest listed task when the rhythm last took in a task list (a new run lists again)."""
@@ -129,21 +132,39 @@ class ObjectTracker:
         return self._newest.creation_time if self.active and self._newest is not None else None
 
     @property
+    def newest_created(self) -> float | None:
+        """Creation time of the newest run, None before one is seen."""
+        return self._newest.creation_time if self._newest is not None else None
+
+    @property
+    def newest_changed(self) -> bool:
+        """True when the last poll found a new newest run or saw it finish (never on the first poll)."""
+        return self._newest_changed
+
+    @property
     def learned_interval(self) -> float | None:
         """The usual interval between the object's runs, learned from their creation times."""
         return self._rhythm.interval
 
     @property
     def rhythm_step(self) -> float | None:
-        """The slot grid of the object's runs (a day for a weekday job whose interval is three days)."""
-        return self._rhythm.step
+        """The slot grid of the object's runs (a day for a weekday job whose interval is three days); for a
+        calendar pattern, the shortest time between two of its slots."""
+        pattern = self._rhythm.pattern
+        return pattern.shortest_gap if pattern is not None else self._rhythm.step
 
     def next_slot_after(self, moment: float) -> float | None:
         """The first slot of the learned rhythm after ``moment`` at which a run may be created, counting the
         slots a schedule skips (a weekday job's Saturday and Sunday) up to one learned interval after the
-        newest run; None without a rhythm or once that interval has passed (the run is late)."""
+        newest run; None without a rhythm or once that interval has passed (the run is late). A calendar
+        pattern's slots are all expected: the next one after ``moment`` (and after the newest run's)."""
         step, interval, newest = self._rhythm.step, self._rhythm.interval, self._newest
-        if step is None or interval is None or newest is None or newest.creation_time is None:
+        if newest is None or newest.creation_time is None:
+            return None
+        pattern = self._rhythm.pattern
+        if pattern is not None:
+            return max(pattern.next_after(moment), slot_after_run(pattern, newest.creation_time))
+        if step is None or interval is None:
             return None
         slots = max(1, math.floor((moment - newest.creation_time) / step) + 1)
         if slots * step > interval + TOLERANCE * step:
@@ -207,6 +228,7 @@ class ObjectTracker:
         """One poll; True on success. On failure the last good state stays and the error is counted."""
         self._status = None
         self._last_poll = now
+        self._newest_changed = False
         try:
             self._poll(client, now)
         except AnaplanStoppedError:
@@ -286,6 +308,10 @@ class ObjectTracker:
             if self._seen_running == newest.task_id and self._finished_at is not None:
                 measured = self._finished_at - newest.creation_time
             self._learn_duration(newest, measured)
+        before = self._newest
+        self._newest_changed = before is not None and (
+            before.task_id != newest.task_id or before.state.terminal != newest.state.terminal
+        )
         self._newest = newest
         if newest.result is not None:
             self._with_result = newest
@@ -301,6 +327,14 @@ class ObjectTracker:
         if duration is None or not duration >= 0:  # also refuses NaN
             return
         self._rhythm = self._rhythm.with_duration(round(task.creation_time), round(duration, 3))
+
+    def _success_due(self) -> float | None:
+        """The first slot of the calendar pattern after the newest success (or run, with none on record)."""
+        pattern, newest = self._rhythm.pattern, self._newest
+        since = self._ledger.last_success
+        if since is None and newest is not None:
+            since = newest.creation_time
+        return slot_after_run(pattern, since) if pattern is not None and since is not None else None
 
     # -- output ---------------------------------------------------------------------------------------
 
@@ -334,5 +368,7 @@ class ObjectTracker:
             last_error=self._last_error,
             learned_interval_seconds=self._rhythm.interval,
             usual_duration_seconds=self._rhythm.usual_duration,
+            learned_pattern=self._rhythm.pattern,
+            success_due_time=self._success_due(),
         )
         return self._status

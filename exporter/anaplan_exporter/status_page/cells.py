@@ -6,7 +6,8 @@ A row's class is its row status (``outcomes``), which the stylesheet colours.
 from __future__ import annotations
 
 from ..anaplan.models import ObjectType
-from ..render_errors import describe, problem
+from ..polling.calendar_rhythm import describe, slot_after_run
+from ..render_errors import describe_object, problem
 from ..snapshot import ObjectStatus
 from .markup import Links, badge, escape, when
 from .outcomes import CANCELLED, DOWN, FAILED, LABEL, NONE, RUNNING, UNKNOWN
@@ -39,7 +40,8 @@ def row(obj: ObjectStatus, outcome: str, health: str, now: float, links: Links) 
 def unreadable_row(obj: ObjectStatus, exc: BaseException) -> str:
     """The row of an object whose data could not be drawn: who it is and what went wrong, on one line."""
     return (
-        f'<tr class="{UNKNOWN} unreadable"><td colspan="6"><b class="name">{escape(describe(obj))}</b>: '
+        f'<tr class="{UNKNOWN} unreadable"><td colspan="6">'
+        f'<b class="name">{escape(describe_object(obj))}</b>: '
         f'this row could not be shown <span class="small muted">({escape(problem(exc))}; see the '
         "exporter's log)</span></td></tr>"
     )
@@ -103,12 +105,16 @@ def _rhythm(obj: ObjectStatus, now: float) -> str:
     facts = []
     configured = obj.ref.expected_every
     interval = configured if configured is not None else obj.learned_interval_seconds
+    created = obj.task.creation_time if obj.task is not None else None
     if interval is not None:
         how = "expected" if configured is not None else "usually"
         facts.append(f"{how} every {format_duration(interval)}")
-        created = obj.task.creation_time if obj.task is not None else None
         if created is not None:
             facts.append(f"next run expected by {when(created + interval, now)}")
+    elif obj.learned_pattern is not None:
+        facts.append(f"usually {escape(describe(obj.learned_pattern))}")
+        if created is not None:
+            facts.append(f"next run expected at {when(slot_after_run(obj.learned_pattern, created), now)}")
     if obj.usual_duration_seconds is not None:
         facts.append(f"usually takes {format_duration(obj.usual_duration_seconds)}")
     return f'<span class="small rhythm">{", ".join(facts)}</span>' if facts else ""
