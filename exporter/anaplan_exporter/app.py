@@ -11,14 +11,14 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 from . import __version__
 from .anaplan.client import AnaplanClient
-from .config import Config, ConfigError
-from .exposition import make_metrics_app
-from .metrics import ApiStats, SnapshotCollector
+from .config.file import Config, ConfigError
 from .polling.poller import Poller
 from .polling.state import StateStore
 from .reload import ReloadStats, restart_needed
-from .status_page import PageInfo, render_status_page
-from .web import WebServer, make_app
+from .serving.exposition import make_metrics_app
+from .serving.metrics import ApiStats, SnapshotCollector
+from .serving.status_page import PageInfo, render_status_page
+from .serving.web import WebServer, make_app
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from prometheus_client import generate_latest
 
 from . import __version__
 from .app import Exporter
-from .config import Config, ConfigError, apply_web_config_file, load_config
+from .config.file import Config, ConfigError, apply_web_config_file, load_config
 from .demo import DEMO_LISTEN_ADDRESS, DemoSimulator, demo_config, start_demo_simulator
 from .logs import LEVELS, setup_logging
 from .polling.sharding import parse_shard
-from .web import WebServerError, parse_listen_address, server_ssl_context
+from .serving.web import WebServerError, parse_listen_address, server_ssl_context
 
 log = logging.getLogger("anaplan_exporter")
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from anaplan_exporter.config import ConfigError, apply_web_config_file, load_config
+from anaplan_exporter.config.file import ConfigError, apply_web_config_file, load_config
 
 from .conftest import MINIMAL
 

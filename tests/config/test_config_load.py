@@ -11,7 +11,7 @@ import yaml
 from anaplan_exporter.anaplan.auth import BasicCredentials
 from anaplan_exporter.anaplan.client import ClientSettings
 from anaplan_exporter.anaplan.models import ObjectType
-from anaplan_exporter.config import (
+from anaplan_exporter.config.file import (
     Config,
     DurationPolicy,
     ObjectSelection,

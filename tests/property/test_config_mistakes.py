@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from anaplan_exporter.config import ConfigError, load_config, parse_config
+from anaplan_exporter.config.file import ConfigError, load_config, parse_config
 
 from .test_config import ENVIRON, MINIMAL, PASSWORD
 

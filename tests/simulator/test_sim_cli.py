@@ -12,8 +12,8 @@ from pathlib import Path
 
 import requests
 
-from anaplan_exporter.simulator.scenario import parse_scenario
-from anaplan_exporter.simulator.server import serve_in_thread
+from anaplan_simulator.scenario import parse_scenario
+from anaplan_simulator.server import serve_in_thread
 from support.simulator import running_simulator
 
 
@@ -39,7 +39,7 @@ def test_bad_scenario_exits_2_with_a_one_line_error(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "anaplan_exporter.simulator",
+            "anaplan_simulator",
             "--scenario",
             str(scenario),
             "--listen",

@@ -11,8 +11,8 @@ import pytest
 
 from anaplan_exporter.anaplan.models import ObjectType
 from anaplan_exporter.polling.rhythm import learned_interval
-from anaplan_exporter.simulator.engine import Engine
-from anaplan_exporter.simulator.scenario import (
+from anaplan_simulator.engine import Engine
+from anaplan_simulator.scenario import (
     DEFAULT_SCENARIO,
     ScenarioError,
     SimModel,

@@ -8,14 +8,14 @@ import re
 import pytest
 
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
-from anaplan_exporter.snapshot import ObjectRef, ObjectStatus, PollError, Snapshot, StepStatus
-from anaplan_exporter.status_page import (
+from anaplan_exporter.serving.status_page import (
     PageInfo,
     format_duration,
     iso_time,
     relative_time,
     render_status_page,
 )
+from anaplan_exporter.snapshot import ObjectRef, ObjectStatus, PollError, Snapshot, StepStatus
 from support.pagetext import PageText
 
 NOW = 1_796_000_000.0  # 2026-11-30T00:53:20Z

@@ -75,14 +75,14 @@ def _read_first_line(process: subprocess.Popen[str], timeout: float) -> str:
 def running_simulator(
     scenario: Path | dict[str, Any] | None = None, tmp_path: Path | None = None
 ) -> Iterator[SimulatorHandle]:
-    """Run ``python -m anaplan_exporter.simulator`` on 127.0.0.1:0 until the block ends.
+    """Run ``python -m anaplan_simulator`` on 127.0.0.1:0 until the block ends.
 
     ``scenario`` is a YAML file, a mapping (written to ``tmp_path``), or None for the packaged default.
     Fails the test with the simulator's stderr if it does not start or dies before the block ends.
     """
     with ExitStack() as stack:
         workdir = tmp_path or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="anaplan-sim-")))
-        args = [sys.executable, "-m", "anaplan_exporter.simulator", "--listen", "127.0.0.1:0"]
+        args = [sys.executable, "-m", "anaplan_simulator", "--listen", "127.0.0.1:0"]
         if isinstance(scenario, dict):
             scenario_file = workdir / "scenario.yml"
             scenario_file.write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from anaplan_exporter.app import Exporter
-from anaplan_exporter.config import Config, ConfigError, parse_config
+from anaplan_exporter.config.file import Config, ConfigError, parse_config
 from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.reload import restart_needed
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from anaplan_exporter.anaplan.models import ImportRowCounts, TaskResult
-from anaplan_exporter.config_source import ConfigError
+from anaplan_exporter.config.source import ConfigError
 from anaplan_exporter.polling.state import StateFileError, StateStore, decode
 from anaplan_exporter.polling.tracker import ObjectTracker
 
@@ -293,9 +293,9 @@ def test_a_crash_while_saving_leaves_the_previous_file_whole(
 
 
 def test_demo_mode_keeps_its_state_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    from anaplan_exporter.config import STATE_PATH_ENV
+    from anaplan_exporter.config.file import STATE_PATH_ENV
     from anaplan_exporter.demo import DemoSimulator, demo_config
-    from anaplan_exporter.simulator.scenario import load_scenario
+    from anaplan_simulator.scenario import load_scenario
 
     monkeypatch.setenv(STATE_PATH_ENV, "/var/lib/anaplan-exporter/state.json")  # as in the image
     simulator = DemoSimulator("http://127.0.0.1:1", load_scenario(), threading.Thread(), object())

@@ -13,7 +13,7 @@ import bcrypt
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, make_wsgi_app
 
-from anaplan_exporter.web import BasicAuth, WebServer, WebServerError, make_app
+from anaplan_exporter.serving.web import BasicAuth, WebServer, WebServerError, make_app
 from support.net import http_get
 
 Start = Callable[..., WebServer]

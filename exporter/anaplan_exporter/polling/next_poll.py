@@ -4,7 +4,7 @@ after the next slot of its learned rhythm, so that a scheduled run shows within 
 
 from __future__ import annotations
 
-from ..config import PollingConfig
+from ..config.file import PollingConfig
 from .schedule import Schedule, Urgency
 from .tracker import ObjectTracker
 from .watched import Key

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..anaplan.models import ImportRowCounts, Task, TaskResult, TaskState
-from ..config_source import ConfigError
+from ..config.source import ConfigError
 from .rhythm import Rhythm
 from .tracker import ObjectTracker, TrackerState
 

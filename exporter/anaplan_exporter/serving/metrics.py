@@ -22,8 +22,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .anaplan.models import TaskState
-from .snapshot import COMPLETION_RESULTS, ERROR_REASONS, ObjectStatus, Snapshot, StepStatus
+from ..anaplan.models import TaskState
+from ..snapshot import COMPLETION_RESULTS, ERROR_REASONS, ObjectStatus, Snapshot, StepStatus
 
 OBJECT_LABELS = (
     "workspace_id",

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from ..anaplan.models import ObjectType
+from anaplan_exporter.anaplan.models import ObjectType
+
 from .scenario_schedule import RHYTHM_KEYS, SCHEDULE_KEYS, parse_outcomes, parse_schedule
 from .scenario_types import Outcome, RowCounts, Schedule, SimObject, Step
 from .validate import Node

@@ -12,8 +12,8 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .config_source import Section, describe
-from .web import parse_listen_address
+from ..serving.web import parse_listen_address
+from .source import Section, describe
 
 WEB_KEYS = ("listen_address", "telemetry_path", "tls_server_config", "basic_auth_users")
 _RESERVED_PATHS = ("/", "/-/healthy", "/-/ready")

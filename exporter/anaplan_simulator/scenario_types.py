@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..anaplan.models import ObjectType
+from anaplan_exporter.anaplan.models import ObjectType
+
 from .faults import FaultSettings
 
 DEFAULT_TOKEN_LIFETIME = 2100.0  # 35 minutes, as Anaplan

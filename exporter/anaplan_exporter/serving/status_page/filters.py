@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode
 
-from ..anaplan.models import ObjectType
-from ..snapshot import ObjectStatus
+from ...anaplan.models import ObjectType
+from ...snapshot import ObjectStatus
 from .outcomes import CANCELLED, DOWN, FAILED, NONE, RUNNING, SUCCEEDED, UNKNOWN
 
 DEFAULT_REFRESH = 30

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ..anaplan.models import ObjectType
-from ..snapshot import Snapshot
+from ...anaplan.models import ObjectType
+from ...snapshot import Snapshot
 from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters
 from .markup import Links, badge, escape, when
 from .outcomes import DOWN, FAILED, RUNNING

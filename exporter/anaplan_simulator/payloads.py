@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..anaplan.models import ObjectType, TaskState
+from anaplan_exporter.anaplan.models import ObjectType, TaskState
+
 from .engine import Run, RunView, StepRun
 from .scenario import Outcome, RowCounts, SimModel, SimObject, SimWorkspace
 

@@ -13,8 +13,8 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .anaplan.models import ObjectType
-from .config_source import Context, Section, YamlInt, describe
+from ..anaplan.models import ObjectType
+from .source import Context, Section, YamlInt, describe
 
 
 @dataclass(frozen=True)

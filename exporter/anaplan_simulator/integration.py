@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from ..anaplan.models import ObjectType
+from anaplan_exporter.anaplan.models import ObjectType
+
 from . import payloads
 from .response import Response, error_response
 from .routes import KINDS, segments, split_model_path

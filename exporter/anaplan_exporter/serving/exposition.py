@@ -22,8 +22,8 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from ..snapshot import ObjectRef, Snapshot
 from .metrics import FAMILIES, OBJECT_LABELS, Family, SnapshotCollector, exporter_families
-from .snapshot import ObjectRef, Snapshot
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -12,9 +12,9 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from .anaplan.client import MIN_RESPONSE_SIZE, ClientSettings
-from .anaplan.errors import AnaplanConfigurationError
-from .config_source import Section, describe
+from ..anaplan.client import MIN_RESPONSE_SIZE, ClientSettings
+from ..anaplan.errors import AnaplanConfigurationError
+from .source import Section, describe
 
 ANAPLAN_KEYS = (
     "api_url",

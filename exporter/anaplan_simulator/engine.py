@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..anaplan.models import ObjectType, TaskState
+from anaplan_exporter.anaplan.models import ObjectType, TaskState
+
 from .scenario import Outcome, Scenario, Schedule, SimModel, SimObject, SimWorkspace, Step
 
 Clock = Callable[[], float]

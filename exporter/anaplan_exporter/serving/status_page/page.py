@@ -5,7 +5,7 @@ Problems sort first and at most ``info.max_rows`` rows are drawn, which bounds t
 
 from __future__ import annotations
 
-from ..snapshot import ObjectStatus, Snapshot
+from ...snapshot import ObjectStatus, Snapshot
 from . import sections
 from .cells import row
 from .filters import Filters, matches

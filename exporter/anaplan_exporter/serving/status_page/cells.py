@@ -5,8 +5,8 @@ A row's class is its row status (``outcomes``), which the stylesheet colours.
 
 from __future__ import annotations
 
-from ..anaplan.models import ObjectType
-from ..snapshot import ObjectStatus
+from ...anaplan.models import ObjectType
+from ...snapshot import ObjectStatus
 from .markup import Links, badge, escape, when
 from .outcomes import CANCELLED, DOWN, FAILED, LABEL, NONE, RUNNING
 from .time_text import format_duration, relative_time

@@ -6,8 +6,8 @@ badge text of each outcome.
 
 from __future__ import annotations
 
-from ..anaplan.models import TaskState
-from ..snapshot import ObjectStatus
+from ...anaplan.models import TaskState
+from ...snapshot import ObjectStatus
 
 # Task outcome of an object's newest task, and its place in the sort (problems first).
 DOWN, FAILED, RUNNING, CANCELLED, UNKNOWN, NONE, SUCCEEDED = (

@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .anaplan.auth import Credentials
-from .anaplan.client import ClientSettings
-from .config_anaplan import ANAPLAN_KEYS, parse_client_settings
-from .config_credentials import parse_credentials
-from .config_source import ConfigError, Context, Section, parse_duration, read_yaml_file
-from .config_targets import (
+from ..anaplan.auth import Credentials
+from ..anaplan.client import ClientSettings
+from .anaplan import ANAPLAN_KEYS, parse_client_settings
+from .credentials import parse_credentials
+from .source import ConfigError, Context, Section, parse_duration, read_yaml_file
+from .targets import (
     DurationPolicy,
     ObjectSelection,
     ObjectSelector,
@@ -28,7 +28,7 @@ from .config_targets import (
     parse_policy,
     parse_targets,
 )
-from .config_web import WEB_KEYS, WebConfig, parse_basic_auth_users, parse_tls_server_config, parse_web
+from .web import WEB_KEYS, WebConfig, parse_basic_auth_users, parse_tls_server_config, parse_web
 
 __all__ = [
     "Config",

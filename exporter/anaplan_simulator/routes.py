@@ -4,7 +4,7 @@ request statistics count it under, and the path pieces the Integration API answe
 
 from __future__ import annotations
 
-from ..anaplan.models import ObjectType
+from anaplan_exporter.anaplan.models import ObjectType
 
 KINDS = {kind.collection: kind for kind in ObjectType}
 _AUTH_KINDS = {

@@ -15,14 +15,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .anaplan.auth import (
+from ..anaplan.auth import (
     BasicCredentials,
     CertificateCredentials,
     Credentials,
     OAuthCredentials,
     StaticTokenCredentials,
 )
-from .config_source import Section
+from .source import Section
 
 _AUTH_KEYS: dict[str, tuple[str, ...]] = {
     "basic": ("username", "password", "password_file"),

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..anaplan.models import ObjectType
+from anaplan_exporter.anaplan.models import ObjectType
+
 from .scenario_types import Outcome, Schedule, Step
 from .validate import Node
 
