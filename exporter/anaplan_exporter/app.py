@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
@@ -39,7 +40,8 @@ class Exporter:
         self.reloads = ReloadStats(self.own_registry)
         self.registry.register(self.own_registry)
         # The client's waits (rate limit, Retry-After, backoff) end at once when it is stopped.
-        self.client = AnaplanClient(config.replica_client, config.credentials, observer=self.stats)
+        settings = replace(config.replica_client, user_agent=f"anaplan-exporter/{__version__}")
+        self.client = AnaplanClient(settings, config.credentials, observer=self.stats)
         self.state = StateStore.open(config.state.path, config.state.save_interval)
         self.poller = Poller(
             self.client,

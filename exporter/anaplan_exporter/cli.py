@@ -19,10 +19,12 @@ from prometheus_client import generate_latest
 from . import __version__
 from .app import Exporter
 from .config.file import Config, ConfigError, apply_web_config_file, load_config
+from .config.web import parse_listen_address
 from .demo import DEMO_LISTEN_ADDRESS, DemoSimulator, demo_config, start_demo_simulator
 from .logs import LEVELS, setup_logging
 from .polling.sharding import parse_shard
-from .serving.web import WebServerError, parse_listen_address, server_ssl_context
+from .polling.state import StateFileError
+from .serving.web import WebServerError, server_ssl_context
 
 log = logging.getLogger("anaplan_exporter")
 
@@ -124,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.once:
                 return _run_once(config)
             return _serve(config, args, simulator)
-    except ConfigError as exc:
+    except (ConfigError, StateFileError) as exc:
         return _fail(str(exc), EXIT_CONFIG)
     except UsageError as exc:
         return _fail(str(exc), EXIT_USAGE)

@@ -12,8 +12,9 @@ from .anaplan.auth import BasicCredentials
 from .anaplan.client import ClientSettings
 from .anaplan.models import ObjectType
 from .config.file import Config, ObjectSelection, PollingConfig, TargetConfig, WebConfig
+from .config.web import DEFAULT_PORT
 
-DEMO_LISTEN_ADDRESS = "127.0.0.1:10118"
+DEMO_LISTEN_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"
 """Loopback only: the demo is for this machine unless ``--web.listen-address`` says otherwise."""
 
 

@@ -13,7 +13,8 @@ import pytest
 import tomllib
 
 from anaplan_exporter.cli import build_parser
-from anaplan_exporter.serving.web import DEFAULT_PORT, HEALTHY_PATH
+from anaplan_exporter.config.web import DEFAULT_PORT
+from anaplan_exporter.serving.web import HEALTHY_PATH
 from support.net import free_port, wait_http
 
 from .files import (

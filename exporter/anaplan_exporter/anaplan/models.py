@@ -6,8 +6,15 @@ Times are Unix epoch seconds (floats) and durations are seconds, whatever unit A
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+
+def iso_time(epoch: float) -> str:
+    """``1767225600.5`` -> ``"2026-01-01T00:00:00Z"``: a Unix time as ISO 8601 UTC, to the second, as logs
+    and the status page write times for people."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 class TaskState(str, enum.Enum):

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..logs import iso_time
 from .auth import (
     BasicCredentials,
     CertificateCredentials,
@@ -30,6 +29,7 @@ from .auth import (
     token_authorization,
 )
 from .errors import AnaplanAuthError, AnaplanConfigurationError, AnaplanError, AnaplanStoppedError
+from .models import iso_time
 from .observer import ApiObserver
 from .parsing import parse_oauth_token, parse_token_info
 from .transport import Transport, decode_json

@@ -12,8 +12,10 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..serving.web import parse_listen_address
 from .source import Section, describe
+
+DEFAULT_PORT = 10118
+"""Where the exporter listens unless told otherwise (``:10118``; demo mode on 127.0.0.1 only)."""
 
 WEB_KEYS = ("listen_address", "telemetry_path", "tls_server_config", "basic_auth_users")
 _RESERVED_PATHS = ("/", "/-/healthy", "/-/ready")
@@ -22,7 +24,7 @@ _BCRYPT_HASH = re.compile(r"\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}")
 
 @dataclass(frozen=True)
 class WebConfig:
-    listen_address: str = ":10118"
+    listen_address: str = f":{DEFAULT_PORT}"
     telemetry_path: str = "/metrics"
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
@@ -47,6 +49,28 @@ def parse_web(section: Section) -> WebConfig:
         )
     cert, key, client_ca = parse_tls_server_config(section)
     return WebConfig(listen, telemetry, cert, key, client_ca, parse_basic_auth_users(section))
+
+
+def parse_listen_address(value: str) -> tuple[str, int]:
+    """``":10118"`` -> ``("0.0.0.0", 10118)``; also ``"127.0.0.1:0"``, ``"[::1]:10118"``, ``"host:port"``."""
+    text = value.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or not rest.startswith(":") or not host:
+            raise ValueError(f"expected [ipv6]:port, got {value!r}")
+        port_text = rest[1:]
+    else:
+        host, colon, port_text = text.rpartition(":")
+        if not colon:
+            raise ValueError(f"expected host:port or :port, got {value!r}")
+        if ":" in host:
+            raise ValueError(f"IPv6 addresses need brackets, as in [::1]:{port_text}, got {value!r}")
+        host = host or "0.0.0.0"
+    if any(char.isspace() for char in host):
+        raise ValueError(f"invalid host in {value!r}")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"expected a port between 0 and 65535, got {value!r}")
+    return host, int(port_text)
 
 
 def parse_tls_server_config(parent: Section) -> tuple[str | None, str | None, str | None]:

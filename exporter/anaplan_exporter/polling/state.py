@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from ..anaplan.models import ImportRowCounts, Task, TaskResult, TaskState
-from ..config.source import ConfigError
 from .rhythm import Rhythm
 from .tracker import ObjectTracker, TrackerState
 
@@ -52,11 +51,11 @@ class _Save:
     """What the file will hold: each object's revision (None: unclaimed)."""
 
 
-class StateFileError(ConfigError):
+class StateFileError(Exception):
     """The state file cannot be written: a one-line start-up error naming the path."""
 
     def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(str(path), "", f"cannot write the state file: {reason}")
+        super().__init__(f"{path}: cannot write the state file: {reason}")
 
 
 class StateStore:

@@ -25,6 +25,7 @@ from wsgiref.simple_server import WSGIRequestHandler
 
 import bcrypt
 
+from ..config.web import parse_listen_address
 from .connections import Acceptor, Limits, close_connection
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 10118
 HEALTHY_PATH = "/-/healthy"
 READY_PATH = "/-/ready"
 _REALM = 'Basic realm="anaplan-exporter", charset="UTF-8"'
@@ -40,28 +40,6 @@ _TEXT = "text/plain; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
 _CACHE_LIMIT = 256
 _CONNECTION_TIMEOUT = 30.0
-
-
-def parse_listen_address(value: str) -> tuple[str, int]:
-    """``":10118"`` -> ``("0.0.0.0", 10118)``; also ``"127.0.0.1:0"``, ``"[::1]:10118"``, ``"host:port"``."""
-    text = value.strip()
-    if text.startswith("["):
-        host, bracket, rest = text[1:].partition("]")
-        if not bracket or not rest.startswith(":") or not host:
-            raise ValueError(f"expected [ipv6]:port, got {value!r}")
-        port_text = rest[1:]
-    else:
-        host, colon, port_text = text.rpartition(":")
-        if not colon:
-            raise ValueError(f"expected host:port or :port, got {value!r}")
-        if ":" in host:
-            raise ValueError(f"IPv6 addresses need brackets, as in [::1]:{port_text}, got {value!r}")
-        host = host or "0.0.0.0"
-    if any(char.isspace() for char in host):
-        raise ValueError(f"invalid host in {value!r}")
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"expected a port between 0 and 65535, got {value!r}")
-    return host, int(port_text)
 
 
 class BasicAuth:

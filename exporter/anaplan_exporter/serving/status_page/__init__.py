@@ -29,7 +29,7 @@ from .outcomes import (
 from .page import render_status_page
 from .page_info import DOCS_URL, MAX_ROWS, PageInfo
 from .sections import DUMP_PATTERNS
-from .time_text import format_duration, iso_time, relative_time
+from .time_text import format_duration, relative_time
 
 __all__ = [
     "CANCELLED",
@@ -47,7 +47,6 @@ __all__ = [
     "Filters",
     "PageInfo",
     "format_duration",
-    "iso_time",
     "poll_health",
     "relative_time",
     "render_status_page",

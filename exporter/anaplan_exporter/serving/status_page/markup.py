@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import html
 
-from .time_text import iso_time, relative_time
+from ...anaplan.models import iso_time
+from .time_text import relative_time
 
 
 def escape(value: object) -> str:

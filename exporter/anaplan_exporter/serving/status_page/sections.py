@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ...anaplan.models import ObjectType
+from ...anaplan.models import ObjectType, iso_time
 from ...snapshot import Snapshot
 from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters
 from .markup import Links, badge, escape, when
 from .outcomes import DOWN, FAILED, RUNNING
 from .page_info import PageInfo
 from .stylesheet import STYLESHEET
-from .time_text import format_duration, iso_time
+from .time_text import format_duration
 
 _MAX_CHOICES = 200
 _TOKEN_WARNING = 300.0

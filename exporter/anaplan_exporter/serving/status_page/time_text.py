@@ -1,17 +1,9 @@
-"""Times and durations as the page writes them: ISO 8601 in UTC, ``12 min 3 s``, ``3 h ago``.
+"""Durations and relative times as the page writes them: ``12 min 3 s``, ``3 h ago``.
 
 Plain text only (no markup, no escaping), so the functions serve any caller that wants the page's wording.
 """
 
 from __future__ import annotations
-
-import datetime
-
-
-def iso_time(timestamp: float) -> str:
-    """ISO 8601 in UTC, to the second: ``2026-12-01T15:14:48Z``."""
-    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def format_duration(seconds: float) -> str:
