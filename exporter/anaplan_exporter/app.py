@@ -12,13 +12,15 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 from . import __version__
 from .anaplan.client import AnaplanClient
-from .config.file import Config, ConfigError
+from .config.file import Config
+from .config.source import ConfigError
 from .polling.poller import Poller
 from .polling.state import StateStore
 from .reload import ReloadStats, restart_needed
 from .serving.exposition import make_metrics_app
 from .serving.metrics import ApiStats, SnapshotCollector
-from .serving.status_page import PageInfo, render_status_page
+from .serving.status_page.page import render_status_page
+from .serving.status_page.page_info import PageInfo
 from .serving.web import WebServer, make_app
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from prometheus_client import generate_latest
 
 from . import __version__
 from .app import Exporter
-from .config.file import Config, ConfigError, apply_web_config_file, load_config
+from .config.file import Config, apply_web_config_file, load_config
+from .config.source import ConfigError
 from .config.web import parse_listen_address
 from .demo import DEMO_LISTEN_ADDRESS, DemoSimulator, demo_config, start_demo_simulator
 from .logs import LEVELS, setup_logging

@@ -11,8 +11,9 @@ from anaplan_simulator.server import make_server
 from .anaplan.auth import BasicCredentials
 from .anaplan.client import ClientSettings
 from .anaplan.models import ObjectType
-from .config.file import Config, ObjectSelection, PollingConfig, TargetConfig, WebConfig
-from .config.web import DEFAULT_PORT
+from .config.file import Config, PollingConfig
+from .config.targets import ObjectSelection, TargetConfig
+from .config.web import DEFAULT_PORT, WebConfig
 
 DEMO_LISTEN_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"
 """Loopback only: the demo is for this machine unless ``--web.listen-address`` says otherwise."""

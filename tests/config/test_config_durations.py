@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anaplan_exporter.config.file import describe_duration, parse_duration
+from anaplan_exporter.config.file import describe_duration
+from anaplan_exporter.config.source import parse_duration
 
 
 @pytest.mark.parametrize(

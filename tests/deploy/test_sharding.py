@@ -22,7 +22,8 @@ from anaplan_exporter.anaplan.models import (
     TaskSummary,
     Workspace,
 )
-from anaplan_exporter.config.file import ObjectSelection, PollingConfig, TargetConfig
+from anaplan_exporter.config.file import PollingConfig
+from anaplan_exporter.config.targets import ObjectSelection, TargetConfig
 from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.polling.sharding import shard_of
 from anaplan_exporter.snapshot import ObjectRef

@@ -24,7 +24,8 @@ from anaplan_exporter.anaplan.models import (
     Workspace,
 )
 from anaplan_exporter.anaplan.parsing import parse_task_list, parse_task_status
-from anaplan_exporter.config.file import ObjectSelection, ObjectSelector, PollingConfig, TargetConfig
+from anaplan_exporter.config.file import PollingConfig
+from anaplan_exporter.config.targets import ObjectSelection, ObjectSelector, TargetConfig
 from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.polling.tracker import ObjectTracker
 from anaplan_exporter.serving.metrics import build_families

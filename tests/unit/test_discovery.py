@@ -6,7 +6,8 @@ import threading
 
 from anaplan_exporter.anaplan.errors import AnaplanPermissionError
 from anaplan_exporter.anaplan.models import ModelObject, ObjectType, ProcessMetadata, ProcessStep
-from anaplan_exporter.config.file import ObjectSelection, PollingConfig, TargetConfig
+from anaplan_exporter.config.file import PollingConfig
+from anaplan_exporter.config.targets import ObjectSelection, TargetConfig
 from anaplan_exporter.polling.discovery import Discoverer
 from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.polling.sharding import shard_of

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from anaplan_exporter.anaplan.errors import AnaplanPermissionError, AnaplanServerError
 from anaplan_exporter.anaplan.models import ModelObject, ObjectType, ProcessStep, TaskResult
-from anaplan_exporter.config.file import ObjectSelection, ObjectSelector, PollingConfig, TargetConfig
+from anaplan_exporter.config.file import PollingConfig
+from anaplan_exporter.config.targets import ObjectSelection, ObjectSelector, TargetConfig
 from anaplan_exporter.polling.poller import Poller, active_interval
 from anaplan_exporter.polling.sharding import shard_of
 

@@ -10,7 +10,8 @@ import responses
 from anaplan_exporter import __version__
 from anaplan_exporter.anaplan.errors import AnaplanAuthError
 from anaplan_exporter.app import Exporter
-from anaplan_exporter.config.file import Config, ConfigError, parse_config
+from anaplan_exporter.config.file import Config, parse_config
+from anaplan_exporter.config.source import ConfigError
 from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.reload import restart_needed
 

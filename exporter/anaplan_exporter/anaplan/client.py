@@ -40,8 +40,6 @@ from .transport import Limits, Reply, RetryPolicy, Transport, decode_json
 if TYPE_CHECKING:
     from requests.sessions import _Cert, _Settings, _TextMapping, _Verify
 
-__all__ = ["AnaplanClient", "ApiObserver", "ClientSettings"]
-
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")

@@ -19,34 +19,9 @@ from ..anaplan.auth import Credentials
 from ..anaplan.client import ClientSettings
 from .anaplan import ANAPLAN_KEYS, parse_client_settings
 from .credentials import parse_credentials
-from .source import ConfigError, Context, Section, parse_duration, read_yaml_file
-from .targets import (
-    DurationPolicy,
-    ObjectSelection,
-    ObjectSelector,
-    TargetConfig,
-    parse_policy,
-    parse_targets,
-)
+from .source import ConfigError, Context, Section, read_yaml_file
+from .targets import DurationPolicy, TargetConfig, parse_policy, parse_targets
 from .web import WEB_KEYS, WebConfig, parse_basic_auth_users, parse_tls_server_config, parse_web
-
-__all__ = [
-    "Config",
-    "ConfigError",
-    "Credentials",
-    "DurationPolicy",
-    "ObjectSelection",
-    "ObjectSelector",
-    "PollingConfig",
-    "StateConfig",
-    "TargetConfig",
-    "WebConfig",
-    "apply_web_config_file",
-    "describe_duration",
-    "load_config",
-    "parse_config",
-    "parse_duration",
-]
 
 MIN_ACTIVE_INTERVAL = 5.0
 """Anaplan: check an ongoing task's status no more than once every 5 seconds."""

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 from ..anaplan.errors import AnaplanError
 from ..anaplan.models import ObjectType
-from ..config.file import PollingConfig, TargetConfig
+from ..config.file import PollingConfig
+from ..config.targets import TargetConfig
 from ..snapshot import ObjectRef, ObjectStatus, Snapshot
 from .catalog_reads import RETRY_INITIAL, DiscoveryRecord, StepNameRecord, retry_delay
 from .discovery import Discoverer, DiscoveryResult
