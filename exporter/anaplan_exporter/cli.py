@@ -23,7 +23,6 @@ from .config.source import ConfigError
 from .config.web import parse_listen_address
 from .demo import DEMO_LISTEN_ADDRESS, DemoSimulator, demo_config, start_demo_simulator
 from .logs import LEVELS, setup_logging
-from .polling.sharding import parse_shard
 from .polling.state import StateFileError
 from .serving.web import WebServerError, server_ssl_context
 
@@ -111,6 +110,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 class _StartupError(Exception):
     """An operator's problem found while starting (not a bug): reported in one line, exit 3."""
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """Parse ``I/N`` (0-based index I of N shards); raise ValueError with a readable message."""
+    index_text, sep, total_text = value.partition("/")
+    try:
+        if not sep:
+            raise ValueError
+        index, total = int(index_text), int(total_text)
+    except ValueError:
+        raise ValueError(f"--shard {value!r}: expected I/N, e.g. 0/3") from None
+    if total < 1 or not 0 <= index < total:
+        raise ValueError(f"--shard {value!r}: index must be between 0 and N-1, and N at least 1")
+    return index, total
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,6 +27,10 @@ ERROR_REASONS = (
 )
 
 
+Key = tuple[str, str, str, str]
+"""An object's identity (``ObjectRef.key``): workspace, model, object type and object IDs."""
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectRef:
     """A watched object: its identity, readable names and the run expectations configured for it."""
@@ -42,7 +46,7 @@ class ObjectRef:
     max_duration: float | None = None
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
+    def key(self) -> Key:
         """Identity that survives renames: what the poller keys its state by."""
         return (self.workspace_id, self.model_id, self.object_type.value, self.object_id)
 

@@ -13,10 +13,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from anaplan_exporter.cli import build_parser
+from anaplan_exporter.cli import build_parser, parse_shard
 from anaplan_exporter.config.file import load_config
 from anaplan_exporter.config.web import DEFAULT_PORT
-from anaplan_exporter.polling.sharding import parse_shard
 from anaplan_exporter.serving.web import HEALTHY_PATH, READY_PATH
 from support.binaries import find_binary
 
