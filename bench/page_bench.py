@@ -16,8 +16,7 @@ import sys
 import time
 
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
-from anaplan_exporter.serving.status_page.page import render_status_page
-from anaplan_exporter.serving.status_page.page_info import PageInfo
+from anaplan_exporter.serving.status_page.page import PageInfo, render_status_page
 from anaplan_exporter.snapshot import ObjectRef, ObjectStatus, PollError, Snapshot, StepStatus
 
 TARGET_MS = 100.0

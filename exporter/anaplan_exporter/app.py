@@ -19,8 +19,7 @@ from .polling.state import StateStore
 from .reload import ReloadStats, restart_needed
 from .serving.exposition import make_metrics_app
 from .serving.metrics import ApiStats, SnapshotCollector
-from .serving.status_page.page import render_status_page
-from .serving.status_page.page_info import PageInfo
+from .serving.status_page.page import PageInfo, render_status_page
 from .serving.web import WebServer, make_app
 
 log = logging.getLogger(__name__)

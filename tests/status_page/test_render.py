@@ -8,9 +8,12 @@ import re
 import pytest
 
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState, iso_time
-from anaplan_exporter.serving.status_page.page import render_status_page
-from anaplan_exporter.serving.status_page.page_info import PageInfo
-from anaplan_exporter.serving.status_page.time_text import format_duration, relative_time
+from anaplan_exporter.serving.status_page.page import (
+    PageInfo,
+    format_duration,
+    relative_time,
+    render_status_page,
+)
 from anaplan_exporter.snapshot import ObjectRef, ObjectStatus, PollError, Snapshot, StepStatus
 from support.pagetext import PageText
 
