@@ -1,4 +1,4 @@
-"""``python -m anaplan_exporter.simulator``: the same as the ``anaplan-simulator`` command."""
+"""``python -m anaplan_simulator``: the same as the ``anaplan-simulator`` command."""
 
 from .cli import main
 

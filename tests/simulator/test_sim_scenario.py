@@ -11,7 +11,8 @@ import yaml
 
 from anaplan_exporter.anaplan.models import ObjectType
 from anaplan_simulator.faults import parse_faults
-from anaplan_simulator.scenario import Outcome, ScenarioError, load_scenario, parse_scenario
+from anaplan_simulator.scenario import Outcome, load_scenario, parse_scenario
+from anaplan_simulator.validate import ScenarioError
 
 MODEL = "75A40874E6B64FA3AE0743278996850F"
 
