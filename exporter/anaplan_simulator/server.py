@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -211,17 +210,3 @@ def make_server(
 ) -> SimulatorServer:
     """Bind (port 0 picks a free port); call ``serve_forever()`` to answer requests."""
     return SimulatorServer((host, port), Simulator(scenario, clock), log_requests)
-
-
-@contextmanager
-def serve_in_thread(scenario: Scenario, clock: Callable[[], float] = time.time) -> Iterator[SimulatorServer]:
-    """An in-process simulator on a free loopback port, for tests that need no separate process."""
-    server = make_server(scenario, clock=clock)
-    thread = threading.Thread(target=server.serve_forever, name="anaplan-simulator", daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

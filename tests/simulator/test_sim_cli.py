@@ -13,8 +13,7 @@ from pathlib import Path
 import requests
 
 from anaplan_simulator.scenario import parse_scenario
-from anaplan_simulator.server import serve_in_thread
-from support.simulator import running_simulator
+from support.simulator import running_simulator, serve_in_thread
 
 
 def test_default_scenario_serves_the_demo_and_stops_cleanly_on_sigterm() -> None:

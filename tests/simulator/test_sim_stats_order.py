@@ -9,7 +9,8 @@ import requests
 
 from anaplan_simulator.app import Response
 from anaplan_simulator.scenario import parse_scenario
-from anaplan_simulator.server import RequestHandler, serve_in_thread
+from anaplan_simulator.server import RequestHandler
+from support.simulator import serve_in_thread
 
 SCENARIO = parse_scenario({"users": [{"username": "u", "password": "p"}], "workspaces": [{"name": "W"}]})
 

@@ -1,4 +1,5 @@
-"""Start the real ``anaplan-simulator`` process for a test and talk to its ``/__sim/`` control endpoints."""
+"""Start the real ``anaplan-simulator`` process for a test and talk to its ``/__sim/`` control endpoints; or
+serve a simulator in the test's own process (``serve_in_thread``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import selectors
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from anaplan_simulator.scenario import Scenario
+from anaplan_simulator.server import SimulatorServer, make_server
 from support.net import wait_http
 
 START_TIMEOUT = 15.0
@@ -162,3 +166,17 @@ def certificate_login(
         body["encodedDataFormat"] = "v2"
     header = base64.b64encode(cert_path.read_bytes()).decode()
     return {"Authorization": f"CACertificate {header}"}, body
+
+
+@contextmanager
+def serve_in_thread(scenario: Scenario, clock: Callable[[], float] = time.time) -> Iterator[SimulatorServer]:
+    """An in-process simulator on a free loopback port, for tests that need no separate process."""
+    server = make_server(scenario, clock=clock)
+    thread = threading.Thread(target=server.serve_forever, name="anaplan-simulator", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

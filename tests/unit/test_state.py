@@ -157,6 +157,11 @@ def test_a_tracker_that_never_listed_its_tasks_is_not_saved(tmp_path: Path) -> N
             b'{"version": 1, "objects": {"W/M/process/1": {"completions": {}, "counted": "x"}}}',
             "counted: expected list",
         ),
+        (  # only the current format: the rhythm's fields are not optional
+            b'{"version": 1, "objects": {"W/M/process/1": {"completions": {}, "counted": [], "pending": [],'
+            b' "history": []}}}',
+            "'created' is missing",
+        ),
     ],
 )
 def test_a_bad_file_is_one_log_line_moved_aside_and_a_fresh_start(

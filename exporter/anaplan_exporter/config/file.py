@@ -193,16 +193,3 @@ def _state(section: Section, environ: Mapping[str, str]) -> StateConfig:
     interval = section.duration("save_interval", StateConfig.save_interval)
     assert interval is not None
     return StateConfig(path, interval)
-
-
-def describe_duration(seconds: float) -> str:
-    """``5400`` -> ``1h30m``: the inverse of parse_duration, for messages and the landing page."""
-    remaining = round(seconds)
-    if remaining == 0:
-        return "0s"
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        amount, remaining = divmod(remaining, size)
-        if amount:
-            parts.append(f"{amount}{unit}")
-    return "".join(parts)

@@ -4,11 +4,10 @@ A failure that happens while the exporter is down is counted once when it comes 
 from their saved state instead of taking a new baseline), finished tasks already known are not fetched again,
 and the last success and failure survive. The file is JSON with ``"version": 1``, written atomically (a temp
 file in the same folder, fsync, rename, fsync of the folder) at most every ``save_interval`` and at shutdown,
-and only when something changed. Fields added since version 1 (``created`` and ``durations``: what the
-rhythm is learned from) are optional, so files of earlier releases still load. A missing file starts fresh;
-an unreadable one is moved aside with one log line and the exporter starts fresh as well. Objects no longer
-watched leave the file after a discovery that resolved every target (a failed one cannot tell a removed
-object from an unreachable tenant).
+and only when something changed. A missing file starts fresh; an unreadable one (not this format: another
+``version``, a field missing) is moved aside with one log line and the exporter starts fresh as well. Objects
+no longer watched leave the file after a discovery that resolved every target (a failed one cannot tell a
+removed object from an unreachable tenant).
 
 Saves while running are written by a short-lived background thread: the scheduling thread only takes each
 tracker's immutable saved state (a few milliseconds at 10,000 objects), so encoding and writing a file of
@@ -346,10 +345,9 @@ def decode_object(entry: Mapping[str, Any]) -> TrackerState:
         last_success=_number(entry.get("last_success"), "last_success"),
         last_failure=_number(entry.get("last_failure"), "last_failure"),
         completions={_check(k, str, "completions"): _count(v) for k, v in completions.items()},
-        # Optional: files written before the exporter learned rhythms do not have them.
         rhythm=Rhythm.of(
-            (round(_time(t, "created")) for t in _check(entry.get("created", []), list, "created")),
-            (_time_pair(item) for item in _check(entry.get("durations", []), list, "durations")),
+            (round(_time(t, "created")) for t in _get(entry, "created", list)),
+            (_time_pair(item) for item in _get(entry, "durations", list)),
         ),
     )
 

@@ -34,9 +34,7 @@ OBJECT_LABELS = (
     "object_id",
     "object_name",
 )
-STEP_LABELS = (*OBJECT_LABELS, "step_id", "step_name")
 STATES = tuple(state.value for state in TaskState)
-ROW_OUTCOMES = ("total", "success", "failed", "ignored", "warnings")
 RETRY_REASONS = ("rate_limited", "server_error", "connection", "unauthorized")
 
 Sample = tuple[tuple[str, ...], float]

@@ -53,8 +53,3 @@ def poll_health(obj: ObjectStatus) -> str:
     if obj.last_poll_time is None and obj.last_error is None:
         return "pending"
     return "down"
-
-
-def row_status(obj: ObjectStatus) -> str:
-    """What the row is sorted and coloured by: down before the task's own outcome."""
-    return DOWN if poll_health(obj) == "down" else task_outcome(obj)
