@@ -4,8 +4,8 @@
 adds an exporter-toolkit web config file. Every fault raises a ConfigError whose message is one line naming
 the file and the key path, and secret values are never repeated in a message. This module holds the
 top-level values and the small ``polling:``, ``sharding:`` and ``state:`` sections; the larger sections are
-read by ``config_anaplan`` and ``config_credentials`` (``anaplan:``), ``config_targets`` (``targets:``) and
-``config_web`` (``web:``), the raw values by ``config_source``. The reference is ``docs/configuration.md``.
+read by ``anaplan`` and ``credentials`` (``anaplan:``), ``targets`` (``targets:``) and ``web`` (``web:``),
+the raw values by ``source``. The reference is ``docs/configuration.md``.
 """
 
 from __future__ import annotations
