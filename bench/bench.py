@@ -35,7 +35,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created
 from prometheus_client.parser import text_string_to_metric_families
 
 from anaplan_exporter.anaplan.client import AnaplanClient
-from anaplan_exporter.config import Config
+from anaplan_exporter.config.file import Config
 from anaplan_exporter.polling.poller import Poller
 from freshness import freshness
 from harness import (

@@ -22,7 +22,7 @@ if str(REPO / "tests") not in sys.path:
 
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from anaplan_exporter.config import Config, parse_config  # noqa: E402
+from anaplan_exporter.config.file import Config, parse_config  # noqa: E402
 from support.exporter import ExporterHandle, running_exporter  # noqa: E402
 from support.simulator import SimulatorHandle, running_simulator  # noqa: E402
 

@@ -16,8 +16,8 @@ import sys
 import time
 
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
+from anaplan_exporter.serving.status_page.page import PageInfo, render_status_page
 from anaplan_exporter.snapshot import ObjectRef, ObjectStatus, PollError, Snapshot, StepStatus
-from anaplan_exporter.status_page import PageInfo, render_status_page
 
 TARGET_MS = 100.0
 QUERIES = ("", "state=problems", "state=running&type=process", "workspace=Workspace+7&name=Load+00")

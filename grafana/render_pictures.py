@@ -49,7 +49,7 @@ from support.binaries import BinaryUnavailable, locate_binary  # noqa: E402
 
 DASHBOARDS = REPO / "grafana" / "dashboards"
 OUT = REPO / "docs" / "dashboards"
-SCENARIO = REPO / "exporter" / "anaplan_exporter" / "simulator" / "default-scenario.yml"
+SCENARIO = REPO / "exporter" / "anaplan_simulator" / "default-scenario.yml"
 RULES = REPO / "config" / "prometheus" / "anaplan-rules.yml"
 PROMETHEUS_CONFIG = RULES.with_name("prometheus.yml")
 SIZE_LIMIT = 400_000

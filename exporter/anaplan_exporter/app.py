@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
@@ -14,18 +15,19 @@ from . import __version__
 from .anaplan.client import AnaplanClient
 from .anaplan.errors import AnaplanError
 from .anaplan.timestamps import BAD_TIMESTAMP
-from .config import Config, ConfigError, load_config
-from .exposition import make_metrics_app
-from .metrics import ApiStats, AuthCollector, SnapshotCollector
+from .config.file import Config, load_config
+from .config.source import ConfigError
 from .polling.poller import Poller
 from .polling.state import StateStore
 from .reload import ReloadStats, credentials_changed, restart_needed
-from .render_errors import RenderErrors
 from .secret_files import SecretFiles
-from .status_page import PageInfo, render_status_page
-from .web import WebServer, make_app
-from .web_auth import BasicAuth
-from .web_refusals import Refusals
+from .serving.exposition import make_metrics_app
+from .serving.metrics import ApiStats, AuthCollector, SnapshotCollector
+from .serving.render_errors import RenderErrors
+from .serving.status_page.page import PageInfo, render_status_page
+from .serving.web import WebServer, make_app
+from .serving.web_auth import BasicAuth
+from .serving.web_refusals import Refusals
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +50,9 @@ class Exporter:
         self.refusals = Refusals(self.own_registry)
         self.registry.register(self.own_registry)
         # The client's waits (rate limit, Retry-After, backoff) end at once when it is stopped.
+        settings = replace(config.replica_client, user_agent=f"anaplan-exporter/{__version__}")
         self.client = AnaplanClient(
-            config.replica_client,
+            settings,
             config.credentials,
             observer=self.stats,
             credential_source=self._secret_files(config),

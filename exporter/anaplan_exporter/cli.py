@@ -18,12 +18,13 @@ from prometheus_client import generate_latest
 
 from . import __version__
 from .app import Exporter
-from .config import Config, ConfigError, apply_web_config_file, load_config
+from .config.file import Config, apply_web_config_file, load_config
+from .config.source import ConfigError
+from .config.web import parse_listen_address
 from .demo import DEMO_LISTEN_ADDRESS, DemoSimulator, demo_config, start_demo_simulator
 from .logs import LEVELS, setup_logging
-from .polling.sharding import parse_shard
 from .polling.state import StateFileError
-from .web import WebServerError, parse_listen_address, server_ssl_context
+from .serving.web import WebServerError, server_ssl_context
 
 log = logging.getLogger("anaplan_exporter")
 
@@ -111,6 +112,20 @@ class _StartupError(Exception):
     """An operator's problem found while starting (not a bug): reported in one line, exit 3."""
 
 
+def parse_shard(value: str) -> tuple[int, int]:
+    """Parse ``I/N`` (0-based index I of N shards); raise ValueError with a readable message."""
+    index_text, sep, total_text = value.partition("/")
+    try:
+        if not sep:
+            raise ValueError
+        index, total = int(index_text), int(total_text)
+    except ValueError:
+        raise ValueError(f"--shard {value!r}: expected I/N, e.g. 0/3") from None
+    if total < 1 or not 0 <= index < total:
+        raise ValueError(f"--shard {value!r}: index must be between 0 and N-1, and N at least 1")
+    return index, total
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
@@ -125,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.once:
                 return _run_once(config)
             return _serve(config, args, simulator)
-    except ConfigError as exc:
+    except (ConfigError, StateFileError) as exc:
         return _fail(str(exc), EXIT_CONFIG)
     except UsageError as exc:
         return _fail(str(exc), EXIT_USAGE)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from anaplan_simulator.scenario import Scenario, load_scenario
+from anaplan_simulator.server import make_server
+
 from .anaplan.auth import BasicCredentials
 from .anaplan.client import ClientSettings
 from .anaplan.models import ObjectType
-from .config import Config, ObjectSelection, PollingConfig, TargetConfig, WebConfig
-from .simulator.scenario import Scenario, load_scenario
-from .simulator.server import make_server
+from .config.file import Config, PollingConfig
+from .config.targets import ObjectSelection, TargetConfig
+from .config.web import DEFAULT_PORT, WebConfig
 
-DEMO_LISTEN_ADDRESS = "127.0.0.1:10118"
+DEMO_LISTEN_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"
 """Loopback only: the demo is for this machine unless ``--web.listen-address`` says otherwise."""
 
 

@@ -1,7 +1,7 @@
 """Log output in logfmt (the Prometheus ecosystem's default) or JSON, one line per record.
 
 Every record starts with its time in ISO 8601 UTC with milliseconds (``ts=2026-03-01T12:00:00.000Z``);
-times inside messages use ``iso_time`` so a person reads them the same way.
+times inside messages use ``anaplan.models.iso_time`` so a person reads them the same way.
 """
 
 from __future__ import annotations
@@ -12,18 +12,6 @@ import sys
 import time
 
 LEVELS = ("debug", "info", "warn", "error")
-
-
-def iso_time(epoch: float) -> str:
-    """``1767225600.5`` -> ``"2026-01-01T00:00:00Z"``: a Unix time as ISO 8601 UTC, to the second.
-
-    Never raises: a NaN, an infinity or a time beyond the platform's calendar is written as
-    ``invalid time (1e+300)``.
-    """
-    try:
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-    except (OverflowError, ValueError, OSError, TypeError):
-        return f"invalid time ({epoch!r})"
 
 
 def _timestamp(record: logging.LogRecord) -> str:

@@ -14,7 +14,7 @@ import time
 from prometheus_client import CollectorRegistry, Gauge
 
 from .anaplan.auth import Credentials, OAuthCredentials
-from .config import Config
+from .config.file import Config
 
 _RESTART_ONLY = (
     ("client", "anaplan"),

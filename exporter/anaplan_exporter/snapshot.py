@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .anaplan.models import ImportRowCounts, ObjectType, Task
-from .polling.calendar_rhythm import Pattern
+from .calendar_rhythm import Pattern
 
 COMPLETION_RESULTS = ("success", "failure", "cancelled")
 ERROR_REASONS = (
@@ -26,6 +26,10 @@ ERROR_REASONS = (
     "too_large",
     "other",
 )
+
+
+Key = tuple[str, str, str, str]
+"""An object's identity (``ObjectRef.key``): workspace, model, object type and object IDs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +47,7 @@ class ObjectRef:
     max_duration: float | None = None
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
+    def key(self) -> Key:
         """Identity that survives renames: what the poller keys its state by."""
         return (self.workspace_id, self.model_id, self.object_type.value, self.object_id)
 

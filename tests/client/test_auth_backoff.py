@@ -18,7 +18,7 @@ from anaplan_exporter.anaplan.auth import (
 )
 from anaplan_exporter.anaplan.auth_backoff import AuthBackoff, backoff_delay
 from anaplan_exporter.anaplan.errors import AnaplanAuthBackoffError, AnaplanAuthError, AnaplanServerError
-from anaplan_exporter.polling.poll_errors import error_reason
+from anaplan_exporter.polling.tracker import error_reason
 
 from .conftest import CertFiles, MakeClient
 from .fakes import API, AUTH, OAUTH, T0, FakeClock, RecordingObserver, token_body

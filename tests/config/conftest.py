@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from anaplan_exporter.config import Config, ConfigError, load_config
+from anaplan_exporter.config.file import Config, load_config
+from anaplan_exporter.config.source import ConfigError
 
 MINIMAL = """\
 anaplan:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from anaplan_exporter.config import describe_duration, parse_duration
+from anaplan_exporter.config.source import parse_duration
 
 
 @pytest.mark.parametrize(
@@ -56,8 +54,3 @@ def test_valid(value: object, seconds: float) -> None:
 def test_invalid(value: object) -> None:
     with pytest.raises(ValueError, match=r"expected a"):
         parse_duration(value)
-
-
-@given(st.integers(min_value=0, max_value=10**8))
-def test_describe_round_trips(seconds: int) -> None:
-    assert parse_duration(describe_duration(seconds)) == seconds

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from anaplan_exporter.config import ConfigError, apply_web_config_file, load_config
+from anaplan_exporter.config.file import apply_web_config_file, load_config
+from anaplan_exporter.config.source import ConfigError
 
 from .conftest import MINIMAL
 

@@ -11,16 +11,9 @@ import yaml
 from anaplan_exporter.anaplan.auth import BasicCredentials
 from anaplan_exporter.anaplan.client import ClientSettings
 from anaplan_exporter.anaplan.models import ObjectType
-from anaplan_exporter.config import (
-    Config,
-    DurationPolicy,
-    ObjectSelection,
-    ObjectSelector,
-    PollingConfig,
-    WebConfig,
-    load_config,
-    parse_config,
-)
+from anaplan_exporter.config.file import Config, PollingConfig, load_config, parse_config
+from anaplan_exporter.config.targets import DurationPolicy, ObjectSelection, ObjectSelector
+from anaplan_exporter.config.web import WebConfig
 
 from .conftest import MINIMAL, PASSWORD
 

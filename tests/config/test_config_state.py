@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from anaplan_exporter.config import STATE_PATH_ENV, Config, StateConfig, load_config
+from anaplan_exporter.config.file import STATE_PATH_ENV, Config, StateConfig, load_config
 
 from .conftest import MINIMAL, PASSWORD
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from anaplan_exporter.cli import build_parser
-from anaplan_exporter.web import DEFAULT_PORT
+from anaplan_exporter.config.web import DEFAULT_PORT
 from support.binaries import find_binary
 
 from .files import ALERTMANAGER_CONFIG, COMPOSE_FILE, REPO, RULES, load_yaml

@@ -13,7 +13,8 @@ import pytest
 import tomllib
 
 from anaplan_exporter.cli import build_parser
-from anaplan_exporter.web import DEFAULT_PORT, HEALTHY_PATH
+from anaplan_exporter.config.web import DEFAULT_PORT
+from anaplan_exporter.serving.web import HEALTHY_PATH
 from support.net import free_port, wait_http
 
 from .files import (
@@ -156,15 +157,16 @@ def test_healthcheck_fails_on_an_error_status(runtime: Stage, demo_exporter: str
 def test_build_context_holds_the_package_and_nothing_else() -> None:
     patterns = dockerignore_patterns(DOCKERIGNORE.read_text(encoding="utf-8"))
     context = set(build_context(REPO, patterns))
-    package = REPO / "exporter" / "anaplan_exporter"
+    packages = (REPO / "exporter" / "anaplan_exporter", REPO / "exporter" / "anaplan_simulator")
     top_level = ("pyproject.toml", "README.md", "LICENSE")  # what the package build reads
     needed = set(top_level) | {
         p.relative_to(REPO).as_posix()
+        for package in packages
         for p in package.rglob("*")
         if p.is_file() and p.suffix in (".py", ".yml", ".typed")
     }
     assert needed <= context, f"missing from the build context: {sorted(needed - context)[:10]}"
-    assert "exporter/anaplan_exporter/simulator/default-scenario.yml" in context  # demo mode needs it
+    assert "exporter/anaplan_simulator/default-scenario.yml" in context  # demo mode needs it
     unwanted = [p for p in context if not (p.startswith("exporter/") or p in top_level)]
     assert not unwanted, f"sent to the build needlessly: {sorted(unwanted)[:10]}"
     for path in (".git/HEAD", ".venv/bin/python", "tests/conftest.py", "exporter/x/__pycache__/a.pyc"):

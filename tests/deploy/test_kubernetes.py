@@ -13,10 +13,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from anaplan_exporter.cli import build_parser
-from anaplan_exporter.config import load_config
-from anaplan_exporter.polling.sharding import parse_shard
-from anaplan_exporter.web import DEFAULT_PORT, HEALTHY_PATH, READY_PATH
+from anaplan_exporter.cli import build_parser, parse_shard
+from anaplan_exporter.config.file import load_config
+from anaplan_exporter.config.web import DEFAULT_PORT
+from anaplan_exporter.serving.web import HEALTHY_PATH, READY_PATH
 from support.binaries import find_binary
 
 from .files import DOCKERFILE, KUBERNETES, RULES, dockerfile_stages, load_all_yaml, load_yaml, system_tool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from anaplan_exporter.web import DEFAULT_PORT
+from anaplan_exporter.config.web import DEFAULT_PORT
 
 from .files import IMAGE_CONFIG_PATH, OPERATIONS_DOC, REPO, load_yaml
 

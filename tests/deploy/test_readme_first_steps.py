@@ -7,9 +7,9 @@ import re
 import yaml
 
 from anaplan_exporter.cli import EXIT_CANNOT_START, EXIT_CONFIG, EXIT_USAGE, build_parser
+from anaplan_exporter.config.web import DEFAULT_PORT
 from anaplan_exporter.demo import DEMO_LISTEN_ADDRESS
-from anaplan_exporter.simulator.scenario import load_scenario
-from anaplan_exporter.web import DEFAULT_PORT
+from anaplan_simulator.scenario import load_scenario
 
 from .files import REPO
 

@@ -22,9 +22,9 @@ from anaplan_exporter.anaplan.models import (
     TaskSummary,
     Workspace,
 )
-from anaplan_exporter.config import ObjectSelection, PollingConfig, TargetConfig
-from anaplan_exporter.polling.poller import Poller
-from anaplan_exporter.polling.sharding import shard_of
+from anaplan_exporter.config.file import PollingConfig
+from anaplan_exporter.config.targets import ObjectSelection, TargetConfig
+from anaplan_exporter.polling.poller import Poller, shard_of
 from anaplan_exporter.snapshot import ObjectRef
 
 PREFIX = {
@@ -96,7 +96,7 @@ def test_shard_indexes_are_the_same_in_another_process() -> None:
     code = (
         "import json, sys\n"
         "from anaplan_exporter.anaplan.models import ObjectType\n"
-        "from anaplan_exporter.polling.sharding import shard_of\n"
+        "from anaplan_exporter.polling.poller import shard_of\n"
         "from anaplan_exporter.snapshot import ObjectRef\n"
         "out = []\n"
         "for w, m, k, o in json.load(sys.stdin):\n"

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from anaplan_exporter.config import STATE_PATH_ENV, load_config
+from anaplan_exporter.config.file import STATE_PATH_ENV, load_config
 
 from .files import COMPOSE_FILE, DOCKERFILE, KUBERNETES, dockerfile_stages, load_all_yaml, load_yaml
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from anaplan_exporter.simulator.scenario import load_scenario
+from anaplan_simulator.scenario import load_scenario
 from support.exporter import exporter_command, simulator_config
 from support.net import wait_http
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from anaplan_exporter.simulator.faults import ECHO_FORMS
+from anaplan_simulator.faults import ECHO_FORMS
 from support.exporter import ExporterHandle, running_exporter, simulator_config
 from support.leaks import Readings
 from support.net import http_get

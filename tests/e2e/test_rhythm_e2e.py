@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from anaplan_exporter.polling.state import decode
-from anaplan_exporter.simulator.scenario import DEFAULT_SCENARIO
+from anaplan_simulator.scenario import DEFAULT_SCENARIO
 from support.binaries import find_binary
 from support.exporter import ExporterHandle, running_exporter, simulator_config
 from support.net import http_get

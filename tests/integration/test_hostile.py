@@ -27,7 +27,7 @@ from anaplan_exporter.anaplan.errors import (
 )
 from anaplan_exporter.anaplan.models import ObjectType
 from anaplan_exporter.polling.tracker import error_reason
-from anaplan_exporter.simulator.faults import ECHO_FORMS
+from anaplan_simulator.faults import ECHO_FORMS
 from support.net import free_port
 from support.simulator import SimulatorHandle
 

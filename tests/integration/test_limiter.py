@@ -15,7 +15,7 @@ from anaplan_exporter.anaplan.client import AnaplanClient
 from anaplan_exporter.anaplan.errors import AnaplanStoppedError
 from anaplan_exporter.anaplan.models import ObjectType
 from anaplan_exporter.app import Exporter
-from anaplan_exporter.config import parse_config
+from anaplan_exporter.config.file import parse_config
 from anaplan_exporter.polling.tracker import error_reason
 from support.simulator import SimulatorHandle
 

@@ -12,7 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anaplan_exporter.config import Config, ConfigError, load_config, parse_config
+from anaplan_exporter.config.file import Config, load_config, parse_config
+from anaplan_exporter.config.source import ConfigError
 
 PASSWORD = "hunter2-Secret!"
 ENVIRON = {"ANAPLAN_PASSWORD": PASSWORD, "EMPTY": "", "PORT": "10118", "SPACE": " "}

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from anaplan_exporter.config import ConfigError, load_config, parse_config
+from anaplan_exporter.config.file import load_config, parse_config
+from anaplan_exporter.config.source import ConfigError
 
 from .test_config import ENVIRON, MINIMAL, PASSWORD
 

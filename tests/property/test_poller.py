@@ -24,10 +24,11 @@ from anaplan_exporter.anaplan.models import (
     Workspace,
 )
 from anaplan_exporter.anaplan.parsing import parse_task_list, parse_task_status
-from anaplan_exporter.config import ObjectSelection, ObjectSelector, PollingConfig, TargetConfig
-from anaplan_exporter.metrics import build_families
+from anaplan_exporter.config.file import PollingConfig
+from anaplan_exporter.config.targets import ObjectSelection, ObjectSelector, TargetConfig
 from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.polling.tracker import ObjectTracker
+from anaplan_exporter.serving.metrics import build_families
 from anaplan_exporter.snapshot import COMPLETION_RESULTS, ObjectStatus, Snapshot
 
 from .model import ERRORS, POLL_EVERY, T0, Run, ScriptedAnaplan, run_lists

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import requests
 
-from anaplan_exporter.simulator.scenario import parse_scenario
-from anaplan_exporter.simulator.server import serve_in_thread
-from support.simulator import running_simulator
+from anaplan_simulator.scenario import parse_scenario
+from support.simulator import running_simulator, serve_in_thread
 
 
 def test_default_scenario_serves_the_demo_and_stops_cleanly_on_sigterm() -> None:
@@ -39,7 +38,7 @@ def test_bad_scenario_exits_2_with_a_one_line_error(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "anaplan_exporter.simulator",
+            "anaplan_simulator",
             "--scenario",
             str(scenario),
             "--listen",

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from anaplan_exporter.anaplan.models import ObjectType, TaskState
-from anaplan_exporter.simulator import payloads
-from anaplan_exporter.simulator.engine import Engine, Run
-from anaplan_exporter.simulator.scenario import SimModel, SimObject, parse_scenario
+from anaplan_simulator import payloads
+from anaplan_simulator.engine import Engine, Run
+from anaplan_simulator.scenario import SimModel, SimObject, parse_scenario
 
 WS, MODEL = "8a8b8c8d8e8f8g8i", "75A40874E6B64FA3AE0743278996850F"
 T0 = 1_800_000_000.0

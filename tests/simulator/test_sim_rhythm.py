@@ -10,17 +10,11 @@ from typing import Any
 import pytest
 
 from anaplan_exporter.anaplan.models import ObjectType
-from anaplan_exporter.polling.calendar_rhythm import DAY_NAMES, WeeklySlots
+from anaplan_exporter.calendar_rhythm import DAY_NAMES, WeeklySlots
 from anaplan_exporter.polling.rhythm import learned_interval, learned_schedule
-from anaplan_exporter.simulator.engine import Engine
-from anaplan_exporter.simulator.scenario import (
-    DEFAULT_SCENARIO,
-    ScenarioError,
-    SimModel,
-    SimObject,
-    load_scenario,
-    parse_scenario,
-)
+from anaplan_simulator.engine import Engine
+from anaplan_simulator.scenario import DEFAULT_SCENARIO, SimModel, SimObject, load_scenario, parse_scenario
+from anaplan_simulator.validate import ScenarioError
 
 WS, MODEL = "8a8b8c8d8e8f8g8i", "75A40874E6B64FA3AE0743278996850F"
 T0 = 1_800_000_000.0  # a Friday, 08:00 UTC

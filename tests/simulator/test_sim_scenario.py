@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from anaplan_exporter.anaplan.models import ObjectType
-from anaplan_exporter.simulator.faults import parse_faults
-from anaplan_exporter.simulator.scenario import Outcome, ScenarioError, load_scenario, parse_scenario
+from anaplan_simulator.faults import parse_faults
+from anaplan_simulator.scenario import Outcome, load_scenario, parse_scenario
+from anaplan_simulator.validate import ScenarioError
 
 MODEL = "75A40874E6B64FA3AE0743278996850F"
 

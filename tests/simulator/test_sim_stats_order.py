@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 import requests
 
-from anaplan_exporter.simulator.http_handler import RequestHandler
-from anaplan_exporter.simulator.scenario import parse_scenario
-from anaplan_exporter.simulator.server import Response, serve_in_thread
+from anaplan_simulator.app import Response
+from anaplan_simulator.scenario import parse_scenario
+from anaplan_simulator.server import RequestHandler
+from support.simulator import serve_in_thread
 
 SCENARIO = parse_scenario({"users": [{"username": "u", "password": "p"}], "workspaces": [{"name": "W"}]})
 

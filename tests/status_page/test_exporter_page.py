@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from anaplan_exporter import __version__
 from anaplan_exporter.app import Exporter
-from anaplan_exporter.config import Config, parse_config
+from anaplan_exporter.config.file import Config, parse_config
 from support.pagetext import PageText
 
 WS, MODEL = "8a8b8c8d8e8f8g8i", "75A40874E6B64FA3AE0743278996850F"

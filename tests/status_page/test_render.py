@@ -8,16 +8,15 @@ import re
 import pytest
 
 from anaplan_exporter.anaplan.auth_backoff import AuthRefusal
-from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
-from anaplan_exporter.polling.calendar_rhythm import WeeklySlots
-from anaplan_exporter.snapshot import ObjectRef, ObjectStatus, PollError, Snapshot, StepStatus
-from anaplan_exporter.status_page import (
+from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState, iso_time
+from anaplan_exporter.calendar_rhythm import WeeklySlots
+from anaplan_exporter.serving.status_page.page import (
     PageInfo,
     format_duration,
-    iso_time,
     relative_time,
     render_status_page,
 )
+from anaplan_exporter.snapshot import ObjectRef, ObjectStatus, PollError, Snapshot, StepStatus
 from support.pagetext import PageText
 
 NOW = 1_796_000_000.0  # 2026-11-30T00:53:20Z

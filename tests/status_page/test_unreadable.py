@@ -6,12 +6,11 @@ import dataclasses
 
 import pytest
 
+from anaplan_exporter.serving.status_page import page as cells_module
+from anaplan_exporter.serving.status_page import page as sections
+from anaplan_exporter.serving.status_page.outcomes import task_outcome
+from anaplan_exporter.serving.status_page.page import PageInfo, render_status_page
 from anaplan_exporter.snapshot import ObjectStatus, Snapshot
-from anaplan_exporter.status_page import cells as cells_module
-from anaplan_exporter.status_page import sections
-from anaplan_exporter.status_page.outcomes import task_outcome
-from anaplan_exporter.status_page.page import render_status_page
-from anaplan_exporter.status_page.page_info import PageInfo
 from support.pagetext import PageText
 
 from .test_render import FAILED, NOW, OK, RUNNING, completed, page, ref
@@ -56,7 +55,7 @@ def test_an_object_that_cannot_even_be_classified_still_leaves_the_page(
             raise TypeError("bad data")
         return task_outcome(obj)
 
-    monkeypatch.setattr("anaplan_exporter.status_page.page.task_outcome", outcome)
+    monkeypatch.setattr("anaplan_exporter.serving.status_page.page.task_outcome", outcome)
     monkeypatch.setattr(cells_module, "_task_cell", lambda *args: 1 / 0)
     shown = page(OK, BROKEN)
     assert len(shown.rows) == 2 and all("could not be shown" in row.text for row in shown.rows)

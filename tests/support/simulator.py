@@ -1,4 +1,5 @@
-"""Start the real ``anaplan-simulator`` process for a test and talk to its ``/__sim/`` control endpoints."""
+"""Start the real ``anaplan-simulator`` process for a test and talk to its ``/__sim/`` control endpoints; or
+serve a simulator in the test's own process (``serve_in_thread``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import selectors
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from anaplan_simulator.scenario import Scenario
+from anaplan_simulator.server import SimulatorServer, make_server
 from support.net import wait_http
 
 START_TIMEOUT = 15.0
@@ -75,14 +79,14 @@ def _read_first_line(process: subprocess.Popen[str], timeout: float) -> str:
 def running_simulator(
     scenario: Path | dict[str, Any] | None = None, tmp_path: Path | None = None
 ) -> Iterator[SimulatorHandle]:
-    """Run ``python -m anaplan_exporter.simulator`` on 127.0.0.1:0 until the block ends.
+    """Run ``python -m anaplan_simulator`` on 127.0.0.1:0 until the block ends.
 
     ``scenario`` is a YAML file, a mapping (written to ``tmp_path``), or None for the packaged default.
     Fails the test with the simulator's stderr if it does not start or dies before the block ends.
     """
     with ExitStack() as stack:
         workdir = tmp_path or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="anaplan-sim-")))
-        args = [sys.executable, "-m", "anaplan_exporter.simulator", "--listen", "127.0.0.1:0"]
+        args = [sys.executable, "-m", "anaplan_simulator", "--listen", "127.0.0.1:0"]
         if isinstance(scenario, dict):
             scenario_file = workdir / "scenario.yml"
             scenario_file.write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
@@ -162,3 +166,17 @@ def certificate_login(
         body["encodedDataFormat"] = "v2"
     header = base64.b64encode(cert_path.read_bytes()).decode()
     return {"Authorization": f"CACertificate {header}"}, body
+
+
+@contextmanager
+def serve_in_thread(scenario: Scenario, clock: Callable[[], float] = time.time) -> Iterator[SimulatorServer]:
+    """An in-process simulator on a free loopback port, for tests that need no separate process."""
+    server = make_server(scenario, clock=clock)
+    thread = threading.Thread(target=server.serve_forever, name="anaplan-simulator", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

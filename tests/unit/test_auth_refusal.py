@@ -15,7 +15,7 @@ import responses
 
 from anaplan_exporter.anaplan.errors import AnaplanAuthBackoffError, AnaplanAuthError
 from anaplan_exporter.app import Exporter
-from anaplan_exporter.config import Config, load_config
+from anaplan_exporter.config.file import Config, load_config
 from anaplan_exporter.secret_files import SecretFiles
 from support.pagetext import PageText
 

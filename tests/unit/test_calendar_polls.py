@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import calendar
 
-from anaplan_exporter.config import PollingConfig
-from anaplan_exporter.metrics import build_families
-from anaplan_exporter.polling.next_poll import EXPECTED_RUN_DELAY, schedule_next_poll
+from anaplan_exporter.config.file import PollingConfig
+from anaplan_exporter.polling.poller import EXPECTED_RUN_DELAY, schedule_next_poll
 from anaplan_exporter.polling.schedule import Schedule
 from anaplan_exporter.polling.tracker import ObjectTracker
+from anaplan_exporter.serving.metrics import build_families
 from anaplan_exporter.snapshot import Snapshot
 
 from .fakes import FakeAnaplan, finished, ref

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from anaplan_exporter.polling.calendar_rhythm import (
+from anaplan_exporter.calendar_rhythm import (
     LAST_DAY,
     LAST_WORKING_DAY,
     MonthlyDay,

@@ -6,10 +6,10 @@ import threading
 
 from anaplan_exporter.anaplan.errors import AnaplanPermissionError
 from anaplan_exporter.anaplan.models import ModelObject, ObjectType, ProcessMetadata, ProcessStep
-from anaplan_exporter.config import ObjectSelection, PollingConfig, TargetConfig
+from anaplan_exporter.config.file import PollingConfig
+from anaplan_exporter.config.targets import ObjectSelection, TargetConfig
 from anaplan_exporter.polling.discovery import Discoverer
-from anaplan_exporter.polling.poller import Poller
-from anaplan_exporter.polling.sharding import shard_of
+from anaplan_exporter.polling.poller import Poller, shard_of
 
 from .fakes import MODEL, WS, FakeAnaplan, ref
 

@@ -14,8 +14,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
-from anaplan_exporter.exposition import make_metrics_app, render_snapshot
-from anaplan_exporter.metrics import FAMILIES, SnapshotCollector, build_families
+from anaplan_exporter.serving.exposition import make_metrics_app, render_snapshot
+from anaplan_exporter.serving.metrics import FAMILIES, SnapshotCollector, build_families
 from anaplan_exporter.snapshot import ObjectStatus, Snapshot, StepStatus
 
 from .fakes import finished, ref, running

@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from anaplan_exporter.logs import JsonFormatter, LogfmtFormatter, iso_time
+from anaplan_exporter.anaplan.models import iso_time
+from anaplan_exporter.logs import JsonFormatter, LogfmtFormatter
 
 ISO_8601_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 

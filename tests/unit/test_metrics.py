@@ -7,7 +7,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.parser import text_string_to_metric_families
 
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
-from anaplan_exporter.metrics import ApiStats, SnapshotCollector
+from anaplan_exporter.serving.metrics import ApiStats, SnapshotCollector
 from anaplan_exporter.snapshot import ObjectStatus, Snapshot, StepStatus
 
 from .fakes import finished, ref, running

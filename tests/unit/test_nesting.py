@@ -8,7 +8,13 @@ import sys
 import pytest
 import yaml
 
-from anaplan_exporter.nesting import MAX_DEPTH, DepthLimitedLoader, NestingError, json_depth, loads_json
+from anaplan_exporter.anaplan.nesting import (
+    MAX_DEPTH,
+    DepthLimitedLoader,
+    NestingError,
+    json_depth,
+    loads_json,
+)
 
 
 def _nested(depth: int) -> str:

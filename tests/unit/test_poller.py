@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from anaplan_exporter.anaplan.errors import AnaplanPermissionError, AnaplanServerError
 from anaplan_exporter.anaplan.models import ModelObject, ObjectType, ProcessStep, TaskResult
-from anaplan_exporter.config import ObjectSelection, ObjectSelector, PollingConfig, TargetConfig
-from anaplan_exporter.polling.poller import Poller, active_interval
-from anaplan_exporter.polling.sharding import shard_of
+from anaplan_exporter.config.file import PollingConfig
+from anaplan_exporter.config.targets import ObjectSelection, ObjectSelector, TargetConfig
+from anaplan_exporter.polling.poller import Poller, active_interval, shard_of
 
 from .fakes import MODEL, WS, FakeAnaplan, finished, ref, running
 

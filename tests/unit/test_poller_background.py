@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 from anaplan_exporter.anaplan.limiter import Limiter
 from anaplan_exporter.anaplan.models import ModelObject, ObjectType, Task, TaskSummary
-from anaplan_exporter.config import ObjectSelection, PollingConfig, TargetConfig
+from anaplan_exporter.config.file import PollingConfig
+from anaplan_exporter.config.targets import ObjectSelection, TargetConfig
 from anaplan_exporter.polling.poller import Poller
 
 from .fakes import MODEL, WS, FakeAnaplan, finished, running

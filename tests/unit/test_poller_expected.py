@@ -7,7 +7,8 @@ import calendar
 import time
 
 from anaplan_exporter.anaplan.models import ModelObject, ObjectType
-from anaplan_exporter.config import ObjectSelection, PollingConfig, TargetConfig
+from anaplan_exporter.config.file import PollingConfig
+from anaplan_exporter.config.targets import ObjectSelection, TargetConfig
 from anaplan_exporter.polling.poller import EXPECTED_RUN_DELAY, Poller
 
 from .fakes import MODEL, WS, FakeAnaplan, finished

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from anaplan_exporter.anaplan.errors import AnaplanServerError
 from anaplan_exporter.anaplan.models import ModelObject, ObjectType
-from anaplan_exporter.config import ObjectSelection
+from anaplan_exporter.config.targets import ObjectSelection
 from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.polling.state import StateStore, decode
 

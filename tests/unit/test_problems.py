@@ -8,7 +8,8 @@ import pytest
 
 from anaplan_exporter.anaplan.errors import AnaplanConnectionError
 from anaplan_exporter.anaplan.models import ModelObject, ObjectType
-from anaplan_exporter.config import ObjectSelection, PollingConfig, TargetConfig
+from anaplan_exporter.config.file import PollingConfig
+from anaplan_exporter.config.targets import ObjectSelection, TargetConfig
 from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.polling.problems import ProblemLog, problem_of
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import responses
 
+from anaplan_exporter import __version__
+from anaplan_exporter.anaplan.errors import AnaplanAuthError
 from anaplan_exporter.app import Exporter
-from anaplan_exporter.config import Config, ConfigError, parse_config
+from anaplan_exporter.config.file import Config, parse_config
+from anaplan_exporter.config.source import ConfigError
 from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.reload import credentials_changed, restart_needed
 
@@ -116,5 +120,17 @@ def test_each_shard_gets_its_share_of_the_deployments_request_budget() -> None:
     exporter = Exporter(explicit)
     try:
         assert exporter.client.budget.interval == pytest.approx(1.1 / 4)
+    finally:
+        exporter.stop()
+
+
+def test_the_exporter_names_itself_and_its_version_to_anaplan() -> None:
+    exporter = Exporter(config())
+    try:
+        with responses.RequestsMock() as http:
+            http.post("https://auth.anaplan.com/token/authenticate", status=401, json={"status": "FAILURE"})
+            with pytest.raises(AnaplanAuthError):
+                exporter.client.list_workspaces()
+            assert http.calls[0].request.headers["User-Agent"] == f"anaplan-exporter/{__version__}"
     finally:
         exporter.stop()

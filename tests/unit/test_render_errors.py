@@ -8,9 +8,9 @@ import logging
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from anaplan_exporter.exposition import make_metrics_app
-from anaplan_exporter.metrics import SnapshotCollector
-from anaplan_exporter.render_errors import RenderErrors
+from anaplan_exporter.serving.exposition import make_metrics_app
+from anaplan_exporter.serving.metrics import SnapshotCollector
+from anaplan_exporter.serving.render_errors import RenderErrors
 from anaplan_exporter.snapshot import ObjectStatus, Snapshot
 
 from .test_exposition import PROMETHEUS_ACCEPT, call

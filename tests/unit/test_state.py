@@ -164,8 +164,14 @@ def test_a_tracker_that_never_listed_its_tasks_is_not_saved(tmp_path: Path) -> N
         (b'["not", "an", "object"]', "not a JSON object"),
         (b'{"version": 1, "objects": {"a/b": {}}}', "is not workspace/model/type/object"),
         (
-            b'{"version": 1, "objects": {"W/M/process/1": {"completions": {}, "counted": "x"}}}',
+            b'{"version": 1, "objects": {"W/M/process/1": {"completions": {}, "counted": "x", "created": [], '
+            b'"durations": []}}}',
             "counted: expected list",
+        ),
+        (  # only the current format: the rhythm's fields are not optional
+            b'{"version": 1, "objects": {"W/M/process/1": {"completions": {}, "counted": [], "pending": [],'
+            b' "history": []}}}',
+            "'created' is missing",
         ),
     ],
 )
@@ -379,9 +385,9 @@ def test_a_crash_while_saving_leaves_the_previous_file_whole(
 
 
 def test_demo_mode_keeps_its_state_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    from anaplan_exporter.config import STATE_PATH_ENV
+    from anaplan_exporter.config.file import STATE_PATH_ENV
     from anaplan_exporter.demo import DemoSimulator, demo_config
-    from anaplan_exporter.simulator.scenario import load_scenario
+    from anaplan_simulator.scenario import load_scenario
 
     monkeypatch.setenv(STATE_PATH_ENV, "/var/lib/anaplan-exporter/state.json")  # as in the image
     simulator = DemoSimulator("http://127.0.0.1:1", load_scenario(), threading.Thread(), object())

@@ -4,13 +4,13 @@ a few at a time (newest first) and never double-counted; a restored tracker coun
 from __future__ import annotations
 
 from anaplan_exporter.anaplan.models import TaskState
-from anaplan_exporter.polling.tracker import (
+from anaplan_exporter.polling.completion_ledger import (
     HISTORY_FETCHES_PER_POLL,
     HISTORY_LOOKBACK,
     MAX_PENDING,
     STATUS_FETCHES_PER_POLL,
-    ObjectTracker,
 )
+from anaplan_exporter.polling.tracker import ObjectTracker
 
 from .fakes import FakeAnaplan, finished, ref, running
 

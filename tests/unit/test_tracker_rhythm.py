@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
+
 from anaplan_exporter.anaplan.models import ObjectType, Task, TaskState
 from anaplan_exporter.anaplan.timestamps import TimeCheck
 from anaplan_exporter.polling.rhythm import KEEP
@@ -131,18 +133,16 @@ def test_rhythm_survives_a_state_file_round_trip() -> None:
     assert restored.saved_state().rhythm.durations[-1] == 130.0
 
 
-def test_a_saved_state_without_rhythm_fields_still_loads() -> None:
+def test_a_saved_state_without_rhythm_fields_is_not_the_current_format() -> None:
     api = FakeAnaplan()
     api.add(PROCESS, *hourly(3))
     tracker = ObjectTracker(ref(PROCESS))
     tracker.poll(api, T0 + 3 * HOUR)
     entry = json.loads(encode_object(tracker.saved_state()))
-    del entry["created"], entry["durations"]
-    state = decode_object(entry)
-    assert len(state.rhythm.created) == 0 and len(state.rhythm.durations) == 0
-    restored = ObjectTracker(ref(PROCESS))
-    restored.restore(state, T0 + 3 * HOUR)
-    assert restored.status(T0 + 3 * HOUR).learned_interval_seconds is None
+    assert len(decode_object(entry, TimeCheck(T0 + 3 * HOUR)).rhythm.created) == 3
+    for field in ("created", "durations"):
+        with pytest.raises(ValueError, match=f"'{field}' is missing"):
+            decode_object({k: v for k, v in entry.items() if k != field})
 
 
 def test_each_new_run_reaches_the_saved_state() -> None:

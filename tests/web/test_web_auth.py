@@ -12,14 +12,14 @@ import bcrypt
 import pytest
 from prometheus_client import CollectorRegistry
 
-from anaplan_exporter.web_auth import (
+from anaplan_exporter.serving.web_auth import (
     BasicAuth,
     FailureBudget,
     RecentSet,
     Verdict,
     authorization_header,
 )
-from anaplan_exporter.web_refusals import Refusals
+from anaplan_exporter.serving.web_refusals import Refusals
 
 
 class Clock:
@@ -228,7 +228,7 @@ def test_authorization_header_from_raw_request_bytes() -> None:
 
 
 def _lines(caplog: pytest.LogCaptureFixture) -> list[str]:
-    lines = [r.getMessage() for r in caplog.records if r.name == "anaplan_exporter.web_refusals"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "anaplan_exporter.serving.web_refusals"]
     caplog.clear()
     return lines
 
@@ -281,7 +281,7 @@ def test_refusal_lines_are_at_warn_level(caplog: pytest.LogCaptureFixture) -> No
     refusals.count("busy")
     clock.now += 5.0
     refusals.report()
-    assert [r.levelno for r in caplog.records if r.name == "anaplan_exporter.web_refusals"] == [
+    assert [r.levelno for r in caplog.records if r.name == "anaplan_exporter.serving.web_refusals"] == [
         logging.WARNING
     ]
     with pytest.raises(ValueError):

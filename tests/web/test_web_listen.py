@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from anaplan_exporter.web import parse_listen_address
+from anaplan_exporter.config.web import parse_listen_address
 
 
 @pytest.mark.parametrize(

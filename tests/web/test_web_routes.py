@@ -13,8 +13,8 @@ import bcrypt
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, make_wsgi_app
 
-from anaplan_exporter.web import WebServer, WebServerError, make_app
-from anaplan_exporter.web_auth import BasicAuth
+from anaplan_exporter.serving.web import WebServer, WebServerError, make_app
+from anaplan_exporter.serving.web_auth import BasicAuth
 from support.net import http_get
 
 Start = Callable[..., WebServer]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, make_wsgi_app
 
-from anaplan_exporter.web import WebServer, WebServerError, make_app
+from anaplan_exporter.serving.web import WebServer, WebServerError, make_app
 
 from .certs import Issued, issue
 

@@ -17,7 +17,6 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from .. import __version__
 from .auth import Credentials, token_authorization
 from .auth_backoff import AuthBackoff, AuthRefusal, CredentialSource
 from .deadline import WatchingAdapter
@@ -42,8 +41,6 @@ from .transport import Limits, Reply, RetryPolicy, Transport, decode_json
 
 if TYPE_CHECKING:
     from requests.sessions import _Cert, _Settings, _TextMapping, _Verify
-
-__all__ = ["AnaplanClient", "ApiObserver", "ClientSettings"]
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +77,8 @@ class ClientSettings:
     requests_per_second: float = 5.0
     refresh_margin: float = 300.0
     verify_tls: bool | str = True
-    user_agent: str = f"anaplan-exporter/{__version__}"
+    user_agent: str = "anaplan-exporter"
+    """The application sets its own, with its version (the client does not know it)."""
     page_size: int = 5000
 
     def __post_init__(self) -> None:

@@ -5,9 +5,32 @@ Times are Unix epoch seconds (floats) and durations are seconds, whatever unit A
 
 from __future__ import annotations
 
+import datetime
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+INVALID_TIME = "invalid time"
+"""What ``iso_time`` writes for a time no calendar can hold (it never raises, whatever the float)."""
+
+
+def readable_time(epoch: float) -> bool:
+    """True if ``epoch`` is a moment ``iso_time`` can write (years 1 to 9999 UTC)."""
+    try:
+        datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
+    except (OverflowError, ValueError, OSError, TypeError):
+        return False
+    return True
+
+
+def iso_time(epoch: float) -> str:
+    """``1767225600.5`` -> ``"2026-01-01T00:00:00Z"``: a Unix time as ISO 8601 UTC, to the second, as logs
+    and the status page write times for people; ``invalid time`` beyond the calendar."""
+    try:
+        moment = datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
+    except (OverflowError, ValueError, OSError, TypeError):
+        return INVALID_TIME
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class TaskState(str, enum.Enum):

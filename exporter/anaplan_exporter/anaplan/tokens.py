@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from ..logs import iso_time
 from .auth import (
     BasicCredentials,
     CertificateCredentials,
@@ -39,6 +38,7 @@ from .errors import (
     AnaplanError,
     AnaplanStoppedError,
 )
+from .models import iso_time
 from .observer import ApiObserver
 from .parsing import parse_oauth_token, parse_token_info
 from .timestamps import BAD_TIMESTAMP, TimeCheck

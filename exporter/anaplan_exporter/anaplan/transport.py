@@ -29,7 +29,6 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
-from ..nesting import NestingError, loads_json
 from .deadline import Watchdog
 from .errors import (
     AnaplanAuthError,
@@ -46,6 +45,7 @@ from .errors import (
     AnaplanTooLargeError,
 )
 from .limiter import Limiter, LimiterClosed
+from .nesting import NestingError, loads_json
 from .observer import ApiObserver
 from .redact import Redactor
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..snapshot import Key
 from .discovery import DiscoveryResult, WatchedObject
-from .watched import Key
 
 RETRY_INITIAL = 5.0
 """First wait before a failed discovery or metadata read is tried again; doubles up to its interval."""

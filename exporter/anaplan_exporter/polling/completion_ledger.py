@@ -10,12 +10,11 @@ and failure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 from ..anaplan.errors import AnaplanNotFoundError
 from ..anaplan.models import Task, TaskState, TaskSummary
 from ..snapshot import COMPLETION_RESULTS
-from .tracker_state import TrackerState
 
 HISTORY_LOOKBACK = 25
 """At a first start, how many older finished runs may be fetched to find the last success and failure."""
@@ -63,14 +62,25 @@ class CompletionLedger:
         self.last_success: float | None = None
         self.last_failure: float | None = None
 
-    def restore(self, state: TrackerState, now: float) -> None:
-        """Carry on from a saved state (one with a baseline): what finished meanwhile is counted."""
-        self.counted = dict.fromkeys(state.counted, now)
-        self.pending = dict(state.pending)
-        self.history = list(state.history)
-        self.last_success = state.last_success
-        self.last_failure = state.last_failure
-        self.completions = {**dict.fromkeys(COMPLETION_RESULTS, 0), **state.completions}
+    def restore(
+        self,
+        *,
+        counted: Iterable[str],
+        pending: Mapping[str, float | None],
+        history: Iterable[tuple[str, float | None]],
+        last_success: float | None,
+        last_failure: float | None,
+        completions: Mapping[str, int],
+        now: float,
+    ) -> None:
+        """Carry on from a saved state (one with a baseline; ``TrackerState`` holds these fields): what
+        finished meanwhile is counted."""
+        self.counted = dict.fromkeys(counted, now)
+        self.pending = dict(pending)
+        self.history = list(history)
+        self.last_success = last_success
+        self.last_failure = last_failure
+        self.completions = {**dict.fromkeys(COMPLETION_RESULTS, 0), **completions}
         self.baseline_taken = True
 
     def take_baseline(self, summaries: list[TaskSummary], fetched: dict[str, Task], now: float) -> None:

@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 
 from ..anaplan.errors import AnaplanError
 from ..anaplan.models import Model, ModelObject, ObjectType, ProcessMetadata, Workspace
-from ..config import TargetConfig
+from ..config.targets import TargetConfig
 from ..snapshot import ObjectRef
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,19 @@ their learned rhythm, then idle objects oldest first (every ``idle_interval``, s
 budget cannot cover them all), then discovery and process metadata. No request waits for another object's
 answer, and each outcome is published within a second.
 
+After a poll, ``schedule_next_poll`` says when the object is due again: on the active interval while its
+newest run is unfinished, else after the idle interval, and also just after the next slot of its learned
+rhythm, so that a scheduled run shows within seconds of its start. With sharding, each replica polls only its
+share of the objects (``shard_of``, a stable hash of the object's IDs).
+
 Threads: only the scheduling thread changes the poller's state. A worker owns the tracker (or discovery) it
-was handed until it returns a closure, which the scheduling thread applies.
+was handed until it returns a closure, which the scheduling thread applies. What the poller needs from the
+client and the limiter is written as protocols (``AnaplanReader``, ``RequestBudget``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
@@ -21,37 +28,39 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..anaplan.errors import AnaplanError
 from ..anaplan.models import ObjectType
-from ..config import PollingConfig, TargetConfig
-from ..snapshot import ObjectRef, ObjectStatus, Snapshot
-from .catalog_reads import RETRY_INITIAL, DiscoveryRecord, StepNameRecord, retry_delay
-from .discovery import Discoverer, DiscoveryResult
-from .interfaces import AnaplanReader, RequestBudget
-from .next_poll import EXPECTED_RUN_DELAY, active_interval, schedule_next_poll
+from ..config.file import PollingConfig
+from ..config.targets import TargetConfig
+from ..snapshot import Key, ObjectRef, ObjectStatus, Snapshot
+from .catalog_reads import DiscoveryRecord, StepNameRecord
+from .discovery import CatalogReader, Discoverer, DiscoveryResult
 from .problems import ProblemLog
-from .publishing import PUBLISH_COALESCE, PUBLISH_EVERY, SnapshotPublisher
 from .schedule import Schedule, Urgency
-from .sharding import shard_of
 from .state import StateStore
-from .tracker import ObjectTracker
-from .watched import Key, WatchedObjects
+from .tracker import ObjectTracker, TaskReader
+from .watched import PUBLISH_EVERY, SnapshotPublisher, WatchedObjects
 
-__all__ = [
-    "DISCOVERY",
-    "EXPECTED_RUN_DELAY",
-    "PUBLISH_COALESCE",
-    "PUBLISH_EVERY",
-    "RETRY_INITIAL",
-    "AnaplanReader",
-    "Apply",
-    "Key",
-    "Poller",
-    "RequestBudget",
-    "active_interval",
-    "retry_delay",
-]
+
+class AnaplanReader(CatalogReader, TaskReader, Protocol):
+    """Everything the poller reads from Anaplan."""
+
+    @property
+    def token_expires_at(self) -> float | None: ...
+
+
+class RequestBudget(Protocol):
+    """The shared request budget, as the scheduler sees it (``anaplan.limiter.Limiter`` provides it)."""
+
+    @property
+    def interval(self) -> float: ...
+
+    def free_in(self) -> float: ...
+
+    def used_ratio(self) -> float: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -386,3 +395,66 @@ class Poller:
         )
         if self._state is not None:
             self._state.save_if_due(self._watched.trackers.values(), now)
+
+
+EXPECTED_RUN_DELAY = 5.0
+"""Seconds after a run's expected creation to look for it (schedules start a little late)."""
+
+
+def active_interval(polling: PollingConfig, running_for: float) -> float:
+    """Poll interval for an unfinished task: 5 s at first, a tenth of its age later, capped."""
+    return min(polling.active_max_interval, max(polling.active_interval, running_for / 10.0))
+
+
+def schedule_next_poll(
+    schedule: Schedule, key: Key, tracker: ObjectTracker, polling: PollingConfig, now: float
+) -> None:
+    """Schedule the object's next poll after the one that just ended."""
+    since = tracker.active_since
+    if since is not None:
+        due = now + active_interval(polling, max(0.0, now - since))
+        schedule.put(key, Urgency.ACTIVE, due)
+    else:
+        _schedule_idle(schedule, key, tracker, polling, now)
+
+
+def _schedule_idle(
+    schedule: Schedule, key: Key, tracker: ObjectTracker, polling: PollingConfig, now: float
+) -> None:
+    """Due ``idle_interval`` from now; and just after the next slot of its rhythm, ahead of the sweep.
+
+    Only for rhythms whose slots are no closer than the idle interval, so an object is never looked at
+    more often than idle polling would: one extra poll per slot, which shows the run's start within
+    seconds even when the idle sweep is stretched. A weekday job is looked at on each day of the weekend
+    too (its slots are days, its interval three days); a run later than the interval is left to the sweep.
+    """
+    schedule.put(key, Urgency.IDLE, idle_due(tracker, polling.idle_interval, now))
+    step = tracker.rhythm_step
+    if step is None or step < polling.idle_interval:
+        return
+    slot = tracker.next_slot_after(now - EXPECTED_RUN_DELAY)
+    if slot is not None:
+        schedule.promote_at(key, slot + EXPECTED_RUN_DELAY)
+
+
+def idle_due(tracker: ObjectTracker, idle_interval: float, now: float) -> float:
+    """``now + idle_interval``; after a poll that found a new run or saw one end, moved onto the grid of
+    ``idle_interval`` through ``EXPECTED_RUN_DELAY`` after that run's creation.
+
+    The due time is the grid's point in ``(now, now + idle_interval]``: never later than a plain idle poll, so
+    every object is still looked at within the idle interval; the cost is at most one earlier poll per new run
+    or run end. Plain idle polls after it keep the phase. Objects with a learned rhythm are looked at after
+    each slot instead, and keep plain idle polls."""
+    created = tracker.newest_created
+    if created is None or not tracker.newest_changed or tracker.rhythm_step is not None:
+        return now + idle_interval
+    latest = now + idle_interval
+    return latest - (latest - created - EXPECTED_RUN_DELAY) % idle_interval
+
+
+def shard_of(ref: ObjectRef, total: int) -> int:
+    """The shard (0..total-1) that owns ``ref``; depends only on the object's IDs, never on config order."""
+    if total <= 1:
+        return 0
+    key = "/".join(ref.key).encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % total

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from statistics import median
 
-from .calendar_rhythm import JITTER, Pattern, learn_pattern
+from ..calendar_rhythm import JITTER, Pattern, learn_pattern
 
 KEEP = 30
 """Creation times and durations kept per object (the newest ones)."""

@@ -4,13 +4,12 @@ A failure that happens while the exporter is down is counted once when it comes 
 from their saved state instead of taking a new baseline), finished tasks already known are not fetched again,
 and the last success and failure survive. The file is JSON with ``"version": 1``, written atomically (a temp
 file in the same folder, fsync, rename, fsync of the folder) at most every ``save_interval`` and at shutdown,
-and only when something changed. Fields added since version 1 (``created`` and ``durations``: what the
-rhythm is learned from) are optional, so files of earlier releases still load. A missing file starts fresh;
-one whose content is unusable is moved aside with one log line and the exporter starts fresh as well. One that
-cannot be read at all (no permission, or a folder, named pipe, device or socket at the path) stops the start
-instead, left as it is: its counts may be good. Objects no longer
-watched leave the file after a discovery that resolved every target (a failed one cannot tell a removed
-object from an unreachable tenant).
+and only when something changed. A missing file starts fresh; an unreadable one (not this format: another
+``version``, a field missing) is moved aside with one log line and the exporter starts fresh as well. One
+that cannot be read at all (no permission, or a folder, named pipe, device or socket at the path) stops the
+start instead, left as it is: its counts may be good. Objects
+no longer watched leave the file after a discovery that resolved every target (a failed one cannot tell a
+removed object from an unreachable tenant).
 
 Saves while running are written by a short-lived background thread: the scheduling thread only takes each
 tracker's immutable saved state (a few milliseconds at 10,000 objects), so encoding and writing a file of
@@ -33,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from ..anaplan.models import ImportRowCounts, Task, TaskResult, TaskState
+from ..anaplan.nesting import loads_json
 from ..anaplan.timestamps import TimeCheck
-from ..nesting import loads_json
 from .rhythm import Rhythm
 from .tracker import ObjectTracker, TrackerState
 
@@ -395,8 +394,8 @@ def decode(data: bytes, times: TimeCheck | None = None) -> dict[Key, TrackerStat
 def decode_object(entry: Mapping[str, Any], times: TimeCheck | None = None) -> TrackerState:
     check = times if times is not None else TimeCheck(time.time())
     completions = _get(entry, "completions", dict)
-    created = (_when(t, "created", check, True) for t in _check(entry.get("created", []), list, "created"))
-    durations = (_time_pair(item, check) for item in _check(entry.get("durations", []), list, "durations"))
+    created = (_when(t, "created", check, True) for t in _get(entry, "created", list))
+    durations = (_time_pair(item, check) for item in _get(entry, "durations", list))
     return TrackerState(
         baseline=True,
         counted=tuple(_check(t, str, "counted") for t in _get(entry, "counted", list)),
@@ -407,7 +406,6 @@ def decode_object(entry: Mapping[str, Any], times: TimeCheck | None = None) -> T
         last_success=_when(entry.get("last_success"), "last_success", check),
         last_failure=_when(entry.get("last_failure"), "last_failure", check),
         completions={_check(k, str, "completions"): _count(v) for k, v in completions.items()},
-        # Optional: files written before the exporter learned rhythms do not have them.
         rhythm=Rhythm.of(
             (round(t) for t in created if t is not None),
             (pair for pair in durations if pair is not None),

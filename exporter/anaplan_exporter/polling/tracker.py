@@ -16,6 +16,12 @@ so every object shows up fast).
 Along the way the tracker learns the object's rhythm (``rhythm.py``) from what it reads anyway: the creation
 times of the listed tasks, and the durations of the finished runs whose status it fetches (Anaplan's duration
 where given, else the time it saw the run take). Both are bounded to the newest ``KEEP`` runs.
+
+What a tracker keeps across restarts is an immutable ``TrackerState``, published after each poll and taken
+back from the state file at start-up (``state.py`` writes and reads it). The status it reports computes the
+newest run's duration (``run_duration``) and names a process's steps (``step_statuses``); a failed poll's
+reason is one of the snapshot's ``ERROR_REASONS`` (``error_reason``), so any number of distinct error
+messages makes a handful of series.
 """
 
 from __future__ import annotations
@@ -23,45 +29,54 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol
 
-from ..anaplan.errors import AnaplanError, AnaplanStoppedError
-from ..anaplan.models import ObjectType, Task, TaskState, TaskSummary
-from ..snapshot import ObjectRef, ObjectStatus, PollError
-from .calendar_rhythm import slot_after_run
-from .completion_ledger import (
-    FORGET_COUNTED_AFTER,
-    HISTORY_FETCHES_PER_POLL,
-    HISTORY_LOOKBACK,
-    MAX_PENDING,
-    STATUS_FETCHES_PER_POLL,
-    UNKNOWN_RESULT,
-    CompletionLedger,
-    classify,
+from ..anaplan.errors import (
+    AnaplanAuthError,
+    AnaplanConnectionError,
+    AnaplanError,
+    AnaplanHTTPError,
+    AnaplanNotFoundError,
+    AnaplanPermissionError,
+    AnaplanRateLimitError,
+    AnaplanResponseError,
+    AnaplanServerError,
+    AnaplanStoppedError,
+    AnaplanTimeoutError,
+    AnaplanTooLargeError,
 )
-from .poll_errors import error_reason
+from ..anaplan.models import ObjectType, Task, TaskResult, TaskState, TaskSummary
+from ..calendar_rhythm import slot_after_run
+from ..snapshot import ObjectRef, ObjectStatus, PollError, StepStatus
+from .completion_ledger import CompletionLedger
 from .rhythm import EMPTY as NO_RHYTHM
-from .rhythm import TOLERANCE
-from .status_fields import run_duration, step_statuses
-from .tracker_state import TrackerState
-
-__all__ = [
-    "FORGET_COUNTED_AFTER",
-    "HISTORY_FETCHES_PER_POLL",
-    "HISTORY_LOOKBACK",
-    "MAX_PENDING",
-    "STATUS_FETCHES_PER_POLL",
-    "UNKNOWN_RESULT",
-    "ObjectTracker",
-    "TaskReader",
-    "TrackerState",
-    "classify",
-    "error_reason",
-]
+from .rhythm import TOLERANCE, Rhythm
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrackerState:
+    """What a tracker keeps across restarts (``polling/state.py`` writes it to the state file)."""
+
+    baseline: bool = False
+    """The tracker has listed the object's tasks once: without that, nothing else here means anything."""
+    counted: tuple[str, ...] = ()
+    """Finished tasks already counted (or history): never counted again."""
+    pending: Mapping[str, float | None] = field(default_factory=dict)
+    """Finished tasks not counted yet, waiting for their status fetch (task ID -> creation time)."""
+    history: tuple[tuple[str, float | None], ...] = ()
+    """Older runs still to look at for the last success and failure, newest first."""
+    newest: Task | None = None
+    with_result: Task | None = None
+    last_success: float | None = None
+    last_failure: float | None = None
+    completions: Mapping[str, int] = field(default_factory=dict)
+    rhythm: Rhythm = NO_RHYTHM
+    """Creation times and durations of the newest runs (creation times in whole seconds: plenty for a
+    rhythm, and a third of the cost to write)."""
 
 
 class TaskReader(Protocol):
@@ -214,7 +229,15 @@ class ObjectTracker:
         """Carry on from a saved state: no new baseline, so tasks that finished meanwhile are counted."""
         if not state.baseline:
             return
-        self._ledger.restore(state, now)
+        self._ledger.restore(
+            counted=state.counted,
+            pending=state.pending,
+            history=state.history,
+            last_success=state.last_success,
+            last_failure=state.last_failure,
+            completions=state.completions,
+            now=now,
+        )
         self._newest = state.newest
         self._with_result = state.with_result
         self._rhythm = state.rhythm
@@ -372,3 +395,72 @@ class ObjectTracker:
             success_due_time=self._success_due(),
         )
         return self._status
+
+
+def run_duration(
+    task: Task | None, now: float, seen_running: str | None, finished_at: float | None
+) -> float | None:
+    """How long ``task`` ran (or has been running at ``now``); ``seen_running`` is the ID of the task the
+    tracker saw unfinished, ``finished_at`` when it then saw that task finished."""
+    if task is None:
+        return None
+    if task.result is not None and task.result.duration_seconds is not None:
+        return task.result.duration_seconds
+    if task.creation_time is None:
+        return None
+    if not task.state.terminal:
+        return max(0.0, now - task.creation_time)
+    if seen_running == task.task_id and finished_at is not None:
+        return max(0.0, finished_at - task.creation_time)
+    return None  # finished before we first saw it, and Anaplan gave no duration
+
+
+def step_statuses(result: TaskResult | None, step_names: Mapping[str, str]) -> tuple[StepStatus, ...]:
+    """The steps of a process run, named from ``step_names`` (else as Anaplan names them); an action run
+    twice in one process is told apart by a ``#2`` suffix."""
+    if result is None or not result.nested:
+        return ()
+    steps: list[StepStatus] = []
+    seen: dict[str, int] = {}
+    for nested in result.nested:
+        name = step_names.get(nested.object_id, nested.object_name or nested.object_id)
+        seen[nested.object_id] = seen.get(nested.object_id, 0) + 1
+        if seen[nested.object_id] > 1:  # the same action run twice in one process
+            name = f"{name} #{seen[nested.object_id]}"
+        steps.append(
+            StepStatus(
+                step_id=nested.object_id,
+                step_name=name,
+                successful=nested.successful,
+                duration_seconds=nested.duration_seconds,
+                start_time=nested.start_time,
+                failure_dump_available=nested.failure_dump_available,
+            )
+        )
+    return tuple(steps)
+
+
+_REASONS: tuple[tuple[type[AnaplanError], str], ...] = (
+    # Subclasses before their bases: a timeout is a connection error, too large a bad response.
+    (AnaplanStoppedError, "stopped"),
+    (AnaplanTimeoutError, "timeout"),
+    (AnaplanTooLargeError, "too_large"),
+    (AnaplanNotFoundError, "not_found"),
+    (AnaplanPermissionError, "forbidden"),
+    (AnaplanAuthError, "auth"),
+    (AnaplanRateLimitError, "rate_limited"),
+    (AnaplanServerError, "server_error"),
+    (AnaplanConnectionError, "connection"),
+    (AnaplanResponseError, "bad_response"),
+)
+
+
+def error_reason(exc: BaseException) -> str:
+    """A bounded label value for a failed poll (one of ``ERROR_REASONS``, or ``stopped`` for a request
+    abandoned because the exporter is shutting down, which is not a failure of the object)."""
+    for kind, reason in _REASONS:
+        if isinstance(exc, kind):
+            return reason
+    if isinstance(exc, AnaplanHTTPError) and exc.status == 401:
+        return "auth"
+    return "other"

@@ -1,1 +1,0 @@
-"""A faithful Anaplan API simulator for demo mode and tests."""

@@ -1,5 +1,0 @@
-"""``python -m anaplan_exporter.simulator``: the same as the ``anaplan-simulator`` command."""
-
-from .cli import main
-
-raise SystemExit(main())
