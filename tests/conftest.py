@@ -1,9 +1,59 @@
-"""Shared pytest configuration. Area-specific fixtures live in each area's own conftest.py."""
+"""Shared pytest configuration. Area-specific fixtures live in each area's own conftest.py.
+
+The suite runs on several xdist workers (``--dist loadgroup``, see pyproject.toml). Each test module is one
+group, run by one worker, so that its module-scoped servers start once; the modules in ``SPREAD`` start
+their own processes in every test and spread over the workers instead. Modules in ``LONGEST_FIRST``
+(measured with ``--durations``) are handed out first, so that their waits overlap the rest of the suite
+rather than trail behind it: add a module there when it takes more than about ten seconds.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+import pytest
+
+TESTS = Path(__file__).parent
+
 # Let tests import the shared helpers as ``support.*`` without packaging the tests folder.
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(TESTS))
+
+LONGEST_FIRST = (
+    "soak/test_soak.py",
+    "monitoring/test_restart_e2e.py",
+    "e2e/test_hostile_e2e.py",
+    "e2e/test_exporter_e2e.py",
+    "e2e/test_state_e2e.py",
+    "monitoring/test_e2e_prometheus.py",
+    "e2e/test_slow_run_e2e.py",
+    "e2e/test_status_page_e2e.py",
+    "monitoring/test_dashboard_pictures.py",
+    "e2e/test_rhythm_e2e.py",
+    "e2e/test_cli_e2e.py",
+    "monitoring/test_rules.py",
+    "integration/test_limiter.py",
+)
+"""Test modules by duration, longest first."""
+
+SPREAD = frozenset({"e2e/test_hostile_e2e.py", "e2e/test_exporter_e2e.py", "e2e/test_state_e2e.py"})
+"""Modules whose tests are long and independent: each test may run on any worker."""
+
+
+def _module(item: pytest.Item) -> str:
+    return item.path.relative_to(TESTS).as_posix()
+
+
+def _group(module: str) -> str:
+    """The xdist group of a module's tests: its path without ``.py`` (xdist appends it to test IDs)."""
+    return module.removesuffix(".py")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = _module(item)
+        if module not in SPREAD and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(_group(module)))
+    rank = {module: index for index, module in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_module(item), len(rank)))
