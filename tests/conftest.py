@@ -28,7 +28,6 @@ LONGEST_FIRST = (
     "monitoring/test_e2e_prometheus.py",
     "e2e/test_slow_run_e2e.py",
     "e2e/test_status_page_e2e.py",
-    "monitoring/test_dashboard_pictures.py",
     "e2e/test_rhythm_e2e.py",
     "e2e/test_cli_e2e.py",
     "monitoring/test_rules.py",
