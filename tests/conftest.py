@@ -9,6 +9,8 @@ rather than trail behind it: add a module there when it takes more than about te
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +20,8 @@ TESTS = Path(__file__).parent
 
 # Let tests import the shared helpers as ``support.*`` without packaging the tests folder.
 sys.path.insert(0, str(TESTS))
+
+from support.binaries import PACKAGES, BinaryUnavailable, locate_binary  # noqa: E402
 
 LONGEST_FIRST = (
     "soak/test_soak.py",
@@ -56,3 +60,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(_group(module)))
     rank = {module: index for index, module in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(_module(item), len(rank)))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under CI, fetch the Prometheus tools once before the workers start (before xdist's own hook).
+
+    On a fresh machine the download can outlast a test's timeout; under CI the tools are required anyway.
+    Elsewhere the first test that needs one fetches it. A failure here is left to the tests to report.
+    """
+    if os.environ.get("CI") and not hasattr(session.config, "workerinput"):
+        for name in PACKAGES:
+            with contextlib.suppress(BinaryUnavailable):
+                locate_binary(name)
