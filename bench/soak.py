@@ -99,6 +99,8 @@ class SoakReport:
     restarts: int = 0
     finished_while_down: int = 0
     """Runs that ended while the exporter was stopped: the restart must count them once."""
+    down_seconds: float = 0.0
+    """From the restart's SIGTERM until the new process was ready: no scrapes are due in that time."""
 
     @property
     def memory_growth_mb(self) -> float:
@@ -121,8 +123,8 @@ class SoakReport:
                 f"{len(self.slow_or_failed_scrapes)} scrapes failed or took over {SCRAPE_DEADLINE:g} s: "
                 + "; ".join(self.slow_or_failed_scrapes[:5])
             )
-        if self.scrapes < self.duration * 0.8:
-            out.append(f"only {self.scrapes} scrapes in {self.duration:g} s")
+        if self.scrapes < (self.duration - self.down_seconds) * 0.8:
+            out.append(f"only {self.scrapes} scrapes in {self.duration - self.down_seconds:.0f} s up")
         if self.memory_growth_mb > MEMORY_GROWTH_LIMIT_MB:
             out.append(f"memory grew {self.memory_growth_mb:.1f} MB after warm-up")
         if self.longest_stall > STALL_LIMIT:
@@ -158,7 +160,8 @@ class SoakReport:
             f"(configured {REQUESTS_PER_SECOND}/s), "
             f"{self.non_get_requests} non-GET",
             f"longest stretch without a request: {self.longest_stall:.1f} s (limit {STALL_LIMIT:g})",
-            f"restart: {self.restarts}, {self.finished_while_down} runs finished while the exporter was down",
+            f"restart: {self.restarts} ({self.down_seconds:.1f} s down), "
+            f"{self.finished_while_down} runs finished while the exporter was down",
             f"completions: {sum(self.counted.values())} counted, "
             f"{sum(self.expected.values())} in the ground truth"
             f" ({', '.join(f'{r} {n}' for r, n in sorted(_by_result(self.expected).items()))})",
@@ -215,7 +218,8 @@ def run_soak(duration: float, workdir: Path, log: Any = None) -> SoakReport:
             say(f"faults on: {faults}")
             started = time.monotonic()
             faults_off_at = started + max(duration - (SOAK_PERIOD + 5), duration / 2)
-            restart_after = started + duration / 2 - SOAK_PERIOD / 2
+            # The first run window from a period before half-way: at once in a soak of under two periods.
+            restart_after = started + max(0.0, duration / 2 - SOAK_PERIOD)
             down: tuple[float, float] | None = None
             end = started + duration
             warmup_until = started + min(60.0, duration / 4)
@@ -242,6 +246,7 @@ def run_soak(duration: float, workdir: Path, log: Any = None) -> SoakReport:
                     time.sleep(DOWN_SECONDS)
                     exporter = stack.enter_context(running_exporter(config, workdir, ready_timeout=30))
                     down = (stopped_at, time.time())
+                    report.down_seconds = down[1] - stopped_at
                     report.restarts += 1
                     if faults_on:
                         sim.set_faults(**faults)

@@ -1,9 +1,81 @@
-"""Shared pytest configuration. Area-specific fixtures live in each area's own conftest.py."""
+"""Shared pytest configuration. Area-specific fixtures live in each area's own conftest.py.
+
+The suite runs on several xdist workers (``--dist loadgroup``, see pyproject.toml). Each test module is one
+group, run by one worker, so that its module-scoped servers start once; the modules in ``SPREAD`` start
+their own processes in every test and spread over the workers instead. Modules in ``LONGEST_FIRST``
+(measured with ``--durations``) are handed out first, so that their waits overlap the rest of the suite
+rather than trail behind it: add a module there when it takes more than about ten seconds. The modules in
+``QUIET_LAST`` are handed out last, when the other workers are finishing, because they measure timing that a
+busy machine disturbs.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 
+import pytest
+
+TESTS = Path(__file__).parent
+
 # Let tests import the shared helpers as ``support.*`` without packaging the tests folder.
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(TESTS))
+
+from support.binaries import PACKAGES, BinaryUnavailable, locate_binary  # noqa: E402
+
+LONGEST_FIRST = (
+    "monitoring/test_e2e_prometheus.py",
+    "monitoring/test_restart_e2e.py",
+    "e2e/test_exporter_e2e.py",
+    "e2e/test_state_e2e.py",
+    "e2e/test_slow_run_e2e.py",
+    "e2e/test_hostile_e2e.py",
+    "monitoring/test_rules.py",
+    "e2e/test_rhythm_e2e.py",
+    "e2e/test_status_page_e2e.py",
+    "e2e/test_cli_e2e.py",
+    "integration/test_limiter.py",
+)
+"""Test modules by duration, longest first."""
+
+QUIET_LAST = ("soak/test_soak.py",)
+"""The soak checks that Anaplan never sees more than 10 requests in any second at a limit of 10, which holds
+for requests that reach the simulator up to 100 ms late (see anaplan/limiter.py); on a saturated CPU they can
+arrive later."""
+
+SPREAD = frozenset({"e2e/test_hostile_e2e.py", "e2e/test_exporter_e2e.py", "e2e/test_state_e2e.py"})
+"""Modules whose tests are long and independent: each test may run on any worker."""
+
+
+def _module(item: pytest.Item) -> str:
+    return item.path.relative_to(TESTS).as_posix()
+
+
+def _group(module: str) -> str:
+    """The xdist group of a module's tests: its path without ``.py`` (xdist appends it to test IDs)."""
+    return module.removesuffix(".py")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = _module(item)
+        if module not in SPREAD and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(_group(module)))
+    rank = {module: index for index, module in enumerate(LONGEST_FIRST)}
+    rank.update({module: len(rank) + 1 + index for index, module in enumerate(QUIET_LAST)})
+    items.sort(key=lambda item: rank.get(_module(item), len(LONGEST_FIRST)))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under CI, fetch the Prometheus tools once before the workers start (before xdist's own hook).
+
+    On a fresh machine the download can outlast a test's timeout; under CI the tools are required anyway.
+    Elsewhere the first test that needs one fetches it. A failure here is left to the tests to report.
+    """
+    if os.environ.get("CI") and not hasattr(session.config, "workerinput"):
+        for name in PACKAGES:
+            with contextlib.suppress(BinaryUnavailable):
+                locate_binary(name)

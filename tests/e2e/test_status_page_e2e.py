@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from support.chromium import dump_dom, find_chromium, screenshot
+from support.chromium import INSTALL_TIMEOUT, dump_dom, find_chromium, screenshot
 from support.exporter import ExporterHandle, running_exporter, simulator_config
 from support.net import http_get
 from support.pagetext import PageText, Row
@@ -127,6 +127,8 @@ def row(page: PageText, name: str) -> Row:
     return found[0]
 
 
+# On a machine without Chromium, find_chromium installs it first (apt-get, up to INSTALL_TIMEOUT).
+@pytest.mark.timeout(INSTALL_TIMEOUT + 120)
 def test_status_page_in_chromium(tmp_path: Path) -> None:
     chromium = find_chromium()
     with (

@@ -297,6 +297,8 @@ def test_ground_truth_file_lists_each_live_run_once(sim: SimulatorHandle) -> Non
 
 
 def test_non_get_requests_are_refused_and_counted(sim: SimulatorHandle, http: requests.Session) -> None:
+    task = tasks_of(sim, http, "processes", "118000000002")[0]
+    assert get(sim, http, f"{BASE}/processes/118000000002/tasks/{task['taskId']}").status_code == 200
     before = sim.stats()["non_get_integration_requests"]
     path = sim.api_url + f"{BASE}/processes/118000000002/tasks"
     assert http.post(path, json={"localeName": "en_US"}, timeout=10).status_code == 405

@@ -1,4 +1,7 @@
-"""``make soak`` for two minutes: the exporter survives every fault and counts every completion once."""
+"""``make soak`` for 50 s: the exporter survives every fault and counts every completion once.
+
+Long enough for a restart early in the first period (while runs start) and a quiet period at the end; the
+10-minute soak is ``make soak``."""
 
 from __future__ import annotations
 
@@ -20,15 +23,17 @@ from soak import (
 
 pytestmark = pytest.mark.e2e
 
-DURATION = 120.0
+DURATION = 50.0
 
 
-def test_two_minute_soak_under_faults(tmp_path: Path) -> None:
+@pytest.mark.timeout(180)
+def test_short_soak_under_faults(tmp_path: Path) -> None:
     report = run_soak(DURATION, tmp_path)
     summary = report.summary() if report.rss_mb else ""
     assert not report.crashed, report.crashed
     assert report.exporter_exit == 0, summary
-    assert report.scrapes >= DURATION * 0.8, summary
+    assert report.restarts == 1 and report.finished_while_down > 0, summary
+    assert report.scrapes >= (DURATION - report.down_seconds) * 0.8, summary
     assert report.slow_or_failed_scrapes == [], f"over {SCRAPE_DEADLINE} s or failed\n{summary}"
     assert report.longest_stall <= STALL_LIMIT, summary
     assert report.memory_growth_mb <= MEMORY_GROWTH_LIMIT_MB, summary

@@ -2,18 +2,51 @@
 
 from __future__ import annotations
 
+import collections
+import os
+import random
 import socket
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
+
+LOWEST_PORT = 10000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: collections.deque[int] = collections.deque(maxlen=500)
+
+
+def _port_range() -> range:
+    """This test process's own share of the ports below the kernel's ephemeral range.
+
+    A port the kernel picks (a server bound to port 0, the local end of a connection) is never in it, and
+    each xdist worker has its own share, so a port handed out here stays free until the test binds it.
+    """
+    try:
+        top = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        top = 32768  # Linux's default
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index, count = int(worker.removeprefix("gw")), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    share = (top - LOWEST_PORT) // count
+    return range(LOWEST_PORT + index * share, LOWEST_PORT + (index + 1) * share)
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing uses right now and that no other test process is given."""
+    ports = _port_range()
+    for _ in range(1000):
+        port = random.choice(ports)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.append(port)
         return port
+    raise OSError(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
 def wait_http(
