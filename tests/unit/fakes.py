@@ -74,7 +74,14 @@ class FakeAnaplan:
             self.tasks[object_id].append(task)
 
     def list_tasks(
-        self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str
+        self,
+        workspace_id: str,
+        model_id: str,
+        object_type: ObjectType,
+        object_id: str,
+        *,
+        since: float | None = None,
+        limit: int | None = None,
     ) -> list[TaskSummary]:
         self.list_calls += 1
         if object_id in self.failing:

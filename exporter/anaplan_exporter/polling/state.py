@@ -5,7 +5,8 @@ from their saved state instead of taking a new baseline), finished tasks already
 and the last success and failure survive. The file is JSON with ``"version": 1``, written atomically (a temp
 file in the same folder, fsync, rename, fsync of the folder) at most every ``save_interval`` and at shutdown,
 and only when something changed. Fields added since version 1 (``created`` and ``durations``: what the
-rhythm is learned from) are optional, so files of earlier releases still load. A missing file starts fresh;
+rhythm is learned from; ``floor``) are optional, so files of earlier releases still load. A missing file
+starts fresh;
 one whose content is unusable is moved aside with one log line and the exporter starts fresh as well. One that
 cannot be read at all (no permission, or a folder, named pipe, device or socket at the path) stops the start
 instead, left as it is: its counts may be good. Objects no longer
@@ -315,6 +316,7 @@ def encode_object(state: TrackerState) -> str:
             "last_success": state.last_success,
             "last_failure": state.last_failure,
             "completions": dict(state.completions),
+            "floor": state.floor,
             "created": [round(t) for t in state.rhythm.created],
             "durations": [
                 [round(created), seconds]
@@ -384,6 +386,7 @@ def decode_object(entry: Mapping[str, Any]) -> TrackerState:
         last_success=_number(entry.get("last_success"), "last_success"),
         last_failure=_number(entry.get("last_failure"), "last_failure"),
         completions={_check(k, str, "completions"): _count(v) for k, v in completions.items()},
+        floor=_number(entry.get("floor"), "floor"),  # optional, like the rhythm below
         # Optional: files written before the exporter learned rhythms do not have them.
         rhythm=Rhythm.of(
             (round(_time(t, "created")) for t in _check(entry.get("created", []), list, "created")),

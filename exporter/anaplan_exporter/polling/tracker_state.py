@@ -29,6 +29,8 @@ class TrackerState:
     last_success: float | None = None
     last_failure: float | None = None
     completions: Mapping[str, int] = field(default_factory=dict)
+    floor: float | None = None
+    """Runs created before this are settled: a finished one listed again is not new (see the ledger)."""
     rhythm: Rhythm = NO_RHYTHM
     """Creation times and durations of the newest runs (creation times in whole seconds: plenty for a
     rhythm, and a third of the cost to write)."""
