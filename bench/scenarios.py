@@ -152,3 +152,27 @@ def _periods(obj: dict[str, Any]) -> int:
 
 def _duration(obj: dict[str, Any]) -> float:
     return float(obj["duration"]) if "duration" in obj else float(sum(obj["step_durations"]))
+
+
+SORTED_IMPORT, UNSORTED_IMPORT = "112000000001", "112000000002"
+"""The imports of ``long_histories``: the second one's task list ignores ``sort`` (the old way's cost)."""
+
+
+def long_histories(runs: int) -> dict[str, Any]:
+    """Two imports with ``runs`` finished runs each and no run during the benchmark; the simulator lists the
+    second one's tasks oldest first whatever ``sort`` asks, so the exporter reads every page of it. No
+    latency: faults scoped to a path (as this one is) apply to that path alone."""
+    imports = [
+        {
+            "id": object_id,
+            "name": f"Long history {object_id}",
+            "every": 2 * QUIET_FOREVER,
+            "offset": QUIET_FOREVER,
+            "duration": 60,
+            "history": runs,
+            "outcomes": ["success", "failure"],
+        }
+        for object_id in (SORTED_IMPORT, UNSORTED_IMPORT)
+    ]
+    faults = {"ignore_sort": True, "path": f"/imports/{UNSORTED_IMPORT}/"}
+    return _tenant({"imports": imports}, faults=faults)
