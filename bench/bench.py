@@ -9,13 +9,15 @@ Poll cost and the authentication rate are measured in-process: this script build
 duration gauge) and a fake clock can make every tick a full cycle. Requests are counted by the simulator
 (its ``/__sim/stats`` before and after). The scrape cost is measured on the real exporter process over HTTP.
 ``internals.py`` times a state-file save in-process and the exporter process's garbage collections (through
-a probe on its PYTHONPATH).
+a probe on its PYTHONPATH). ``tasklist.py`` counts the requests and bytes of one look at an object with a long
+task history, newest first against every page.
 No figure here is a test assertion: it prints PASS or MISS per target and exits 1 on any MISS.
 
 Usage: python bench/bench.py [--freshness-sizes 50,300,1000] [--freshness-seconds 360]
                              [--sizes 100,1000,10000] [--scrape-objects 10000] [--scrapes 50]
                              [--auth-scale 120] [--auth-hours 2] [--gc-minutes 3]
-                             [--only freshness,poll,auth,scrape,state,gc]
+                             [--task-list-runs 10000]
+                             [--only freshness,poll,auth,scrape,state,gc,tasklist]
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from harness import (
 )
 from internals import gc_pauses, state_save
 from scenarios import all_of_model, idle_objects, idle_processes
+from tasklist import task_list_cost
 
 LATENCY = 0.05
 """Simulated latency of every Anaplan request (seconds)."""
@@ -406,7 +409,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--gc-minutes", type=float, default=3.0, help="steady minutes of the gc measurement")
     parser.add_argument(
-        "--only", default="freshness,poll,auth,scrape,state,gc", help="comma-separated parts to run"
+        "--task-list-runs", type=int, default=10_000, help="listed runs of the object for the task-list cost"
+    )
+    parser.add_argument(
+        "--only", default="freshness,poll,auth,scrape,state,gc,tasklist", help="comma-separated parts to run"
     )
     return parser.parse_args(argv)
 
@@ -457,6 +463,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "gc" in parts:
             print(f"... garbage collections, {args.scrape_objects} processes", flush=True)
             report(gc_pauses(args.scrape_objects, args.steps, args.gc_minutes, LATENCY, workdir))
+        if "tasklist" in parts:
+            print(
+                f"... task-list cost per look, an object with {args.task_list_runs:,} listed runs", flush=True
+            )
+            report(task_list_cost(args.task_list_runs, workdir))
     print()
     print_table(rows)
     missed = [r for r in rows if r.ok is False]

@@ -152,3 +152,29 @@ def _periods(obj: dict[str, Any]) -> int:
 
 def _duration(obj: dict[str, Any]) -> float:
     return float(obj["duration"]) if "duration" in obj else float(sum(obj["step_durations"]))
+
+
+SORTED_IMPORT, UNSORTED_IMPORT = "112000000001", "112000000002"
+"""The imports of ``long_histories``: the second one's task list ignores ``sort`` (the old way's cost)."""
+
+
+def long_histories(runs: int) -> dict[str, Any]:
+    """Two imports with ``runs`` finished runs each and no run during the benchmark; the simulator lists the
+    second one's tasks oldest first whatever ``sort`` asks, so the exporter reads every page of it. No
+    latency: faults scoped to a path (as this one is) apply to that path alone. Runs are 16 hours apart, so
+    10,000 of them reach back 19 years, not before 2000: the exporter drops older creation times as
+    impossible, and a list without times shows no order."""
+    imports = [
+        {
+            "id": object_id,
+            "name": f"Long history {object_id}",
+            "every": 60_000,
+            "offset": 30_000,
+            "duration": 60,
+            "history": runs,
+            "outcomes": ["success", "failure"],
+        }
+        for object_id in (SORTED_IMPORT, UNSORTED_IMPORT)
+    ]
+    faults = {"ignore_sort": True, "path": f"/imports/{UNSORTED_IMPORT}/"}
+    return _tenant({"imports": imports}, faults=faults)

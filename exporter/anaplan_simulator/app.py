@@ -356,6 +356,8 @@ class IntegrationRequest:
             return self.page("tasks", schema, [])
         indices = self.engine.indices(obj, self.now)
         newest_first = (self.param("sort") or "").replace(" ", "") in ("-creationTime", "-creationDate")
+        if self.sim.faults.settings.ignore_sort and self.sim.faults.applies_to(True, self.path):
+            newest_first = False  # a fault: Anaplan's default order, oldest first
         ordered = indices[::-1] if newest_first else indices
         paging = self.paging()
         if isinstance(paging, Response):

@@ -1,5 +1,6 @@
 """Fault settings (latency, 5xx, 429 bursts, malformed JSON, dropped connections, early token expiry, and
-hostile bodies: dripping, endless, huge, echoing the request's credentials, or impossible task times).
+hostile bodies: dripping, endless, huge, echoing the request's credentials, or impossible task times), and
+task lists that ignore ``sort``.
 
 Settings come from the scenario's ``faults`` mapping and can be changed at runtime; ``FaultInjector``
 decides, request by request, what goes wrong. All faults are off by default.
@@ -54,6 +55,7 @@ class FaultSettings:
     echo_secrets: int | None = None  # answer with this status and a body quoting Authorization and the body
     echo_form: str = "as_sent"  # one of ECHO_FORMS: the credentials as sent, or re-encoded first
     creation_time: float | str | None = None  # every task's creationTime is sent as this value (epoch ms)
+    ignore_sort: bool = False  # task lists come oldest first whatever ``sort`` asks (Anaplan's default order)
     scope: str = "integration"  # "all" also applies faults to the auth and OAuth endpoints
     path: str | None = None  # faults apply only to requests whose path contains this text
 
@@ -76,6 +78,7 @@ _FAULT_KEYS = (
     "echo_secrets",
     "echo_form",
     "creation_time",
+    "ignore_sort",
     "scope",
     "path",
 )
@@ -105,8 +108,9 @@ def parse_faults(
     for key in ("drip", "drip_headers"):
         if key in node.data:
             changes[key] = node.number(key, positive=True) if node.has(key) else None
-    if "endless" in node.data:
-        changes["endless"] = node.boolean("endless") if node.has("endless") else False
+    for key in ("endless", "ignore_sort"):
+        if key in node.data:
+            changes[key] = node.boolean(key) if node.has(key) else False
     if "huge" in node.data:
         changes["huge"] = node.integer("huge", minimum=1) if node.has("huge") else None
     if "echo_secrets" in node.data:

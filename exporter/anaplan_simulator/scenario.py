@@ -11,7 +11,7 @@ Keys (see default-scenario.yml for a complete example)::
            retry_after_format: seconds|http-date}, max_requests_per_second, malformed_json_rate,
            token_early_expiry, drop_connection_rate, drip: S, drip_headers: S, endless: bool, huge: BYTES,
            echo_secrets: STATUS, echo_form: as_sent|base64_unpadded|base64_wrapped|html|upper|url|json
-           |collapsed, scope: integration|all, path: TEXT}
+           |collapsed, ignore_sort: bool, scope: integration|all, path: TEXT}
   workspaces: [{id?, name, active?, models: [{id?, name, processes, imports, exports, actions, generate?}]}]
 
 Every object: ``id?`` (12 digits, prefix 118/112/116/117), ``name``, ``code?`` and a schedule: ``every``,

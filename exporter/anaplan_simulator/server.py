@@ -87,7 +87,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             status = response.status
             sim.stats.end(kind, status)
             counted = True
-            self.send(response, malformed=decision.malformed, decision=decision)
+            self.send(response, malformed=decision.malformed, decision=decision, kind=kind)
         finally:
             if not counted:
                 sim.stats.end(kind, status)
@@ -118,7 +118,14 @@ class RequestHandler(BaseHTTPRequestHandler):
         with suppress(OSError):
             self.write_dripping(data, self.header_drip)
 
-    def send(self, response: Response, malformed: bool = False, decision: Decision | None = None) -> None:
+    def send(
+        self,
+        response: Response,
+        malformed: bool = False,
+        decision: Decision | None = None,
+        kind: str | None = None,
+    ) -> None:
+        """Write the answer; with ``kind``, its body's bytes are counted in the stats first."""
         decision = decision or Decision()
         self.header_drip = decision.drip_headers
         content_type = "application/json"
@@ -143,6 +150,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", content_type)
             size = len(prefix) + pad + len(suffix) if pad > 0 else len(data)
             self.send_header("Content-Length", str(size))
+            if kind is not None:
+                self.server.sim.stats.served(kind, size)
         self.end_headers()
         if not data or self.command == "HEAD":
             return

@@ -1,4 +1,5 @@
-"""Request accounting that tests assert on: counts by endpoint kind and status, peak rate, mutations."""
+"""Request accounting that tests assert on: counts by endpoint kind and status, body bytes served by
+endpoint kind, peak rate, mutations."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class Stats:
         self._lock = threading.Lock()
         self._started = clock() if started is None else started
         self._by_kind: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+        self._bytes: collections.Counter[str] = collections.Counter()
         self._window: collections.deque[float] = collections.deque()
         self._max_per_second = 0
         self._in_flight = 0
@@ -41,6 +43,11 @@ class Stats:
             self._in_flight -= 1
             self._by_kind[kind][str(status)] += 1
 
+    def served(self, kind: str, size: int) -> None:
+        """A response body of ``size`` bytes is being sent (counted before the client can read it)."""
+        with self._lock:
+            self._bytes[kind] += size
+
     def non_get(self, method: str, path: str) -> None:
         with self._lock:
             self._non_get += 1
@@ -55,6 +62,7 @@ class Stats:
                 "uptime_seconds": round(self._clock() - self._started, 3),
                 "total_requests": self._total,
                 "requests": requests,
+                "bytes": dict(sorted(self._bytes.items())),
                 "auth_requests": auth,
                 "non_get_integration_requests": self._non_get,
                 "non_get_integration_recent": list(self._non_get_requests),

@@ -93,14 +93,16 @@ def test_list_tasks_pages_and_falls_back_to_single_task(
         "meta": {"paging": {"currentPageSize": 1, "offset": 1, "totalSize": 2}},
         "task": {"taskId": "T2", "taskState": "IN_PROGRESS", "creationTime": "1535145599808"},
     }
-    http.get(url, json=first, match=[responses.matchers.query_param_matcher({"offset": "0", "limit": "1"})])
-    http.get(url, json=second, match=[responses.matchers.query_param_matcher({"offset": "1", "limit": "1"})])
+    query = {"sort": "-creationDate", "limit": "1"}
+    http.get(url, json=first, match=[responses.matchers.query_param_matcher({**query, "offset": "0"})])
+    http.get(url, json=second, match=[responses.matchers.query_param_matcher({**query, "offset": "1"})])
     tasks = make_client(STATIC, page_size=1).list_tasks(W, M, ObjectType.EXPORT, "116000000002")
+    # The whole list (no ``since``), newest first whatever order the pages came in.
     assert [(t.task_id, t.state) for t in tasks] == [
-        ("T1", TaskState.COMPLETE),
         ("T2", TaskState.IN_PROGRESS),
+        ("T1", TaskState.COMPLETE),
     ]
-    assert tasks[1].creation_time == pytest.approx(1535145599.808)
+    assert tasks[0].creation_time == pytest.approx(1535145599.808)
 
 
 def test_task_status_for_a_process_asks_for_details(

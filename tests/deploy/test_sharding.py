@@ -157,7 +157,14 @@ class Catalog:
         return ProcessMetadata(name=process_id)
 
     def list_tasks(
-        self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str
+        self,
+        workspace_id: str,
+        model_id: str,
+        object_type: ObjectType,
+        object_id: str,
+        *,
+        since: float | None = None,
+        limit: int | None = None,
     ) -> list[TaskSummary]:
         return []
 

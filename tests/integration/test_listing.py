@@ -115,8 +115,8 @@ def test_task_lists_are_paged(sim: SimulatorHandle, client: AnaplanClient) -> No
     assert len(truth) == HISTORY + 1  # the history plus the run created at start-up
     delta = StatsDelta(sim)
     tasks = client.list_tasks(WORKSPACE, MODEL, ObjectType.PROCESS, LONG_HISTORY)
-    assert [t.task_id for t in tasks] == [t["task_id"] for t in truth]  # oldest first, each once
-    for task, expected in zip(tasks, truth, strict=True):
+    assert [t.task_id for t in tasks] == [t["task_id"] for t in reversed(truth)]  # newest first, each once
+    for task, expected in zip(tasks, reversed(truth), strict=True):
         assert task.state is TaskState(expected["state"])
         assert task.creation_time == pytest.approx(expected["creation_time"], abs=1e-3)
     assert delta("task_list", "200") == pages(HISTORY + 1) == 6

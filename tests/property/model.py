@@ -101,7 +101,14 @@ class ScriptedAnaplan:
         return kept[-self.truncate :] if self.truncate else kept
 
     def list_tasks(
-        self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str
+        self,
+        workspace_id: str,
+        model_id: str,
+        object_type: ObjectType,
+        object_id: str,
+        *,
+        since: float | None = None,
+        limit: int | None = None,
     ) -> list[TaskSummary]:
         if self.list_fault is not None:
             raise self.list_fault

@@ -81,7 +81,14 @@ class Garbage:
             raise
 
     def list_tasks(
-        self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str
+        self,
+        workspace_id: str,
+        model_id: str,
+        object_type: ObjectType,
+        object_id: str,
+        *,
+        since: float | None = None,
+        limit: int | None = None,
     ) -> list[TaskSummary]:
         summaries = self._answer("list_tasks", list_answers, lambda body: parse_task_list(body)[0])
         assert isinstance(summaries, list)
@@ -183,7 +190,14 @@ class ScriptedCatalog(ScriptedAnaplan):
         return ProcessMetadata("Nightly", (ProcessStep("112000000007", "Load sales"),))
 
     def list_tasks(
-        self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str
+        self,
+        workspace_id: str,
+        model_id: str,
+        object_type: ObjectType,
+        object_id: str,
+        *,
+        since: float | None = None,
+        limit: int | None = None,
     ) -> list[TaskSummary]:
         if object_id in self.object_faults:
             raise self.object_faults[object_id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 from anaplan_exporter.anaplan.errors import AnaplanError, AnaplanNotFoundError
@@ -61,6 +62,10 @@ class FakeAnaplan:
     steps: dict[str, tuple[ProcessStep, ...]] = field(default_factory=dict)
     failing: dict[str, AnaplanError] = field(default_factory=dict)
     list_calls: int = 0
+    paged: bool = False
+    """List as ``AnaplanClient.list_tasks`` does on Anaplan: newest first, ``limit`` runs a page, only back
+    to ``since``. Otherwise every call answers the whole list (as for a server that ignores ``sort``)."""
+    pages_read: int = 0
     status_calls: list[str] = field(default_factory=list)
     token_expires_at: float | None = 2_000_000_000.0
 
@@ -74,12 +79,31 @@ class FakeAnaplan:
             self.tasks[object_id].append(task)
 
     def list_tasks(
-        self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str
+        self,
+        workspace_id: str,
+        model_id: str,
+        object_type: ObjectType,
+        object_id: str,
+        *,
+        since: float | None = None,
+        limit: int | None = None,
     ) -> list[TaskSummary]:
         self.list_calls += 1
         if object_id in self.failing:
             raise self.failing[object_id]
-        return [TaskSummary(t.task_id, t.state, t.creation_time) for t in self.tasks.get(object_id, [])]
+        summaries = [TaskSummary(t.task_id, t.state, t.creation_time) for t in self.tasks.get(object_id, [])]
+        if not self.paged or since is None or limit is None:
+            self.pages_read += max(1, math.ceil(len(summaries) / 5000))  # the client's page_size
+            return summaries
+        newest_first = sorted(summaries, key=lambda t: t.creation_time or 0.0, reverse=True)
+        listed: list[TaskSummary] = []
+        for start in range(0, max(len(newest_first), 1), limit):
+            page = newest_first[start : start + limit]
+            self.pages_read += 1
+            listed.extend(page)
+            if not page or (page[-1].creation_time or 0.0) < since:
+                break
+        return listed
 
     def task_status(
         self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str, task_id: str

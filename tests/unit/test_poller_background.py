@@ -37,7 +37,14 @@ class ThreadSafeAnaplan(FakeAnaplan):
         self._lock = threading.Lock()
 
     def list_tasks(
-        self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str
+        self,
+        workspace_id: str,
+        model_id: str,
+        object_type: ObjectType,
+        object_id: str,
+        *,
+        since: float | None = None,
+        limit: int | None = None,
     ) -> list[TaskSummary]:
         with self._lock:
             self.calls[object_id] = self.calls.get(object_id, 0) + 1

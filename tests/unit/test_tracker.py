@@ -116,7 +116,7 @@ def test_failure_keeps_last_good_state_and_counts_error() -> None:
 
 def test_unexpected_exception_is_contained() -> None:
     class Broken(FakeAnaplan):
-        def list_tasks(self, *args: object) -> list:  # type: ignore[type-arg]
+        def list_tasks(self, *args: object, **kwargs: object) -> list:  # type: ignore[type-arg]
             raise ZeroDivisionError("bug")
 
     tracker = ObjectTracker(ref())

@@ -7,6 +7,7 @@ cancel or change anything in a tenant.
 from __future__ import annotations
 
 import logging
+import math
 import random as _random
 import threading
 import time
@@ -48,6 +49,9 @@ T = TypeVar("T")
 
 # A guard against a server whose paging never ends; 5000 pages of 5000 items is far beyond any model.
 _MAX_PAGES = 5000
+
+NEWEST_FIRST = "-creationDate"
+"""The task lists' ``sort``: newest first (Anaplan lists oldest first by default)."""
 
 MIN_RESPONSE_SIZE = 64 * 1024
 """The smallest allowed ``max_response_size``: a full page of 5000 tasks is about 0.5 MB."""
@@ -237,6 +241,9 @@ class AnaplanClient:
             backoff=self._backoff,
         )
         self._api = settings.api_url.rstrip("/")
+        self._unsorted: set[str] = set()
+        """Task-list paths whose server ignored ``sort``: read whole from then on."""
+        self._unsorted_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"AnaplanClient(api_url={self._api!r}, auth={self._tokens.method!r})"
@@ -258,12 +265,35 @@ class AnaplanClient:
         return parse_process_metadata(self._get("process_metadata", path))
 
     def list_tasks(
-        self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str
+        self,
+        workspace_id: str,
+        model_id: str,
+        object_type: ObjectType,
+        object_id: str,
+        *,
+        since: float | None = None,
+        limit: int | None = None,
     ) -> list[TaskSummary]:
+        """The object's task list, newest first, each task once.
+
+        With ``since`` (epoch seconds; ``math.inf`` for the first page alone) only the newest runs are read:
+        pages of ``limit`` runs, asked for newest first, until one reaches a run created before ``since``.
+        A look at an object with a long history then costs one small request. Without ``since``, or for an
+        object whose list comes back in another order (a server that ignores ``sort``: remembered per
+        object, logged once), every page is read, ``page_size`` runs at a time.
+        """
         path = f"{self._object_path(workspace_id, model_id, object_type, object_id)}/tasks"
         times = TimeCheck(self._clock())
         try:
-            return self._paged("list_tasks", path, lambda body: parse_task_list(body, times)[0])
+            if since is not None and path not in self._unsorted:
+                recent = self._recent_tasks(path, since, limit or self._settings.page_size, times)
+                if recent is not None:
+                    return _newest_first(recent)
+                self._note_unsorted(path, f"{object_type.value} {object_id}")
+            tasks = self._paged(
+                "list_tasks", path, lambda body: parse_task_list(body, times)[0], {"sort": NEWEST_FIRST}
+            )
+            return _newest_first(tasks)
         finally:
             self._report_times(times, "list_tasks", object_id)
 
@@ -404,12 +434,20 @@ class AnaplanClient:
         headers = {"Authorization": token_authorization(token)}
         return self._transport.send("GET", url, endpoint=endpoint, headers=headers, params=params)
 
-    def _paged(self, endpoint: str, path: str, parse: Callable[[object], list[T]]) -> list[T]:
+    def _paged(
+        self,
+        endpoint: str,
+        path: str,
+        parse: Callable[[object], list[T]],
+        params: Mapping[str, str] | None = None,
+    ) -> list[T]:
         """Every page of a list endpoint, following ``meta.paging`` by ``offset``/``limit``."""
         items: list[T] = []
         offset = 0
         for _ in range(_MAX_PAGES):
-            body = self._get(endpoint, path, {"offset": offset, "limit": self._settings.page_size})
+            body = self._get(
+                endpoint, path, {**(params or {}), "offset": offset, "limit": self._settings.page_size}
+            )
             page = parse(body)
             items.extend(page)
             next_offset = following_offset(parse_paging(body), offset, len(page))
@@ -418,6 +456,60 @@ class AnaplanClient:
             offset = next_offset
         log.warning("%s: stopped after %d pages; the server's paging does not end", endpoint, _MAX_PAGES)
         return items
+
+    def _recent_tasks(
+        self, path: str, since: float, limit: int, times: TimeCheck
+    ) -> list[TaskSummary] | None:
+        """The newest runs back to ``since``, newest first; None when the order shows the server ignored
+        ``sort`` and the pages read so far are not the whole list."""
+        items: list[TaskSummary] = []
+        previous = math.inf
+        """The creation time of the last run read: the next one must not be newer."""
+        offset = 0
+        for _ in range(_MAX_PAGES):
+            body = self._get("list_tasks", path, {"sort": NEWEST_FIRST, "offset": offset, "limit": limit})
+            page, paging = parse_task_list(body, times)
+            items.extend(page)
+            next_offset = following_offset(paging, offset, len(page))
+            created_times = [t.creation_time for t in page if t.creation_time is not None]
+            for created in created_times:
+                if created > previous:
+                    return items if next_offset is None else None
+                previous = created
+            if next_offset is None or (created_times and created_times[-1] < since):
+                return items
+            offset = next_offset
+        log.warning("list_tasks: stopped after %d pages; the server's paging does not end", _MAX_PAGES)
+        return items
+
+    def _note_unsorted(self, path: str, what: str) -> None:
+        """Remember an object whose task list ignores ``sort``; the first such object is logged."""
+        with self._unsorted_lock:
+            first = not self._unsorted
+            self._unsorted.add(path)
+        if first:
+            log.warning(
+                "the task list of %s came back oldest first although newest first was asked for "
+                "(sort=%s): every page of it is read from now on (other objects found so later are read "
+                "whole too, without another message)",
+                what,
+                NEWEST_FIRST,
+            )
+        else:
+            log.debug("the task list of %s ignores sort=%s: read whole from now on", what, NEWEST_FIRST)
+
+
+def _newest_first(tasks: list[TaskSummary]) -> list[TaskSummary]:
+    """Newest first by ``creationTime`` (runs without one last), each task once (a run created between two
+    page reads pushes the others one place down, so the next page repeats one)."""
+    unique: dict[str, TaskSummary] = {}
+    for task in tasks:
+        unique.setdefault(task.task_id, task)
+    return sorted(
+        unique.values(),
+        key=lambda t: t.creation_time if t.creation_time is not None else -math.inf,
+        reverse=True,
+    )
 
 
 def following_offset(paging: Paging | None, requested: int, received: int) -> int | None:

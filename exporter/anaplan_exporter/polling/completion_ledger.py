@@ -61,6 +61,10 @@ class CompletionLedger:
         self.completions = dict.fromkeys(COMPLETION_RESULTS, 0)
         self.last_success: float | None = None
         self.last_failure: float | None = None
+        self.floor: float | None = None
+        """Runs created before this are settled (counted, history, or older than every list read): read
+        only the newest runs, the exporter forgets the counted ones that left its lists, so a finished run
+        below this that is listed again (a whole list, once the server ignores ``sort``) is not new."""
 
     def restore(
         self,
@@ -71,6 +75,7 @@ class CompletionLedger:
         last_success: float | None,
         last_failure: float | None,
         completions: Mapping[str, int],
+        floor: float | None,
         now: float,
     ) -> None:
         """Carry on from a saved state (one with a baseline; ``TrackerState`` holds these fields): what
@@ -81,7 +86,13 @@ class CompletionLedger:
         self.last_success = last_success
         self.last_failure = last_failure
         self.completions = {**dict.fromkeys(COMPLETION_RESULTS, 0), **completions}
+        self.floor = floor
         self.baseline_taken = True
+
+    def raise_floor(self, settled_before: float) -> None:
+        """Runs created before ``settled_before`` are settled from now on (the floor never goes down)."""
+        if self.floor is None or settled_before > self.floor:
+            self.floor = settled_before
 
     def take_baseline(self, summaries: list[TaskSummary], fetched: dict[str, Task], now: float) -> None:
         """Mark the history as already counted; queue older runs to look at for the last success/failure."""
@@ -132,9 +143,13 @@ class CompletionLedger:
         Tasks whose status this poll already has are counted at once; other finished ones join the pending
         queue, of which the newest ``STATUS_FETCHES_PER_POLL`` are fetched and counted now.
         """
+        floor = self.floor
         for summary in summaries:
             task_id = summary.task_id
-            if task_id in self.counted:
+            created = summary.creation_time
+            if task_id in self.counted or (
+                floor is not None and created is not None and created < floor and task_id not in fetched
+            ):
                 continue
             task = fetched.get(task_id)
             result = None if task is None else classify(task)

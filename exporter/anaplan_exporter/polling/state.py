@@ -5,11 +5,11 @@ from their saved state instead of taking a new baseline), finished tasks already
 and the last success and failure survive. The file is JSON with ``"version": 1``, written atomically (a temp
 file in the same folder, fsync, rename, fsync of the folder) at most every ``save_interval`` and at shutdown,
 and only when something changed. A missing file starts fresh; an unreadable one (not this format: another
-``version``, a field missing) is moved aside with one log line and the exporter starts fresh as well. One
-that cannot be read at all (no permission, or a folder, named pipe, device or socket at the path) stops the
-start instead, left as it is: its counts may be good. Objects
-no longer watched leave the file after a discovery that resolved every target (a failed one cannot tell a
-removed object from an unreachable tenant).
+``version``, a field missing) is moved aside with one log line and the exporter starts fresh as well. Only
+``floor``, added later, may be absent, so files of earlier releases still load. One that cannot be read at
+all (no permission, or a folder, named pipe, device or socket at the path) stops the start instead, left as
+it is: its counts may be good. Objects no longer watched leave the file after a discovery that resolved
+every target (a failed one cannot tell a removed object from an unreachable tenant).
 
 Saves while running are written by a short-lived background thread: the scheduling thread only takes each
 tracker's immutable saved state (a few milliseconds at 10,000 objects), so encoding and writing a file of
@@ -329,6 +329,7 @@ def encode_object(state: TrackerState) -> str:
             "last_success": state.last_success,
             "last_failure": state.last_failure,
             "completions": dict(state.completions),
+            "floor": state.floor,
             "created": [round(t) for t in state.rhythm.created],
             "durations": [
                 [round(created), seconds]
@@ -406,6 +407,7 @@ def decode_object(entry: Mapping[str, Any], times: TimeCheck | None = None) -> T
         last_success=_when(entry.get("last_success"), "last_success", check),
         last_failure=_when(entry.get("last_failure"), "last_failure", check),
         completions={_check(k, str, "completions"): _count(v) for k, v in completions.items()},
+        floor=_when(entry.get("floor"), "floor", check),  # optional: earlier files do not have it
         rhythm=Rhythm.of(
             (round(t) for t in created if t is not None),
             (pair for pair in durations if pair is not None),

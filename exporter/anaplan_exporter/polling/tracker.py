@@ -13,6 +13,10 @@ the oldest are counted as ``unknown``) and at most ``HISTORY_FETCHES_PER_POLL`` 
 last success and failure, from the second poll on (the first reads the task list and the newest run only,
 so every object shows up fast).
 
+Task lists are read newest first, ``TASK_PAGE`` runs a page (``AnaplanClient.list_tasks``), and only as far
+back as the poll needs: the first page at the first look, then back to the newest run and every unfinished
+run the last look saw. A look at an object with a long history is one small request.
+
 Along the way the tracker learns the object's rhythm (``rhythm.py``) from what it reads anyway: the creation
 times of the listed tasks, and the durations of the finished runs whose status it fetches (Anaplan's duration
 where given, else the time it saw the run take). Both are bounded to the newest ``KEEP`` runs.
@@ -50,11 +54,16 @@ from ..anaplan.errors import (
 from ..anaplan.models import ObjectType, Task, TaskResult, TaskState, TaskSummary
 from ..calendar_rhythm import slot_after_run
 from ..snapshot import ObjectRef, ObjectStatus, PollError, StepStatus
-from .completion_ledger import CompletionLedger
+from .completion_ledger import HISTORY_LOOKBACK, CompletionLedger
 from .rhythm import EMPTY as NO_RHYTHM
+from .rhythm import KEEP as RHYTHM_KEEP
 from .rhythm import TOLERANCE, Rhythm
 
 log = logging.getLogger(__name__)
+
+TASK_PAGE = max(HISTORY_LOOKBACK + 1, RHYTHM_KEEP) + 20
+"""Runs per task-list page: the first look takes the newest run, ``HISTORY_LOOKBACK`` older ones and the
+rhythm's ``KEEP`` creation times from one page, with room for runs still queued or running."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,8 @@ class TrackerState:
     last_success: float | None = None
     last_failure: float | None = None
     completions: Mapping[str, int] = field(default_factory=dict)
+    floor: float | None = None
+    """Runs created before this are settled: a finished one listed again is not new (see the ledger)."""
     rhythm: Rhythm = NO_RHYTHM
     """Creation times and durations of the newest runs (creation times in whole seconds: plenty for a
     rhythm, and a third of the cost to write)."""
@@ -83,12 +94,27 @@ class TaskReader(Protocol):
     """The two client calls a tracker needs (``AnaplanClient`` provides them)."""
 
     def list_tasks(
-        self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str
+        self,
+        workspace_id: str,
+        model_id: str,
+        object_type: ObjectType,
+        object_id: str,
+        *,
+        since: float | None = None,
+        limit: int | None = None,
     ) -> list[TaskSummary]: ...
 
     def task_status(
         self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str, task_id: str
     ) -> Task: ...
+
+
+def _read_back_to(summaries: list[TaskSummary]) -> float | None:
+    """How far back the next task list must reach: the newest run and every unfinished one (it will be
+    listed finished later), by creation time; None (the whole list) when one of them has no time."""
+    wanted = [_newest(summaries), *(s for s in summaries if not s.state.terminal)]
+    times = [s.creation_time for s in wanted]
+    return min(t for t in times if t is not None) if None not in times else None
 
 
 def _newest(summaries: list[TaskSummary]) -> TaskSummary:
@@ -125,6 +151,9 @@ class ObjectTracker:
         self._rhythm = NO_RHYTHM
         self._rhythm_from: str | None = None
         """The newest listed task when the rhythm last took in a task list (a new run lists again)."""
+        self._since: float | None = math.inf
+        """How far back (creation time) the next task list must be complete: ``inf`` for the first page
+        alone, None for the whole list."""
         self._revision = 0
         self._signature: tuple[object, ...] = ()
         self._saved = TrackerState()
@@ -221,6 +250,7 @@ class ObjectTracker:
             last_success=ledger.last_success,
             last_failure=ledger.last_failure,
             completions={k: v for k, v in ledger.completions.items() if v},
+            floor=ledger.floor,
             rhythm=self._rhythm,
         )
         self._revision += 1  # after the new state: a saver that sees the revision sees that state
@@ -236,11 +266,15 @@ class ObjectTracker:
             last_success=state.last_success,
             last_failure=state.last_failure,
             completions=state.completions,
+            floor=state.floor,
             now=now,
         )
         self._newest = state.newest
         self._with_result = state.with_result
         self._rhythm = state.rhythm
+        # Back to the floor: it is below every run still unfinished at the last look before the stop.
+        newest_time = state.newest.creation_time if state.newest is not None else None
+        self._since = state.floor if state.floor is not None else newest_time
         self._status = None
         self._signature = self._state_signature()
         self._saved = state
@@ -281,6 +315,7 @@ class ObjectTracker:
             sum(ledger.completions.values()),
             ledger.last_success,
             ledger.last_failure,
+            ledger.floor,
             self._rhythm,
         )
 
@@ -295,10 +330,14 @@ class ObjectTracker:
 
     def _poll(self, client: TaskReader, now: float) -> None:
         r = self.ref
-        summaries = client.list_tasks(r.workspace_id, r.model_id, r.object_type, r.object_id)
+        since = self._since
+        summaries = client.list_tasks(
+            r.workspace_id, r.model_id, r.object_type, r.object_id, since=since, limit=TASK_PAGE
+        )
         if not summaries:
             # Anaplan answers an empty list for objects with no runs (and masks NO ACCESS the same way).
             self._ledger.baseline_taken = True
+            self._since = None
             return
         newest_summary = _newest(summaries)
         if newest_summary.task_id != self._rhythm_from:
@@ -339,6 +378,10 @@ class ObjectTracker:
         if newest.result is not None:
             self._with_result = newest
         self._ledger.forget_unlisted({s.task_id for s in summaries}, now)
+        listed = [s.creation_time for s in summaries if s.creation_time is not None]
+        if listed:  # what this list reached back to, and no further than it had to, is settled now
+            self._ledger.raise_floor(min(min(listed), math.inf if since is None else since))
+        self._since = _read_back_to(summaries)
 
     def _learn_duration(self, task: Task, measured: float | None = None) -> None:
         """Keep the duration of a finished run (not a cancelled one: its length is whoever cancelled it)."""
