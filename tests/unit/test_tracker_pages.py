@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from anaplan_exporter.polling.completion_ledger import FORGET_COUNTED_AFTER
 from anaplan_exporter.polling.state import decode_object, encode_object
 from anaplan_exporter.polling.tracker import TASK_PAGE, ObjectTracker
@@ -111,16 +113,15 @@ def test_a_restart_from_the_state_file_counts_what_finished_meanwhile_once() -> 
     assert _total(restarted, now + 4_100.0) == 70
 
 
-def test_a_state_file_of_an_earlier_release_without_a_floor_still_loads() -> None:
+def test_a_state_file_without_a_floor_is_not_the_current_format() -> None:
     api = FakeAnaplan(paged=True)
     _history(api, 100)
     tracker = ObjectTracker(ref())
     tracker.poll(api, T0 + 100 * 60.0)
     entry = json.loads(encode_object(tracker.saved_state()))
     del entry["floor"]
-    saved = decode_object(entry)
-    assert saved.floor is None
-    assert saved.counted == tracker.saved_state().counted
+    with pytest.raises(ValueError, match="'floor' is missing"):
+        decode_object(entry)
 
 
 def test_an_unfinished_run_is_read_back_to_until_it_finishes_behind_a_page_of_newer_runs() -> None:

@@ -5,11 +5,10 @@ from their saved state instead of taking a new baseline), finished tasks already
 and the last success and failure survive. The file is JSON with ``"version": 1``, written atomically (a temp
 file in the same folder, fsync, rename, fsync of the folder) at most every ``save_interval`` and at shutdown,
 and only when something changed. A missing file starts fresh; an unreadable one (not this format: another
-``version``, a field missing) is moved aside with one log line and the exporter starts fresh as well. Only
-``floor``, added later, may be absent, so files of earlier releases still load. One that cannot be read at
-all (no permission, or a folder, named pipe, device or socket at the path) stops the start instead, left as
-it is: its counts may be good. Objects no longer watched leave the file after a discovery that resolved
-every target (a failed one cannot tell a removed object from an unreachable tenant).
+``version``, a field missing) is moved aside with one log line and the exporter starts fresh as well. One
+that cannot be read at all (no permission, or a folder, named pipe, device or socket at the path) stops the
+start instead, left as it is: its counts may be good. Objects no longer watched leave the file after a
+discovery that resolved every target (a failed one cannot tell a removed object from an unreachable tenant).
 
 Saves while running are written by a short-lived background thread: the scheduling thread only takes each
 tracker's immutable saved state (a few milliseconds at 10,000 objects), so encoding and writing a file of
@@ -407,7 +406,7 @@ def decode_object(entry: Mapping[str, Any], times: TimeCheck | None = None) -> T
         last_success=_when(entry.get("last_success"), "last_success", check),
         last_failure=_when(entry.get("last_failure"), "last_failure", check),
         completions={_check(k, str, "completions"): _count(v) for k, v in completions.items()},
-        floor=_when(entry.get("floor"), "floor", check),  # optional: earlier files do not have it
+        floor=_when(_present(entry, "floor"), "floor", check),
         rhythm=Rhythm.of(
             (round(t) for t in created if t is not None),
             (pair for pair in durations if pair is not None),
@@ -446,6 +445,13 @@ def _decode_result(raw: Mapping[str, Any], times: TimeCheck) -> TaskResult:
         else ImportRowCounts(**{k: _count(v) for k, v in _check(rows, dict, "rows").items()}),
         nested=tuple(_decode_result(_check(n, dict, "nested"), times) for n in _get(raw, "nested", list)),
     )
+
+
+def _present(mapping: Mapping[str, Any], key: str) -> Any:
+    """The value of ``key``, which may be null but must be there."""
+    if key not in mapping:
+        raise ValueError(f"{key!r} is missing")
+    return mapping[key]
 
 
 def _get(mapping: Mapping[str, Any], key: str, kind: type[Any]) -> Any:
