@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from .cloudworks_models import (
     ExceptionBehavior,
@@ -38,14 +39,15 @@ from .cloudworks_models import (
 from .errors import AnaplanResponseError
 from .models import ResultDetail
 from .parsing import _boolean, _detail, _integer, _items, _kind, _list_payload, _mapping, _number, _text
+from .timestamps import EARLIEST
 
-EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc).timestamp()
 LATEST = datetime.datetime(2100, 1, 1, tzinfo=datetime.timezone.utc).timestamp()
-"""The sane range of a CloudWorks time (epoch seconds): CloudWorks did not exist before, and a run cannot
-start a lifetime ahead; anything outside is treated as absent, never as a real time."""
+"""The end of the sane range of a CloudWorks time (epoch seconds; it starts at ``timestamps.EARLIEST``): a
+run cannot start a lifetime ahead; anything outside is treated as absent, never as a real time."""
 
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+T = TypeVar("T")
 _MAX_STEPS = 1000
 """More steps than this in one flow is not a flow but garbage (CloudWorks allows 100)."""
 
@@ -349,12 +351,19 @@ def parse_integrations(body: object) -> list[Integration]:
 
 def parse_integration(body: object) -> Integration:
     """``GET /integrations/{id}``: the envelope's ``integration``, or a bare integration document."""
-    envelope = _mapping(body, "cloudworks_integration", "the response")
-    inner = _mapping(envelope.get("integration", envelope), "cloudworks_integration", "'integration'")
-    integration = _integration(inner)
-    if integration is None:
-        raise AnaplanResponseError("no 'integrationId' in the response", "cloudworks_integration")
-    return integration
+    return _single(body, "integration", "cloudworks_integration", _integration, "'integrationId'")
+
+
+def _single(
+    body: object, key: str, endpoint: str, parse: Callable[[Mapping[str, object]], T | None], id_name: str
+) -> T:
+    """The one document of a by-ID answer: the envelope's ``key``, or the bare document itself."""
+    envelope = _mapping(body, endpoint, "the response")
+    inner = _mapping(envelope.get(key, envelope), endpoint, f"'{key}'")
+    item = parse(inner)
+    if item is None:
+        raise AnaplanResponseError(f"no {id_name} in the response", endpoint)
+    return item
 
 
 # --------------------------------------------------------------------------- flows
@@ -417,9 +426,4 @@ def parse_flows(body: object) -> list[Flow]:
 
 def parse_flow(body: object) -> Flow:
     """``GET /integrationflows/{id}``: the envelope's ``integrationFlow``, or a bare flow document."""
-    envelope = _mapping(body, "cloudworks_flow", "the response")
-    inner = _mapping(envelope.get("integrationFlow", envelope), "cloudworks_flow", "'integrationFlow'")
-    flow = _flow(inner)
-    if flow is None:
-        raise AnaplanResponseError("no flow 'id' in the response", "cloudworks_flow")
-    return flow
+    return _single(body, "integrationFlow", "cloudworks_flow", _flow, "flow 'id'")
