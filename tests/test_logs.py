@@ -1,4 +1,4 @@
-"""Log records: one line each, an ISO 8601 UTC timestamp first, in logfmt and in JSON."""
+"""Log records: one line each, an ISO 8601 UTC timestamp first, in logfmt and in JSON, secrets masked."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import datetime
 import json
 import logging
 import re
+from collections.abc import Iterator
 
 import pytest
 
 from anaplan_exporter.anaplan.models import iso_time
-from anaplan_exporter.logs import JsonFormatter, LogfmtFormatter
+from anaplan_exporter.app import Exporter
+from anaplan_exporter.config.file import parse_config
+from anaplan_exporter.logs import JsonFormatter, LogfmtFormatter, setup_logging
 
 ISO_8601_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
@@ -64,3 +67,46 @@ def test_json_has_the_same_fields_on_one_line() -> None:
     assert fields["ts"] == "2026-01-01T00:00:00.250Z"
     assert fields["msg"] == "two\nlines"
     assert fields["level"] == "warn"
+
+
+@pytest.fixture
+def root_handlers() -> Iterator[None]:
+    """Restore the root logger's handlers and level after a test that installs its own."""
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = saved
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_handlers")
+@pytest.mark.parametrize("fmt", ["logfmt", "json"])
+def test_a_secret_in_an_unexpected_exception_never_reaches_the_log(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The last net: text the client never built (an exception's message, a library's log line) is masked at
+    the output by the running exporter's redactor, in the message and in the traceback."""
+    password = "Pa55-Unexpected-SECRET"
+    config = parse_config(
+        {
+            "anaplan": {"auth": {"method": "basic", "username": "alice@example.com", "password": password}},
+            "targets": [{"workspace": "w", "model": "m", "processes": "*"}],
+        },
+        "exporter.yml",
+        {},
+    )
+    setup_logging("info", fmt)
+    Exporter(config)
+    try:
+        raise ValueError(f"connect failed for alice@example.com:{password}@host")
+    except ValueError:
+        logging.getLogger("some.library").exception("unexpected: %s", password.lower())
+    logging.getLogger("some.library").warning("token=%s", password)
+    output = capsys.readouterr().err
+    assert output.count("\n") == 2, output
+    assert "connect failed" in output and "unexpected" in output
+    assert password not in output and password.lower() not in output
+
+
+def test_without_a_redactor_the_formatters_leave_text_alone() -> None:
+    assert "plain-text" in LogfmtFormatter().format(_record("plain-text"))

@@ -17,6 +17,7 @@ from .anaplan.errors import AnaplanError
 from .anaplan.timestamps import BAD_TIMESTAMP
 from .config.file import Config, load_config
 from .config.source import ConfigError
+from .logs import redact_logs
 from .polling.poller import Poller
 from .polling.state import StateStore
 from .reload import ReloadStats, credentials_changed, restart_needed
@@ -57,6 +58,7 @@ class Exporter:
             observer=self.stats,
             credential_source=self._secret_files(config),
         )
+        redact_logs(self.client.redactor.scrub)
         self.own_registry.register(AuthCollector(lambda: self.client.auth_refusal))
         self.state = StateStore.open(config.state.path, config.state.save_interval)
         self.stats.state_values_ignored(BAD_TIMESTAMP, self.state.ignored_times)
