@@ -385,11 +385,13 @@ class AnaplanClient:
         self._limiter.close()
         self._stopping.set()
 
-    def close(self) -> None:
-        """Stop, log out an auth-service token (best effort: skipped while Anaplan asks to wait), and close
-        the HTTP session if the client made it."""
+    def close(self, *, logout: bool = True) -> None:
+        """Stop, log out an auth-service token (best effort: skipped while Anaplan asks to wait; not at all
+        with ``logout=False``, for a caller that sends no POST but the login), and close the HTTP session if
+        the client made it."""
         self.stop()
-        self._tokens.logout()
+        if logout:
+            self._tokens.logout()
         if self._own_session:
             self._session.close()
 
