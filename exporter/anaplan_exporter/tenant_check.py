@@ -548,7 +548,7 @@ class _Check:
                 "exporter is down is not reported)",
             )
             return
-        self.add(*_state_verdict(path))
+        self.rows.append(state_verdict(path))
 
 
 @dataclass(frozen=True)
@@ -613,24 +613,28 @@ def budget_row(config: Config, load: Load) -> Row:
     )
 
 
-def _state_verdict(path: Path) -> tuple[Verdict, str, str, str]:
+def state_verdict(path: Path) -> Row:
     """Whether the exporter could keep its state at ``path``: the file readable if it exists, and a temp file
     beside it writable (created and removed; the state file itself is not touched)."""
     item = str(path)
     if not path.parent.is_dir():
-        return Verdict.FAIL, "state", item, f"the folder {path.parent} does not exist"
+        return Row(Verdict.FAIL, "state", item, f"the folder {path.parent} does not exist")
     try:
         StateStore(path).check_writable()
     except StateFileError as exc:
-        return Verdict.FAIL, "state", item, str(exc)
+        return Row(Verdict.FAIL, "state", item, str(exc))
     if not path.exists():
-        return Verdict.OK, "state", item, "writable; the file does not exist yet (written at the first save)"
+        return Row(
+            Verdict.OK, "state", item, "writable; the file does not exist yet (written at the first save)"
+        )
     if not path.is_file():
-        return Verdict.FAIL, "state", item, "cannot read the state file: it is not a regular file"
+        return Row(Verdict.FAIL, "state", item, "cannot read the state file: it is not a regular file")
     if not os.access(path, os.R_OK):
-        return Verdict.FAIL, "state", item, "cannot read the state file: permission denied"
+        return Row(Verdict.FAIL, "state", item, "cannot read the state file: permission denied")
     saved = iso_time(path.stat().st_mtime)
-    return Verdict.OK, "state", item, f"readable and writable; {path.stat().st_size} bytes, saved {saved}"
+    return Row(
+        Verdict.OK, "state", item, f"readable and writable; {path.stat().st_size} bytes, saved {saved}"
+    )
 
 
 def _default_cloudworks_elsewhere(settings: ClientSettings) -> bool:
@@ -645,7 +649,9 @@ def _is_object_id(ref: str) -> bool:
 
 
 def _who(credentials: Credentials, method: str) -> str:
-    """The login method and whom it logs in as (a user name or an OAuth client ID: no secret)."""
+    """The login method as ``anaplan.auth.method`` names it, and whom it logs in as (a user name or an OAuth
+    client ID: no secret)."""
+    method = "token" if method == "static" else method
     if isinstance(credentials, BasicCredentials):
         return f"{method} as {credentials.username}"
     if isinstance(credentials, OAuthCredentials):
