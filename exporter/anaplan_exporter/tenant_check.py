@@ -355,9 +355,9 @@ class _Check:
                     Verdict.FAIL,
                     "target",
                     item,
-                    f"NO ACCESS: the model is listed but reading its {kind.collection} answers HTTP "
-                    f"{exc.status} (Anaplan's answer for a model this user has no access to); its task lists "
-                    "would be empty whatever runs. Give the user access to the model",
+                    f"NO ACCESS: the model is listed, but reading its {kind.collection} answers HTTP "
+                    f"{exc.status}, Anaplan's answer when this user has no access to the model (its task "
+                    "lists would be empty whatever runs)",
                 )
                 self._unconfirmed_ids(target, workspace.id, model.id)
                 return
@@ -440,12 +440,11 @@ class _Check:
         listed: int,
     ) -> None:
         detail = (
-            f"not found among the model's {listed} {kind.collection} (a wrong ID or name, or an object this "
-            "user cannot see)"
+            f"not among the model's {listed} {kind.collection}: a wrong ID or name, or hidden from this user"
         )
         if _is_object_id(selector.ref):
             self.tally.watched.add((workspace.id, model.id, kind, selector.ref))
-            detail += "; polled under its ID, its task list would be empty whatever runs (Anaplan's answer)"
+            detail += " (polled by its ID, its task list would be empty whatever runs)"
         self.add(Verdict.FAIL, label, where, detail)
 
     def _unconfirmed_ids(self, target: TargetConfig, workspace_id: str = "", model_id: str = "") -> None:

@@ -127,11 +127,11 @@ def test_the_tenant_check_reports_problems_in_one_table_and_sends_only_gets(tmp_
     )
 
     wrong = by_item["targets[0].processes '118000000099'"]
-    assert wrong[0] == "FAIL" and "not found among the model's 1 processes" in wrong[2]
+    assert wrong[0] == "FAIL" and "not among the model's 1 processes" in wrong[2]
     twice = by_item["targets[0].processes '118000000002'"]
     assert twice[0] == "warn" and "the same process as targets[0].processes 'Nightly Load'" in twice[2]
     closed = by_item["targets[1] Demo Workspace / Payroll"]
-    assert closed[0] == "FAIL" and closed[2].startswith("NO ACCESS: the model is listed")
+    assert closed[0] == "FAIL" and closed[2].startswith("NO ACCESS: the model is listed, but")
 
     budget = next(row for row in rows if row[1] == "budget")
     assert budget[0] == "ok" and budget[2] == f"5 objects every 60 s at {RATE} req/s"
