@@ -172,6 +172,7 @@ def _process(object_id: str, name: str, **schedule: Any) -> dict[str, Any]:
 SCENARIO = parse_scenario(
     {
         "users": [{"username": "u@example.com", "password": "pw"}],
+        "oauth_clients": [{"client_id": "c", "refresh_token": "r0"}],
         "workspaces": [
             {
                 "id": WS,
@@ -317,3 +318,20 @@ def test_no_state_path_warns(simulator: SimulatorServer) -> None:
     report = check_tenant(_sim_config(simulator, [{"workspace": WS, "model": MODEL, "processes": ["Load"]}]))
     state = _by_check(report, "state")[0]
     assert state.verdict is Verdict.WARN and "a restart forgets which runs were counted" in state.detail
+
+
+def test_oauth_logs_in_only_where_a_rotated_refresh_token_is_kept(
+    simulator: SimulatorServer, tmp_path: Path
+) -> None:
+    targets = [{"workspace": WS, "model": MODEL, "processes": ["Load"]}]
+    oauth = {"method": "oauth", "client_id": "c", "refresh_token": "r0"}
+    unsafe = check_tenant(_sim_config(simulator, targets, auth=oauth))
+    assert [row.check for row in unsafe.rows] == ["auth", "state"]
+    assert unsafe.rows[0].verdict is Verdict.FAIL and "set token_store" in unsafe.rows[0].detail
+    assert unsafe.sent == SentRequests(logins=0, gets=0, peak_per_second=0)
+    store = tmp_path / "refresh-token"
+    kept = check_tenant(_sim_config(simulator, targets, auth={**oauth, "token_store": str(store)}))
+    assert (kept.rows[0].verdict, kept.rows[0].item) == (Verdict.OK, "oauth, client c")
+    assert "a rotated refresh token is in token_store" in kept.rows[0].detail
+    assert store.read_text().strip() not in ("", "r0")  # the simulator rotates: the new one is kept
+    assert kept.exit_code == 0

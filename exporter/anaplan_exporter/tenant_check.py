@@ -205,14 +205,11 @@ def matches(items: Iterable[_Named], wanted: str) -> list[_Named]:
 ObjectKey = tuple[str, str, ObjectType, str]
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Watched:
-    """An object the exporter would poll, found in its model's list; ``where`` names the entry that chose
-    it first."""
+    """An object the exporter would poll, found in its model's list."""
 
     key: ObjectKey
-    obj: ModelObject
-    where: str
     row: int
     """The index of its row, to fill in from its task list."""
 
@@ -253,7 +250,18 @@ class _Check:
 
     def login(self) -> list[Workspace] | None:
         """List the workspaces: the first request, which logs in. None when it failed (reported)."""
-        who = _who(self.config.credentials, self.client.auth_method)
+        credentials = self.config.credentials
+        who = _who(credentials, self.client.auth_method)
+        if isinstance(credentials, OAuthCredentials) and credentials.token_file is None:
+            self.add(
+                Verdict.FAIL,
+                "auth",
+                who,
+                "not tried: without anaplan.auth.token_store, a client that rotates refresh tokens would "
+                "have its configured one used up here, and the exporter could not log in; set token_store "
+                "(the exporter needs it too) and check again",
+            )
+            return None
         try:
             workspaces = self.client.list_workspaces()
         except AnaplanAuthError as exc:
@@ -285,10 +293,13 @@ class _Check:
             return "logged in"
         minutes = (expires - self.clock()) / 60.0
         margin = self.config.client.refresh_margin / 60.0
-        return (
+        detail = (
             f"logged in; token valid until {iso_time(expires)} ({minutes:.0f} min), renewed "
             f"{margin:g} min before"
         )
+        if isinstance(self.config.credentials, OAuthCredentials):
+            detail += "; a rotated refresh token is in token_store (stop exporters that share it first)"
+        return detail
 
     # -- targets ---------------------------------------------------------------------------------------
 
@@ -411,15 +422,15 @@ class _Check:
                     "once; remove one of them",
                 )
                 continue
-            self._watch(label, key, found[0], where)
+            self._watch(label, key, found[0])
         if selection.all:
             where = f'{name}.{kind.collection} "*"'
             if not available:
                 self.add(Verdict.WARN, label, where, f"the model has no {kind.collection}")
             for obj in available:
-                self._watch(label, (workspace.id, model.id, kind, obj.id), obj, where)
+                self._watch(label, (workspace.id, model.id, kind, obj.id), obj)
 
-    def _watch(self, label: str, key: ObjectKey, obj: ModelObject, where: str) -> None:
+    def _watch(self, label: str, key: ObjectKey, obj: ModelObject) -> None:
         """A row for an object the exporter would poll, filled in from its task list later; an object
         chosen already (by an entry before, or by another target of the same model) keeps its one row."""
         if key in self.tally.watched:
@@ -427,7 +438,7 @@ class _Check:
         self.tally.watched.add(key)
         self.tally.processes += key[2] is ObjectType.PROCESS
         row = self.add(Verdict.OK, label, f"{obj.name or obj.id} ({obj.id})", "")
-        self.watched.append(_Watched(key, obj, where, row))
+        self.watched.append(_Watched(key, row))
 
     def _not_found(
         self,
