@@ -182,7 +182,7 @@ SCENARIO = parse_scenario(
                         "id": MODEL,
                         "name": "Plan",
                         "processes": [
-                            _process("118000000002", "Load", every=60, offset=30, history=30),
+                            _process("118000000002", "Load", every=60, offset=3000, history=30),
                             _process("118000000003", "Twin"),
                             _process("118000000004", "twin"),
                         ],
@@ -282,7 +282,8 @@ def test_a_task_list_that_ignores_sort_warns(simulator: SimulatorServer) -> None
         simulator.sim.faults.update({"ignore_sort": False})
     row = _by_check(report, "process")[0]
     assert row.verdict is Verdict.WARN
-    assert "oldest first: the server ignored sort=-creationDate" in row.detail
+    assert "30 runs listed, oldest first: the server ignored sort=-creationDate" in row.detail
+    assert row.detail.endswith("(1 request)")
 
 
 def test_a_static_token_warns_that_it_is_never_renewed(simulator: SimulatorServer) -> None:
@@ -332,6 +333,6 @@ def test_oauth_logs_in_only_where_a_rotated_refresh_token_is_kept(
     store = tmp_path / "refresh-token"
     kept = check_tenant(_sim_config(simulator, targets, auth={**oauth, "token_store": str(store)}))
     assert (kept.rows[0].verdict, kept.rows[0].item) == (Verdict.OK, "oauth, client c")
-    assert "a rotated refresh token is in token_store" in kept.rows[0].detail
+    assert "a rotated refresh token went to token_store" in kept.rows[0].detail
     assert store.read_text().strip() not in ("", "r0")  # the simulator rotates: the new one is kept
     assert kept.exit_code == 0

@@ -298,7 +298,9 @@ class _Check:
             f"{margin:g} min before"
         )
         if isinstance(self.config.credentials, OAuthCredentials):
-            detail += "; a rotated refresh token is in token_store (stop exporters that share it first)"
+            detail += (
+                "; a rotated refresh token went to token_store: an exporter using the old one must restart"
+            )
         return detail
 
     # -- targets ---------------------------------------------------------------------------------------
@@ -495,7 +497,8 @@ class _Check:
         if oldest_first and total > len(tasks):
             return Verdict.WARN, (
                 f"{_count(total, 'run')} listed, oldest first: the server ignored sort=-creationDate, so the "
-                f"exporter reads this list whole on every look ({math.ceil(total / 5000)} requests)"
+                f"exporter reads this list whole on every look "
+                f"({_count(math.ceil(total / self.config.client.page_size), 'request')})"
             )
         if newest.state is TaskState.UNKNOWN:
             return Verdict.WARN, detail + " (a state this exporter does not know)"
