@@ -25,6 +25,7 @@ from .demo import DEMO_LISTEN_ADDRESS, DemoSimulator, demo_config, start_demo_si
 from .logs import LEVELS, setup_logging
 from .polling.state import StateFileError
 from .serving.web import WebServerError, server_ssl_context
+from .tenant_check import check_tenant
 
 log = logging.getLogger("anaplan_exporter")
 
@@ -45,8 +46,10 @@ listen address:
   machines, pass --web.listen-address :10118 (or 0.0.0.0:10118).
 
 exit codes:
-  {EXIT_OK}  stopped by SIGTERM or SIGINT; --check-config: valid; --once: every poll succeeded
-  {EXIT_CONFIG}  invalid configuration (one line naming the file, key and value); --once: a poll failed
+  {EXIT_OK}  stopped by SIGTERM or SIGINT; --check-config: valid; --check-tenant: no FAIL row; --once: every
+     poll succeeded
+  {EXIT_CONFIG}  invalid configuration (one line naming the file, key and value); --check-tenant: a FAIL row;
+     --once: a poll failed
   {EXIT_USAGE}  bad command-line flag or value
   {EXIT_CANNOT_START}  could not start: address in use or not available, a file that cannot be written or read
 """
@@ -77,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="validate the configuration and the command-line flags (listen address, TLS files), "
         f"then exit {EXIT_OK}, {EXIT_CONFIG} or {EXIT_USAGE}",
+    )
+    parser.add_argument(
+        "--check-tenant",
+        action="store_true",
+        help="try the configuration against the tenant (login, every target and object, one task list each, "
+        "the request budget, CloudWorks, the state file), print one table, then exit "
+        f"{EXIT_OK}, or {EXIT_CONFIG} if a row says FAIL; only GETs (and the login)",
     )
     parser.add_argument(
         "--once",
@@ -137,6 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.check_config:
                 print(f"{config.source}: OK ({len(config.targets)} targets)")
                 return EXIT_OK
+            if args.check_tenant:
+                report = check_tenant(config)
+                sys.stdout.write(report.render())
+                return EXIT_CONFIG if report.exit_code else EXIT_OK
             if args.once:
                 return _run_once(config)
             return _serve(config, args, simulator)

@@ -316,7 +316,7 @@ class IntegrationRequest:
             return Response(
                 200, payloads.envelope(payloads.schema(None, "model"), model=payloads.model_item(ws, model))
             )
-        if rest[0] not in KINDS:
+        if rest[0] not in KINDS or model.no_access:  # NO ACCESS is masked as 404
             return error_response(404, self.path)
         kind = KINDS[rest[0]]
         if len(rest) == 1:
@@ -334,6 +334,8 @@ class IntegrationRequest:
         self, ws_id: str | None, model_id: str, kind: ObjectType, obj_id: str, task_id: str | None
     ) -> Response:
         found = self.engine.model(model_id, ws_id)
+        if found is not None and found[1].no_access:
+            found = None  # NO ACCESS: an empty task list, a 404 for a task, as for an unknown model
         model: SimModel | None = found[1] if found else None
         obj = model.by_id.get(obj_id) if model else None
         if obj is not None and obj.type is not kind:

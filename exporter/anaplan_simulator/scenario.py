@@ -12,7 +12,8 @@ Keys (see default-scenario.yml for a complete example)::
            token_early_expiry, drop_connection_rate, drip: S, drip_headers: S, endless: bool, huge: BYTES,
            echo_secrets: STATUS, echo_form: as_sent|base64_unpadded|base64_wrapped|html|upper|url|json
            |collapsed, ignore_sort: bool, scope: integration|all, path: TEXT}
-  workspaces: [{id?, name, active?, models: [{id?, name, processes, imports, exports, actions, generate?}]}]
+  workspaces: [{id?, name, active?, models: [{id?, name, no_access?, processes, imports, exports, actions,
+                generate?}]}]
 
 Every object: ``id?`` (12 digits, prefix 118/112/116/117), ``name``, ``code?`` and a schedule: ``every``,
 ``duration``, ``offset`` (first creation, seconds after start), ``start_delay`` (time NOT_STARTED),
@@ -148,6 +149,9 @@ class SimModel:
     name: str
     objects: tuple[SimObject, ...] = ()
     by_id: Mapping[str, SimObject] = field(default_factory=dict, repr=False, compare=False)
+    no_access: bool = False
+    """The users have NO ACCESS to it: listed, but its model-scoped GETs answer 404 and its task lists
+    200 with an empty list (Anaplan's masking)."""
 
     def of_type(self, kind: ObjectType) -> list[SimObject]:
         return [obj for obj in self.objects if obj.type is kind]
@@ -282,14 +286,15 @@ def _workspace(node: Node, seed: int) -> SimWorkspace:
 
 
 def _model(node: Node, seed: int) -> SimModel:
-    node.only("id", "name", "generate", *KIND_KEYS)
+    node.only("id", "name", "no_access", "generate", *KIND_KEYS)
     name = node.string("name")
     model_id = node.string("id", _hex_id(seed, "model", name).upper())
     if not _MODEL_ID.match(model_id):
         node.fail(f"must be 32 uppercase hex digits, got {model_id!r}", "id")
     objects = parse_objects(node)
     by_id = {obj.id: obj for obj in objects}
-    return SimModel(id=model_id, name=name, objects=tuple(objects), by_id=by_id)
+    no_access = node.boolean("no_access", False)
+    return SimModel(id=model_id, name=name, objects=tuple(objects), by_id=by_id, no_access=no_access)
 
 
 # --- an object's schedule ---

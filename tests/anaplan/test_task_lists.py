@@ -162,3 +162,20 @@ def test_an_unsorted_list_that_fits_one_page_is_not_read_again(
     listed = _list(make_client, since=server.created(29), limit=50)
     assert len(server.queries) == 1
     assert listed == [f"T{i:05d}" for i in range(29, -1, -1)]
+
+
+@pytest.mark.parametrize("honours_sort", [True, False])
+def test_one_page_tells_the_count_and_comes_in_the_servers_order(
+    http: responses.RequestsMock, make_client: MakeClient, honours_sort: bool
+) -> None:
+    server = TaskListServer(http, PROCESS, runs=120, honours_sort=honours_sort)
+    tasks, paging = make_client(STATIC).task_list_page(W, M, ObjectType.PROCESS, PROCESS, limit=10)
+    assert server.queries == [{"sort": "-creationDate", "offset": "0", "limit": "10"}]
+    assert paging is not None and paging.total_size == 120
+    expected = range(119, 109, -1) if honours_sort else range(10)
+    assert [t.task_id for t in tasks] == [f"T{i:05d}" for i in expected]
+
+
+def test_the_client_names_its_login_method(make_client: MakeClient) -> None:
+    assert make_client(STATIC).auth_method == "static"
+    assert make_client().auth_method == "basic"

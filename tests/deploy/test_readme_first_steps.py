@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import re
+import textwrap
 
 import yaml
 
 from anaplan_exporter.cli import EXIT_CANNOT_START, EXIT_CONFIG, EXIT_USAGE, build_parser
+from anaplan_exporter.config.file import parse_config
 from anaplan_exporter.config.web import DEFAULT_PORT
 from anaplan_exporter.demo import DEMO_LISTEN_ADDRESS
+from anaplan_exporter.tenant_check import Report, SentRequests
 from anaplan_simulator.scenario import load_scenario
 
 from .files import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
+ENV = {"ANAPLAN_PASSWORD": "demo"}
 
 
 def _section(title: str) -> str:
@@ -24,14 +28,14 @@ def _section(title: str) -> str:
 
 FIRST_STEPS = _section("Quick start") + _section("Command line") + _section("From the demo to your tenant")
 FIRST_STEPS_TEXT = " ".join(FIRST_STEPS.split())  # line breaks as spaces
-# Flags of other programs that these sections mention (Prometheus, docker compose, mypy).
-FOREIGN_FLAGS = {"--web.enable-lifecycle", "--build", "--strict"}
+# Flags of other programs that these sections mention (Prometheus, docker compose, mypy, the simulator).
+FOREIGN_FLAGS = {"--web.enable-lifecycle", "--build", "--strict", "--listen"}
 
 
 def test_every_flag_cited_exists() -> None:
     options = {option for action in build_parser()._actions for option in action.option_strings}
     cited = set(re.findall(r"(?<![\w-])(--[a-z][\w.-]*[a-z])", FIRST_STEPS)) - FOREIGN_FLAGS
-    assert cited >= {"--check-config", "--once", "--web.listen-address", "--config"}
+    assert cited >= {"--check-config", "--check-tenant", "--once", "--web.listen-address", "--config"}
     assert cited <= options, f"README cites flags the command does not have: {sorted(cited - options)}"
 
 
@@ -68,3 +72,17 @@ def test_linked_files_exist_and_provisioning_path_matches() -> None:
     prometheus = yaml.safe_load((REPO / "config/prometheus/prometheus.yml").read_text())
     assert prometheus["scrape_configs"][0]["job_name"] == "anaplan"
     assert "anaplan-rules.yml" in prometheus["rule_files"]
+
+
+def test_the_tenant_check_example_is_a_valid_configuration_and_its_output_the_commands() -> None:
+    steps = _section("From the demo to your tenant")
+    example = re.search(r"```yaml\n(.*?)```\n\n   ```\n(.*?)```", steps, re.DOTALL)
+    assert example is not None
+    config = parse_config(yaml.safe_load(textwrap.dedent(example.group(1))), "anaplan-exporter.yml", ENV)
+    assert config.client.api_url == "http://127.0.0.1:9099/2/0"
+    output = textwrap.dedent(example.group(2)).splitlines()
+    assert output[0].split(" --config ")[1] == 'anaplan-exporter.yml --check-tenant; echo "exit $?"'
+    header = Report("anaplan-exporter.yml", (), SentRequests(1, 7, 5), 5.0).render().splitlines()[0]
+    assert output[2].split() == header.split() == ["RESULT", "CHECK", "ITEM", "DETAIL"]
+    assert output[-2].startswith("anaplan-exporter.yml: 1 problem, 1 warning. This check sent 1 login (POST)")
+    assert output[-1] == "exit 1"

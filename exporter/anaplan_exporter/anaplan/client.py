@@ -297,6 +297,20 @@ class AnaplanClient:
         finally:
             self._report_times(times, "list_tasks", object_id)
 
+    def task_list_page(
+        self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str, limit: int
+    ) -> tuple[list[TaskSummary], Paging | None]:
+        """The first page of the object's task list, asked for newest first, as it came (in the server's
+        order, which a server that ignores ``sort`` makes oldest first), and its paging: one request that
+        tells how many runs Anaplan lists (``total_size``) and which is the newest."""
+        path = f"{self._object_path(workspace_id, model_id, object_type, object_id)}/tasks"
+        times = TimeCheck(self._clock())
+        try:
+            body = self._get("list_tasks", path, {"sort": NEWEST_FIRST, "offset": 0, "limit": limit})
+            return parse_task_list(body, times)
+        finally:
+            self._report_times(times, "list_tasks", object_id)
+
     def task_status(
         self, workspace_id: str, model_id: str, object_type: ObjectType, object_id: str, task_id: str
     ) -> Task:
@@ -319,6 +333,11 @@ class AnaplanClient:
     def budget(self) -> Limiter:
         """The shared request budget (the poller paces its work by it and reports its use)."""
         return self._limiter
+
+    @property
+    def auth_method(self) -> str:
+        """How this client logs in: ``basic``, ``certificate``, ``oauth`` or ``static`` (a given token)."""
+        return self._tokens.method
 
     @property
     def token_expires_at(self) -> float | None:
@@ -366,11 +385,13 @@ class AnaplanClient:
         self._limiter.close()
         self._stopping.set()
 
-    def close(self) -> None:
-        """Stop, log out an auth-service token (best effort: skipped while Anaplan asks to wait), and close
-        the HTTP session if the client made it."""
+    def close(self, *, logout: bool = True) -> None:
+        """Stop, log out an auth-service token (best effort: skipped while Anaplan asks to wait; not at all
+        with ``logout=False``, for a caller that sends no POST but the login), and close the HTTP session if
+        the client made it."""
         self.stop()
-        self._tokens.logout()
+        if logout:
+            self._tokens.logout()
         if self._own_session:
             self._session.close()
 
