@@ -38,6 +38,7 @@ from .anaplan.limiter import ARRIVAL_MARGIN
 from .anaplan.models import Model, ModelObject, ObjectType, TaskState, TaskSummary, Workspace, iso_time
 from .config.file import Config
 from .config.targets import ObjectSelector, TargetConfig
+from .logs import redact_logs
 from .polling.state import StateFileError, StateStore
 
 PAGE = 10
@@ -693,6 +694,7 @@ def check_tenant(
     log = _RequestLog(clock)
     settings = replace(config.replica_client, user_agent=f"anaplan-exporter/{__version__} (tenant check)")
     client = AnaplanClient(settings, config.credentials, observer=log, clock=clock)
+    redact_logs(client.redactor.scrub)
     check = _Check(config, client, log, clock)
     try:
         workspaces = check.login()
