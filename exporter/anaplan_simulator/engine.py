@@ -153,11 +153,21 @@ class Engine:
         return _ms(created)
 
     def exists(self, obj: SimObject, k: int) -> bool:
-        """Whether slot ``k`` has a run (``until`` and ``days`` leave some out)."""
+        """Whether slot ``k`` has a task (``until`` and ``days`` leave some out, and so does a CloudWorks
+        run whose connector failed before it created the task: ``gaps``)."""
         s = obj.schedule
         if s is None:
             return False
-        if not s.filtered:
+        if s.gaps and s.gaps[k % len(s.gaps)]:
+            return False
+        return self.slot_exists(obj, k)
+
+    def slot_exists(self, obj: SimObject, k: int) -> bool:
+        """Whether slot ``k`` is a time something runs at (``until`` and ``days``), task or not."""
+        s = obj.schedule
+        if s is None:
+            return False
+        if s.until is None and s.days is None:
             return True
         created = self.created(obj, k)
         if s.until is not None and created >= self.epoch + s.until:

@@ -44,6 +44,7 @@ and generated (free IDs are handed out after every ID the scenario declares).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import math
@@ -58,6 +59,7 @@ import yaml
 from anaplan_exporter.anaplan.models import ObjectType
 from anaplan_exporter.anaplan.nesting import DepthLimitedLoader
 
+from .cloudworks_scenario import CloudWorksSpec, parse_cloudworks, with_gaps
 from .faults import FaultSettings, parse_faults
 from .validate import Node, ScenarioError
 
@@ -91,6 +93,7 @@ class Schedule:
     jitter: float = 0.0  # runs are created up to ``jitter * every`` off their slot
     slow_every: int = 0  # every Nth live run (k >= 0, k % N == 0) takes ``slow_factor`` times ``duration``
     slow_factor: float = 1.0
+    gaps: tuple[bool, ...] = ()  # cycled over slots: True where a CloudWorks connector failed first (no task)
 
     def run_duration(self, k: int) -> float:
         """How long run ``k`` takes once started."""
@@ -100,7 +103,7 @@ class Schedule:
     @property
     def filtered(self) -> bool:
         """Some slots have no run (``until``, ``days``)."""
-        return self.until is not None or self.days is not None
+        return self.until is not None or self.days is not None or any(self.gaps)
 
     @property
     def length(self) -> float:
@@ -177,6 +180,8 @@ class Scenario:
     faults: FaultSettings = field(default_factory=FaultSettings)
     seed: int = 0
     source: str = "<scenario>"
+    cloudworks: CloudWorksSpec = field(default_factory=CloudWorksSpec)
+    cloudworks_denied: frozenset[str] = frozenset()  # users and OAuth clients without the CloudWorks role
 
     def objects(self) -> list[tuple[SimWorkspace, SimModel, SimObject]]:
         return [(ws, m, obj) for ws in self.workspaces for m in ws.models for obj in m.objects]
@@ -209,27 +214,48 @@ def load_scenario(path: Path | None = None) -> Scenario:
 def parse_scenario(data: object, base_dir: Path = Path("."), source: str = "<scenario>") -> Scenario:
     root = Node(data, "", source)
     root.only(
-        "seed", "users", "certificate", "oauth_clients", "token_lifetime_seconds", "workspaces", "faults"
+        "seed",
+        "users",
+        "certificate",
+        "oauth_clients",
+        "token_lifetime_seconds",
+        "workspaces",
+        "faults",
+        "cloudworks",
     )
     users: dict[str, str] = {}
+    denied: set[str] = set()
     for node in root.children("users"):
-        node.only("username", "password")
+        node.only("username", "password", "cloudworks_role")
         name = node.string("username")
         if name in users:
             node.fail(f"duplicate username {name!r}", "username")
         users[name] = node.string("password", secret=True)
+        if not node.boolean("cloudworks_role", True):
+            denied.add(name)
     clients: dict[str, str] = {}
     for node in root.children("oauth_clients"):
-        node.only("client_id", "refresh_token")
+        node.only("client_id", "refresh_token", "cloudworks_role")
         client_id = node.string("client_id")
         if client_id in clients:
             node.fail(f"duplicate client_id {client_id!r}", "client_id")
         clients[client_id] = node.string("refresh_token", secret=True)
+        if not node.boolean("cloudworks_role", True):
+            denied.add(client_id)
     seed = root.integer("seed", 0)
     workspaces = tuple(_workspace(node, seed) for node in root.children("workspaces"))
     _check_unique([ws.id for ws in workspaces], root, "workspaces", "workspace id")
     _check_unique([m.id for ws in workspaces for m in ws.models], root, "workspaces", "model id")
     faults = parse_faults(root.raw("faults", {}), "faults", source)
+    cloudworks = CloudWorksSpec()
+    if root.has("cloudworks"):
+        places: dict[str, list[tuple[str, str, Any]]] = {}
+        for ws in workspaces:
+            for m in ws.models:
+                for obj in m.objects:
+                    places.setdefault(obj.id, []).append((ws.id, m.id, obj))
+        cloudworks = parse_cloudworks(root.child("cloudworks"), places, seed)
+        workspaces = _with_connector_gaps(workspaces, cloudworks)
     return Scenario(
         users=users,
         oauth_clients=clients,
@@ -239,7 +265,27 @@ def parse_scenario(data: object, base_dir: Path = Path("."), source: str = "<sce
         faults=faults,
         seed=seed,
         source=source,
+        cloudworks=cloudworks,
+        cloudworks_denied=frozenset(denied),
     )
+
+
+def _with_connector_gaps(
+    workspaces: tuple[SimWorkspace, ...], cloudworks: CloudWorksSpec
+) -> tuple[SimWorkspace, ...]:
+    """The workspaces with no task in the run slots where a scheduled integration's connector failed."""
+    linked = {(i.model_id, i.object_id): i for i in cloudworks.integrations if i.scheduled}
+    result = []
+    for ws in workspaces:
+        models = []
+        for m in ws.models:
+            objects = tuple(
+                with_gaps(obj, linked[(m.id, obj.id)]) if (m.id, obj.id) in linked else obj
+                for obj in m.objects
+            )
+            models.append(dataclasses.replace(m, objects=objects, by_id={obj.id: obj for obj in objects}))
+        result.append(dataclasses.replace(ws, models=tuple(models)))
+    return tuple(result)
 
 
 def _check_unique(ids: list[str], node: Node, key: str, what: str) -> None:
