@@ -12,7 +12,7 @@ from anaplan_exporter.polling.state import StateStore
 from anaplan_exporter.polling.tracker import ObjectTracker
 from harness import REPO, Row, exporter_config, median, running_exporter, running_simulator, scrape
 from scenarios import all_of_model, idle_processes
-from unit.fakes import FakeAnaplan, finished, ref
+from support.fake_anaplan import FakeAnaplan, finished, ref
 
 PROBE = REPO / "bench" / "gc_probe"
 

@@ -41,7 +41,7 @@ LONGEST_FIRST = (
     "e2e/test_rhythm_e2e.py",
     "e2e/test_status_page_e2e.py",
     "e2e/test_cli_e2e.py",
-    "integration/test_limiter.py",
+    "anaplan/over_http/test_limiter.py",
 )
 """Test modules by duration, longest first."""
 

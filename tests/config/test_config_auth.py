@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from anaplan_exporter.anaplan.auth import CertificateCredentials, OAuthCredentials, StaticTokenCredentials
 from anaplan_exporter.config.file import Config
-from web.certs import Issued, issue
+from support.certs import Issued, issue
 
 Load = Callable[[str | dict[str, object]], Config]
 Fail = Callable[[str | dict[str, object]], str]

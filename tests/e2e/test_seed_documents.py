@@ -1,6 +1,6 @@
 """Anaplan's own example documents, served verbatim over real HTTP, turned into the right metrics.
 
-The task-status bodies are the published examples (``tests/client/data``: a process with step details whose
+The task-status bodies are the published examples (``tests/anaplan/data``: a process with step details whose
 ``duration`` and ``startTime`` are strings, and a delete action); the listings around them use the
 envelopes of the Integration API v2. The exporter runs as a real process (``--once``) with a static token.
 """
@@ -25,7 +25,7 @@ from support.exporter import exporter_command
 
 pytestmark = pytest.mark.e2e
 
-DATA = Path(__file__).resolve().parents[1] / "client" / "data"
+DATA = Path(__file__).resolve().parents[1] / "anaplan" / "data"
 WS = "8a8b8c8d8e8f8g8i"
 MODEL = "75A40874E6B64FA3AE0743278996850F"
 PROCESS = "118000000002"

@@ -10,8 +10,7 @@ from anaplan_exporter.anaplan.models import ModelObject, ObjectType
 from anaplan_exporter.config.file import PollingConfig
 from anaplan_exporter.config.targets import ObjectSelection, TargetConfig
 from anaplan_exporter.polling.poller import EXPECTED_RUN_DELAY, Poller
-
-from .fakes import MODEL, WS, FakeAnaplan, finished
+from support.fake_anaplan import MODEL, WS, FakeAnaplan, finished
 
 HOUR = 3600.0
 T0 = 1_000_000.0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .certs import Issued, issue
+from support.certs import Issued, issue
 
 
 @pytest.fixture(scope="session")

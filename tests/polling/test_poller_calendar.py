@@ -11,8 +11,7 @@ from anaplan_exporter.polling.schedule import Schedule
 from anaplan_exporter.polling.tracker import ObjectTracker
 from anaplan_exporter.serving.metrics import build_families
 from anaplan_exporter.snapshot import Snapshot
-
-from .fakes import FakeAnaplan, finished, ref
+from support.fake_anaplan import FakeAnaplan, finished, ref
 
 DAY = 86400.0
 

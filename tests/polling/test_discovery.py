@@ -10,8 +10,7 @@ from anaplan_exporter.config.file import PollingConfig
 from anaplan_exporter.config.targets import ObjectSelection, TargetConfig
 from anaplan_exporter.polling.discovery import Discoverer
 from anaplan_exporter.polling.poller import Poller, shard_of
-
-from .fakes import MODEL, WS, FakeAnaplan, ref
+from support.fake_anaplan import MODEL, WS, FakeAnaplan, ref
 
 
 class Clock:

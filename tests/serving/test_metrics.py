@@ -9,8 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
 from anaplan_exporter.serving.metrics import ApiStats, SnapshotCollector
 from anaplan_exporter.snapshot import ObjectStatus, Snapshot, StepStatus
-
-from .fakes import finished, ref, running
+from support.fake_anaplan import finished, ref, running
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -16,8 +16,7 @@ from anaplan_exporter.anaplan.client import AnaplanClient, ClientSettings
 from anaplan_exporter.anaplan.errors import AnaplanError, AnaplanHTTPError
 from anaplan_exporter.anaplan.models import ObjectType, Task, TaskSummary
 from anaplan_exporter.anaplan.transport import parse_retry_after
-
-from .strategies import json_values, task_documents
+from support.strategies import json_values, task_documents
 
 API = "https://api.test/2/0"
 W, M, P = "8a8b8c8d8e8f8g8i", "75A40874E6B64FA3AE0743278996850F", "118000000002"

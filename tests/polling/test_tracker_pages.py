@@ -11,8 +11,7 @@ import pytest
 from anaplan_exporter.polling.completion_ledger import FORGET_COUNTED_AFTER
 from anaplan_exporter.polling.state import decode_object, encode_object
 from anaplan_exporter.polling.tracker import TASK_PAGE, ObjectTracker
-
-from .fakes import FakeAnaplan, finished, ref, running
+from support.fake_anaplan import FakeAnaplan, finished, ref, running
 
 OBJ = "118000000002"
 T0 = 1_700_000_000.0

@@ -10,8 +10,8 @@ from anaplan_exporter.anaplan.models import ModelObject, ObjectType
 from anaplan_exporter.config.targets import ObjectSelection
 from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.polling.state import StateStore, decode
+from support.fake_anaplan import FakeAnaplan, finished, running
 
-from .fakes import FakeAnaplan, finished, running
 from .test_poller import POLLING, Clock, ids, target
 
 

@@ -14,9 +14,8 @@ from anaplan_exporter.config.file import Config, parse_config
 from anaplan_exporter.config.source import ConfigError
 from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.reload import credentials_changed, restart_needed
-
-from .fakes import MODEL, WS, finished
-from .test_poller import POLLING, Clock, api_with_objects, ids, target
+from polling.test_poller import POLLING, Clock, api_with_objects, ids, target
+from support.fake_anaplan import MODEL, WS, finished
 
 ENV = {"ANAPLAN_PASSWORD": "secret-1"}
 

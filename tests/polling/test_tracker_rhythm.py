@@ -13,8 +13,7 @@ from anaplan_exporter.polling.rhythm import KEEP
 from anaplan_exporter.polling.state import decode_object, encode_object
 from anaplan_exporter.polling.tracker import ObjectTracker
 from anaplan_exporter.snapshot import ObjectStatus
-
-from .fakes import FakeAnaplan, finished, ref, running
+from support.fake_anaplan import FakeAnaplan, finished, ref, running
 
 PROCESS = "118000000002"
 IMPORT = "112000000007"

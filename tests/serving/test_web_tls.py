@@ -14,8 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Gauge, make_wsgi_app
 
 from anaplan_exporter.serving.web import WebServer, WebServerError, make_app
-
-from .certs import Issued, issue
+from support.certs import Issued, issue
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication

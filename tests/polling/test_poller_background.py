@@ -12,8 +12,7 @@ from anaplan_exporter.anaplan.models import ModelObject, ObjectType, Task, TaskS
 from anaplan_exporter.config.file import PollingConfig
 from anaplan_exporter.config.targets import ObjectSelection, TargetConfig
 from anaplan_exporter.polling.poller import Poller
-
-from .fakes import MODEL, WS, FakeAnaplan, finished, running
+from support.fake_anaplan import MODEL, WS, FakeAnaplan, finished, running
 
 FAST = PollingConfig(
     idle_interval=0.2, active_interval=0.2, active_max_interval=0.2, discovery_interval=600, workers=4

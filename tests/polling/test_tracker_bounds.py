@@ -11,8 +11,7 @@ from anaplan_exporter.polling.completion_ledger import (
     STATUS_FETCHES_PER_POLL,
 )
 from anaplan_exporter.polling.tracker import ObjectTracker
-
-from .fakes import FakeAnaplan, finished, ref, running
+from support.fake_anaplan import FakeAnaplan, finished, ref, running
 
 OBJ = "118000000002"
 

@@ -17,8 +17,8 @@ from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, T
 from anaplan_exporter.serving.exposition import make_metrics_app, render_snapshot
 from anaplan_exporter.serving.metrics import FAMILIES, SnapshotCollector, build_families
 from anaplan_exporter.snapshot import ObjectStatus, Snapshot, StepStatus
+from support.fake_anaplan import finished, ref, running
 
-from .fakes import finished, ref, running
 from .test_metrics import SNAPSHOT
 
 TEXTS = st.text(alphabet=st.sampled_from(["a", "Z", "0", " ", '"', "\\", "\n", "é", "→", "{", "}", "=", ","]))

@@ -14,8 +14,7 @@ from anaplan_exporter.anaplan.models import ObjectType, TaskState
 from anaplan_exporter.polling.state import decode_object, encode_object
 from anaplan_exporter.polling.tracker import ObjectTracker, error_reason
 from anaplan_exporter.snapshot import COMPLETION_RESULTS, ObjectRef, ObjectStatus
-
-from .model import ERRORS, POLL_EVERY, T0, Run, ScriptedAnaplan, run_lists
+from support.scripted_anaplan import ERRORS, POLL_EVERY, T0, Run, ScriptedAnaplan, run_lists
 
 PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REF = ObjectRef("W", "Finance", "M", "Planning", ObjectType.PROCESS, "118000000002", "Nightly load")

@@ -7,8 +7,7 @@ from anaplan_exporter.anaplan.models import ModelObject, ObjectType, ProcessStep
 from anaplan_exporter.config.file import PollingConfig
 from anaplan_exporter.config.targets import ObjectSelection, ObjectSelector, TargetConfig
 from anaplan_exporter.polling.poller import Poller, active_interval, shard_of
-
-from .fakes import MODEL, WS, FakeAnaplan, finished, ref, running
+from support.fake_anaplan import MODEL, WS, FakeAnaplan, finished, ref, running
 
 
 class Clock:

@@ -39,8 +39,7 @@ from anaplan_exporter.anaplan.parsing import (
     parse_token_info,
     parse_workspaces,
 )
-
-from .strategies import json_values, task_documents
+from support.strategies import json_values, task_documents
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Row counts become float samples: they must fit one exactly enough to be meaningful.

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from anaplan_exporter.polling.tracker import ObjectTracker
-
-from .fakes import FakeAnaplan, finished, ref, running
+from support.fake_anaplan import FakeAnaplan, finished, ref, running
 
 
 def test_idle_status_is_reused_until_the_next_poll() -> None:

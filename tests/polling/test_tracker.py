@@ -5,8 +5,7 @@ from __future__ import annotations
 from anaplan_exporter.anaplan.errors import AnaplanNotFoundError, AnaplanResponseError
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
 from anaplan_exporter.polling.tracker import ObjectTracker
-
-from .fakes import FakeAnaplan, finished, ref, running
+from support.fake_anaplan import FakeAnaplan, finished, ref, running
 
 
 def test_history_at_start_is_not_counted_but_sets_last_timestamps() -> None:

@@ -16,8 +16,7 @@ from anaplan_exporter.anaplan.models import ImportRowCounts, TaskResult
 from anaplan_exporter.anaplan.timestamps import TimeCheck
 from anaplan_exporter.polling.state import StateFileError, StateStore, decode, encode_object
 from anaplan_exporter.polling.tracker import ObjectTracker
-
-from .fakes import FakeAnaplan, finished, ref, running
+from support.fake_anaplan import FakeAnaplan, finished, ref, running
 
 OBJ = "118000000002"
 T = 1_700_000_000.0

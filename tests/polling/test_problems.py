@@ -12,8 +12,7 @@ from anaplan_exporter.config.file import PollingConfig
 from anaplan_exporter.config.targets import ObjectSelection, TargetConfig
 from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.polling.problems import ProblemLog, problem_of
-
-from .fakes import MODEL, WS, FakeAnaplan, ref
+from support.fake_anaplan import MODEL, WS, FakeAnaplan, ref
 
 
 def test_object_specific_parts_do_not_make_a_problem_distinct() -> None:

@@ -12,7 +12,7 @@ import pytest
 from anaplan_exporter.config.file import load_config, parse_config
 from anaplan_exporter.config.source import ConfigError
 
-from .test_config import ENVIRON, MINIMAL, PASSWORD
+from .test_file_properties import ENVIRON, MINIMAL, PASSWORD
 
 
 def _fail(data: object, tmp_path: Path) -> str:

@@ -30,10 +30,10 @@ from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.polling.tracker import ObjectTracker
 from anaplan_exporter.serving.metrics import build_families
 from anaplan_exporter.snapshot import COMPLETION_RESULTS, ObjectStatus, Snapshot
+from support.scripted_anaplan import ERRORS, POLL_EVERY, T0, Run, ScriptedAnaplan, run_lists
+from support.strategies import json_values, task_documents
 
-from .model import ERRORS, POLL_EVERY, T0, Run, ScriptedAnaplan, run_lists
-from .strategies import json_values, task_documents
-from .test_tracker import REF
+from .test_tracker_properties import REF
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WS, MODEL = "8a8b8c8d8e8f8g8i", "75A40874E6B64FA3AE0743278996850F"
