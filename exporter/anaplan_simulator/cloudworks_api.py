@@ -25,6 +25,7 @@ SCHEMA = "https://api.cloudworks.anaplan.com/2/0/integrations/objects/"
 RUN_SCHEMA = "https://api.cloudworks.anaplan.com/1/0/integrations/objects/run"
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 1000
+"""No published maximum; more is served as pages of this many (the client follows ``meta.paging``)."""
 SUCCESS = {"code": 200, "message": "Success"}
 _TYPES = {ObjectType.IMPORT: "Import", ObjectType.EXPORT: "Export", ObjectType.PROCESS: "Process"}
 
@@ -313,9 +314,9 @@ class CloudWorksAPI:
             limit = int(raw_limit) if raw_limit is not None else DEFAULT_LIMIT
         except ValueError:
             return "offset and limit must be integers"
-        if offset < 0 or not 1 <= limit <= MAX_LIMIT:
-            return f"offset must be at least 0 and limit from 1 to {MAX_LIMIT}"
-        return offset, limit
+        if offset < 0 or limit < 1:
+            return "offset must be at least 0 and limit at least 1"
+        return offset, min(limit, MAX_LIMIT)  # a larger limit gets a smaller page, as paging then says
 
     def page(
         self,

@@ -214,3 +214,25 @@ def test_unknown_ids_are_404(sim: SimulatorHandle, make_client: ClientFactory) -
     with pytest.raises(Exception) as raised:
         cloudworks.run("f" * 32)
     assert getattr(raised.value, "status", None) == 404
+
+
+def test_the_demo_config_reads_the_demo_simulators_cloudworks() -> None:
+    from anaplan_exporter.demo import demo_config, start_demo_simulator
+
+    simulator = start_demo_simulator()
+    try:
+        config = demo_config(simulator)
+        assert config.client.cloudworks_url == f"{simulator.url}/cloudworks/2/0"
+        client = AnaplanClient(config.client, config.credentials)
+        try:
+            integrations = CloudWorksClient(client).list_integrations()
+            assert {i.type for i in integrations} == {
+                IntegrationType.IMPORT,
+                IntegrationType.EXPORT,
+                IntegrationType.PROCESS,
+            }
+            assert [f.name for f in CloudWorksClient(client).list_flows()] == ["Sales round trip"]
+        finally:
+            client.close()
+    finally:
+        simulator.stop()
