@@ -272,9 +272,13 @@ class Simulator:
             return Response(200, self.engine.ground_truth(now))
         if path == "/__sim/cloudworks-truth" and method == "GET":
             runs = self.cloudworks.runs
-            return Response(
-                200, [runs.truth(run) | {"running": run.running(now)} for run in runs.all_runs(now)]
-            )
+            records = [runs.truth(run) | {"running": run.running(now)} for run in runs.all_runs(now)]
+            records += [
+                runs.flow_truth(run) | {"running": run.running(now)}
+                for flow in runs.spec.flows
+                for run in runs.flow_runs(flow, now)
+            ]
+            return Response(200, records)
         if path == "/__sim/stats" and method == "GET":
             return Response(200, self.stats.snapshot())
         if path == "/__sim/faults" and method == "GET":

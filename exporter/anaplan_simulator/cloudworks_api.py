@@ -16,7 +16,7 @@ from typing import Any
 
 from anaplan_exporter.anaplan.models import ObjectType
 
-from .cloudworks_runs import CloudWorksRun, CloudWorksRuns
+from .cloudworks_runs import CloudWorksRun, CloudWorksRuns, FlowRun
 from .cloudworks_scenario import CONNECTORS, SimFlow, SimIntegration
 from .engine import Engine
 
@@ -196,6 +196,17 @@ class CloudWorksAPI:
             "triggerSource": run.trigger_source,
         }
 
+    def flow_latest_run(self, run: FlowRun, now: float) -> dict[str, Any]:
+        fields: dict[str, Any] = {"triggeredBy": run.flow.owner, "startDate": iso(run.start)}
+        if run.running(now):
+            fields.update(success=False, message="Running", executionErrorCode=None)
+        else:
+            code = 38 if run.result == "partial" else None
+            message = "Success" if run.success else "Failed"
+            fields.update(endDate=iso(run.end), success=run.success, message=message, executionErrorCode=code)
+        fields["triggerSource"] = "scheduled"
+        return fields
+
     def history_record(self, run: CloudWorksRun, now: float) -> dict[str, Any]:
         record: dict[str, Any] = {"id": run.id, "triggeredBy": run.integration.owner}
         if not run.running(now):
@@ -212,7 +223,7 @@ class CloudWorksAPI:
             modificationDate=iso(run.start if run.running(now) else run.end),
             createdBy=run.integration.owner,
             modifiedBy=run.integration.owner,
-            flowGroupId=None,
+            flowGroupId=run.flow_id or None,
             triggerSource=run.trigger_source,
         )
         return status
@@ -272,6 +283,10 @@ class CloudWorksAPI:
     def flow_item(self, flow: SimFlow, now: float, detail: bool) -> dict[str, Any]:
         item: dict[str, Any] = {"id": flow.id, "name": flow.name, **self._audit(flow.owner)}
         item.update(nuxVisible=False, stepsCount=len(flow.steps))
+        runs = [run for run in self.runs.flow_runs(flow, now) if run.start <= now]
+        latest = runs[-1] if runs else None
+        if latest is not None:
+            item["latestRun"] = self.flow_latest_run(latest, now)
         if flow.schedule is not None:
             item["schedule"] = dict(flow.schedule)
         if not detail:
@@ -299,6 +314,14 @@ class CloudWorksAPI:
                     {"type": "partial_success", "strategy": step.on_partial},
                 ],
             }
+            ran = [
+                step_run
+                for flow_run in runs[::-1]
+                for step_run in flow_run.steps
+                if step_run.integration.id == integration.id
+            ]
+            if ran:
+                entry["latestRun"] = self.latest_run(ran[0], now)
             steps.append(entry)
             previous = integration.id
         item["steps"] = steps

@@ -14,9 +14,15 @@ Keys::
         owner?                   # display name in createdBy / triggeredBy
         schedule?                # the CloudWorks schedule document served as is (type, time, ... status)
         connector_failures?      # cycled over the object's run slots: none, file_missing, expired_credentials
+        manual?: [{at: SECONDS, outcome?}]   # runs a user starts, seconds after the simulator starts
     flows:
-      - id?, name, schedule?,
-        steps: [{integration (id or name), on_failure: stop|continue, on_partial: stop|continue, skipped}]
+      - id?, name, schedule?, every?, offset?    # every/offset: when the flow runs (compressed time)
+        steps: [{integration (id or name), on_failure: stop|continue, on_partial: stop|continue, skipped,
+                 outcomes?}]           # cycled over the flow's runs
+
+``outcome`` / ``outcomes`` of manual and flow runs: success, failure, failure_dump (imports), cancelled
+(the Anaplan task's outcome), or file_missing, expired_credentials (the connector fails, no task).
+Objects run by manual or flow runs need ``every`` and ``duration`` (their tasks take that long).
 
 An integration with an ``Active`` schedule *is* what starts its object's runs: each run slot of the object
 (its ``every``/``offset``, compressed in time like every simulated schedule) is a scheduled CloudWorks run
@@ -57,6 +63,9 @@ _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+RUN_OUTCOMES = ("success", "failure", "failure_dump", "cancelled", "file_missing", "expired_credentials")
+
+
 class ConnectorFailure(str, enum.Enum):
     NONE = "none"
     FILE_MISSING = "file_missing"
@@ -77,6 +86,7 @@ class SimIntegration:
     connection_id: str
     schedule: Mapping[str, Any] | None = None
     connector_failures: tuple[ConnectorFailure, ...] = ()
+    manual: tuple[tuple[float, str], ...] = ()  # (seconds after the start, outcome)
 
     @property
     def scheduled(self) -> bool:
@@ -95,6 +105,7 @@ class SimFlowStep:
     on_failure: str = "stop"
     on_partial: str = "continue"
     skipped: bool = False
+    outcomes: tuple[str, ...] = ("success",)
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,8 @@ class SimFlow:
     owner: str
     steps: tuple[SimFlowStep, ...]
     schedule: Mapping[str, Any] | None = None
+    every: float | None = None
+    offset: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -122,6 +135,7 @@ ObjectIndex = Mapping[str, list[tuple[str, str, Any]]]
 
 
 def parse_cloudworks(node: Node, objects: ObjectIndex, seed: int) -> CloudWorksSpec:
+    """The section, checked: objects exist, one scheduled integration per object, flows fit their every."""
     node.only("integrations", "flows", "tenant_max_allowed")
     integrations = [_integration(child, objects, seed) for child in node.children("integrations")]
     seen: dict[str, str] = {}
@@ -139,7 +153,8 @@ def parse_cloudworks(node: Node, objects: ObjectIndex, seed: int) -> CloudWorksS
             )
         if integration.scheduled:
             scheduled[key] = integration.name
-    flows = [_flow(child, integrations, seed) for child in node.children("flows")]
+    lookup = {(ws, m, obj.id): obj for places in objects.values() for ws, m, obj in places}
+    flows = [_flow(child, integrations, seed, lookup) for child in node.children("flows")]
     return CloudWorksSpec(
         integrations=tuple(integrations),
         flows=tuple(flows),
@@ -149,7 +164,16 @@ def parse_cloudworks(node: Node, objects: ObjectIndex, seed: int) -> CloudWorksS
 
 def _integration(node: Node, objects: ObjectIndex, seed: int) -> SimIntegration:
     node.only(
-        "id", "name", "object", "model", "connector", "location", "owner", "schedule", "connector_failures"
+        "id",
+        "name",
+        "object",
+        "model",
+        "connector",
+        "location",
+        "owner",
+        "schedule",
+        "connector_failures",
+        "manual",
     )
     name = node.string("name")
     integration_id = node.string("id", hex_id(seed, "integration", name))
@@ -186,7 +210,10 @@ def _integration(node: Node, objects: ObjectIndex, seed: int) -> SimIntegration:
         connection_id=hex_id(seed, "connection", connector, ws_id),
         schedule=schedule,
         connector_failures=failures,
+        manual=tuple(_manual(child, obj) for child in node.children("manual")),
     )
+    if integration.manual and obj.schedule is None:
+        node.fail(f"object {object_id} has no 'every' and 'duration': its manual runs need them", "manual")
     if integration.scheduled and obj.schedule is None:
         node.fail(f"object {object_id} has no 'every': an active schedule needs its runs", "schedule")
     if failures and not integration.scheduled:
@@ -195,6 +222,18 @@ def _integration(node: Node, objects: ObjectIndex, seed: int) -> SimIntegration:
             "connector_failures",
         )
     return integration
+
+
+def _manual(node: Node, obj: Any) -> tuple[float, str]:
+    node.only("at", "outcome")
+    outcome = node.choice("outcome", RUN_OUTCOMES, "success")
+    _check_outcome(node, "outcome", outcome, obj)
+    return node.number("at"), outcome
+
+
+def _check_outcome(node: Node, key: str, outcome: str, obj: Any) -> None:
+    if outcome == "failure_dump" and obj.type is not ObjectType.IMPORT:
+        node.fail(f"failure_dump is only possible for imports, not a {obj.type.value}", key)
 
 
 def _choices(node: Node, key: str, allowed: list[str]) -> list[str]:
@@ -271,20 +310,35 @@ def _schedule(node: Node) -> dict[str, Any]:
     return document
 
 
-def _flow(node: Node, integrations: list[SimIntegration], seed: int) -> SimFlow:
-    node.only("id", "name", "owner", "schedule", "steps")
+FLOW_STEP_GAP = 1.0
+"""Seconds between a flow step's end and the next step's start."""
+CONNECTOR_FAILURE_SECONDS = 2.0
+"""How long a run takes to fail on its connector (the cloud store answers at once)."""
+WRITE_BACK_SECONDS = 1.0
+"""How long after its Anaplan task a run ends (the connector writes the result back)."""
+
+
+def _flow(node: Node, integrations: list[SimIntegration], seed: int, objects: Mapping[Any, Any]) -> SimFlow:
+    node.only("id", "name", "owner", "schedule", "steps", "every", "offset")
     name = node.string("name")
     flow_id = node.string("id", hex_id(seed, "flow", name))
     if not _ID.match(flow_id):
         node.fail(f"must be 32 lowercase hex digits, got {flow_id!r}", "id")
     by_key = {i.id: i for i in integrations} | {i.name: i for i in integrations}
     steps: list[SimFlowStep] = []
+    longest = 0.0
     for child in node.children("steps"):
-        child.only("integration", "on_failure", "on_partial", "skipped")
+        child.only("integration", "on_failure", "on_partial", "skipped", "outcomes")
         ref = child.string("integration")
         if ref not in by_key:
             child.fail(f"no integration with id or name {ref!r}", "integration")
         integration_id = by_key[ref].id
+        obj = objects[(by_key[ref].workspace_id, by_key[ref].model_id, by_key[ref].object_id)]
+        outcomes = tuple(_choices(child, "outcomes", list(RUN_OUTCOMES))) or ("success",)
+        for i, outcome in enumerate(outcomes):
+            _check_outcome(child, f"outcomes[{i}]", outcome, obj)
+        if obj.schedule is None and node.has("every"):
+            child.fail(f"object {obj.id} has no 'every' and 'duration': flow runs need them", "integration")
         if any(step.integration_id == integration_id for step in steps):
             child.fail(f"integration {ref!r} is already a step of this flow", "integration")
         steps.append(
@@ -293,16 +347,28 @@ def _flow(node: Node, integrations: list[SimIntegration], seed: int) -> SimFlow:
                 on_failure=child.choice("on_failure", STRATEGIES, "stop"),
                 on_partial=child.choice("on_partial", STRATEGIES, "continue"),
                 skipped=child.boolean("skipped", False),
+                outcomes=outcomes,
             )
         )
+        if obj.schedule is not None and not steps[-1].skipped:
+            longest += (
+                max(obj.schedule.length + WRITE_BACK_SECONDS, CONNECTOR_FAILURE_SECONDS) + FLOW_STEP_GAP
+            )
     if not steps:
         node.fail("a flow needs at least one step", "steps")
+    every = node.number("every", positive=True) if node.has("every") else None
+    if every is not None and longest > every:
+        node.fail(f"the steps can take {longest:g} s, more than every ({every:g})", "every")
+    if node.has("offset") and every is None:
+        node.fail("needs 'every' (the flow never runs without it)", "offset")
     return SimFlow(
         id=flow_id,
         name=name,
         owner=node.string("owner", "Demo Integrator"),
         steps=tuple(steps),
         schedule=_schedule(node.child("schedule")) if node.has("schedule") else None,
+        every=every,
+        offset=node.number("offset", 0.0),
     )
 
 

@@ -13,6 +13,8 @@ Keys (see default-scenario.yml for a complete example)::
            echo_secrets: STATUS, echo_form: as_sent|base64_unpadded|base64_wrapped|html|upper|url|json
            |collapsed, ignore_sort: bool, scope: integration|all, path: TEXT}
   workspaces: [{id?, name, active?, models: [{id?, name, processes, imports, exports, actions, generate?}]}]
+  cloudworks: {integrations, flows, tenant_max_allowed}   # see cloudworks_scenario.py
+  users[].cloudworks_role / oauth_clients[].cloudworks_role: false   # CloudWorks answers 403
 
 Every object: ``id?`` (12 digits, prefix 118/112/116/117), ``name``, ``code?`` and a schedule: ``every``,
 ``duration``, ``offset`` (first creation, seconds after start), ``start_delay`` (time NOT_STARTED),
@@ -66,6 +68,8 @@ from .validate import Node, ScenarioError
 # --- the values ---
 
 DEFAULT_TOKEN_LIFETIME = 2100.0  # 35 minutes, as Anaplan
+EXTRA_BASE = 1 << 40
+"""Run indices from here on are tasks CloudWorks started outside the object's slots (manual and flow runs)."""
 
 
 class Outcome(str, enum.Enum):
@@ -97,7 +101,7 @@ class Schedule:
 
     def run_duration(self, k: int) -> float:
         """How long run ``k`` takes once started."""
-        slow = self.slow_every > 0 and k >= 0 and k % self.slow_every == 0  # history keeps the usual
+        slow = self.slow_every > 0 and 0 <= k < EXTRA_BASE and k % self.slow_every == 0  # history: usual
         return self.duration * self.slow_factor if slow else self.duration
 
     @property

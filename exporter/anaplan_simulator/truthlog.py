@@ -1,6 +1,6 @@
 """``--ground-truth FILE``: append one JSON line per task that reaches a terminal state while running, and
-one per CloudWorks run that ends (those lines carry ``"record": "cloudworks_run"``; task lines have no
-``record``)."""
+one per CloudWorks run and flow run that ends (those lines carry ``"record": "cloudworks_run"`` or
+``"cloudworks_flow_run"``; task lines have no ``record``)."""
 
 from __future__ import annotations
 
@@ -47,13 +47,17 @@ class GroundTruthLog:
             return
         runs = self._engine.finished_between(self._last, now)
         integration_runs = self._cloudworks.finished_between(self._last, now) if self._cloudworks else []
+        flow_runs = self._cloudworks.flows_finished_between(self._last, now) if self._cloudworks else []
         self._last = now
-        if not runs and not integration_runs:
+        if not runs and not integration_runs and not flow_runs:
             return
         lines = [json.dumps(truth(self._engine.view(run, run.ends)), sort_keys=True) + "\n" for run in runs]
         if self._cloudworks is not None:
             lines += [
                 json.dumps(self._cloudworks.truth(run), sort_keys=True) + "\n" for run in integration_runs
+            ]
+            lines += [
+                json.dumps(self._cloudworks.flow_truth(run), sort_keys=True) + "\n" for run in flow_runs
             ]
         with self._path.open("a", encoding="utf-8") as out:
             out.writelines(lines)

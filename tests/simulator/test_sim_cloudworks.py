@@ -23,7 +23,7 @@ from support.simulator import SimulatorHandle, running_simulator
 
 WS, MODEL = "8a8b8c8d8e8f8g8i", "75A40874E6B64FA3AE0743278996850F"
 S3, BLOB, NEVER = "e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2", "a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4", "0a" * 16
-FLOW = "d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1"
+FLOW, QUICK = "d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1", "c" * 32
 SCENARIO: dict[str, Any] = {
     "users": [
         {"username": "u@example.com", "password": "pw"},
@@ -75,7 +75,10 @@ SCENARIO: dict[str, Any] = {
             },
             {"id": NEVER, "name": "Never run", "object": "116000000003", "connector": "google_bigquery"},
         ],
-        "flows": [{"id": FLOW, "name": "F", "steps": [{"integration": S3}, {"integration": BLOB}]}],
+        "flows": [
+            {"id": FLOW, "name": "F", "steps": [{"integration": S3}, {"integration": BLOB}]},
+            {"id": QUICK, "name": "Quick", "every": 3, "steps": [{"integration": S3}]},
+        ],
     },
 }
 CW = "/cloudworks/2/0"
@@ -109,10 +112,10 @@ def test_integration_list_envelope_paging_and_quirks(sim: SimulatorHandle, http:
     assert body["status"] == {"code": 200, "message": "Success"}
     meta = body["meta"]
     assert meta["paging"] == {"currentPageSize": 3, "totalSize": 3, "offset": 0}
-    assert meta["tenantCurrentCount"] == 4 and meta["tenantMaxAllowed"] == 1000
+    assert meta["tenantCurrentCount"] == 5 and meta["tenantMaxAllowed"] == 1000
     items = {i["integrationId"]: i for i in body["integrations"]}
     assert items[S3]["integrationType"] == "Import" and items[S3]["modelId"] == MODEL  # upper case
-    assert items[S3]["latestRun"]["triggerSource"] == "scheduled"
+    assert items[S3]["latestRun"]["triggerSource"] in ("scheduled", "scheduled_inf")  # also in a flow
     assert items[S3]["schedule"]["status"] == "Active" and items[S3]["schedule"]["timezone"] == "UTC"
     assert "latestRun" not in items[NEVER] and "schedule" not in items[NEVER]  # absent, not null
     running = items[BLOB]["latestRun"]  # a 600-s export started at 0
@@ -177,7 +180,7 @@ def test_tasks_exist_for_runs_and_not_for_connector_failures(
 ) -> None:
     cloudworks_truth = requests.get(sim.url + "/__sim/cloudworks-truth", timeout=10).json()
     truth = {t["task_id"] for t in sim.ground_truth() if t["object_id"] == "112000000007"}  # read after
-    runs = [r for r in cloudworks_truth if r["integration_id"] == S3]
+    runs = [r for r in cloudworks_truth if r.get("integration_id") == S3]
     assert runs and all((r["task_id"] is None) == (r["connector_failure"] != "none") for r in runs)
     created = {r["task_id"] for r in runs if r["task_id"]}
     assert created <= truth
@@ -188,6 +191,22 @@ def test_tasks_exist_for_runs_and_not_for_connector_failures(
 def test_flows(sim: SimulatorHandle, http: requests.Session) -> None:
     flows = get(sim, http, "/integrationflows").json()
     assert flows["integrationFlows"][0]["id"] == FLOW and flows["integrationFlows"][0]["stepsCount"] == 2
+    assert "latestRun" not in flows["integrationFlows"][0]  # never runs: no every
+    quick = get(sim, http, f"/integrationflows/{QUICK}").json()["integrationFlow"]
+    assert quick["latestRun"]["triggerSource"] == "scheduled"
+    step_run = quick["steps"][0]["latestRun"]
+    assert (
+        step_run["triggerSource"] == "scheduled_inf"
+        and step_run["startDate"] == quick["latestRun"]["startDate"]
+    )
+    history = get(sim, http, f"/integrations/runs/{S3}", offset=0, limit=100).json()["history_of_runs"][
+        "runs"
+    ]
+    in_flow = [r for r in history if r["triggerSource"] == "scheduled_inf"]
+    assert (
+        in_flow
+        and get(sim, http, f"/integrations/run/{in_flow[0]['id']}").json()["run"]["flowGroupId"] == QUICK
+    )
     flow = get(sim, http, f"/integrationflows/{FLOW}").json()["integrationFlow"]
     assert [s["referrer"] for s in flow["steps"]] == [S3, BLOB]
     assert flow["steps"][1]["dependsOn"] == [S3] and flow["steps"][0]["modelId"] == MODEL
@@ -218,7 +237,11 @@ def test_ground_truth_file_records_cloudworks_runs(sim: SimulatorHandle) -> None
         records = [line for line in lines if line.get("record") == "cloudworks_run"]
         time.sleep(0.2)
     assert len(records) >= 3 and len({r["run_id"] for r in records}) == len(records)
-    known = {r["run_id"]: r for r in requests.get(sim.url + "/__sim/cloudworks-truth", timeout=10).json()}
+    known = {
+        r["run_id"]: r
+        for r in requests.get(sim.url + "/__sim/cloudworks-truth", timeout=10).json()
+        if r["record"] == "cloudworks_run"
+    }
     assert all(known[r["run_id"]]["finish_time"] == r["finish_time"] for r in records)
 
 
@@ -244,11 +267,89 @@ def test_a_connector_failure_leaves_its_slot_without_a_task() -> None:
     now = engine.epoch + 12
     tasks = {r.task_id for r in engine.runs(WS, MODEL, obj, now)}
     for run in runs.runs(integration, now):
+        if run.trigger_source != "scheduled":
+            continue  # the quick flow's runs
         if run.index % 4 == 2:
             assert run.task is None and run.error_code == 35 and run.end - run.start == 2.0
         else:
             assert run.task is not None and run.task.task_id in tasks
             assert run.start == run.task.created and run.end == run.task.ends + 1.0
+
+
+def _manual_and_flow_scenario(**flow: Any) -> dict[str, Any]:
+    once = {"every": 100, "duration": 1, "until": 0}  # no runs of their own: CloudWorks starts them
+    return {
+        "workspaces": [
+            {
+                "id": WS,
+                "name": "W",
+                "models": [
+                    {
+                        "id": MODEL,
+                        "name": "M",
+                        "imports": [{"id": "112000000001", "name": "I", **once}],
+                        "exports": [{"id": "116000000001", "name": "E", **once}],
+                    }
+                ],
+            }
+        ],
+        "cloudworks": {
+            "integrations": [
+                {
+                    "name": "A",
+                    "object": "112000000001",
+                    "manual": [{"at": 5, "outcome": "failure"}, {"at": 7, "outcome": "file_missing"}],
+                },
+                {"name": "B", "object": "116000000001", "connector": "azure_blob"},
+            ],
+            "flows": [
+                {
+                    "name": "AB",
+                    "every": 10,
+                    "steps": [{"integration": "A", "outcomes": ["success", "failure"]}, {"integration": "B"}],
+                    **flow,
+                }
+            ],
+        },
+    }
+
+
+def test_flow_runs_steps_in_order_and_stops_after_a_failure() -> None:
+    engine = Engine(parse_scenario(_manual_and_flow_scenario()), start=1_800_000_000.0)
+    runs = CloudWorksRuns(engine)
+    flow = engine.scenario.cloudworks.flows[0]
+    first, second = runs.flow_runs(flow, engine.epoch + 19)
+    assert [r.integration.name for r in first.steps] == ["A", "B"] and first.result == "success"
+    assert first.steps[1].start == first.steps[0].end + 1.0  # the next step starts after the one before
+    assert all(r.trigger_source == "scheduled_inf" and r.flow_id == flow.id for r in first.steps)
+    assert [r.integration.name for r in second.steps] == ["A"] and second.result == "failure"
+    assert second.stopped_after == second.steps[0].integration.id
+    truth = runs.flow_truth(second)
+    assert (
+        truth["record"] == "cloudworks_flow_run" and truth["stopped_after"] == second.steps[0].integration.id
+    )
+
+
+def test_manual_and_flow_runs_create_tasks_in_the_objects_list() -> None:
+    engine = Engine(parse_scenario(_manual_and_flow_scenario()), start=1_800_000_000.0)
+    runs = CloudWorksRuns(engine)
+    a = engine.scenario.cloudworks.integrations[0]
+    obj = engine.object(MODEL, "112000000001")
+    assert obj is not None
+    now = engine.epoch + 15
+    tasks = engine.runs(WS, MODEL, obj, now)
+    created = [r for r in runs.runs(a, now) if r.task is not None]
+    assert [t.task_id for t in tasks] == [r.task.task_id for r in created if r.task]  # oldest first
+    manual = [r for r in runs.runs(a, now) if r.trigger_source == "manual"]
+    assert [(r.start - engine.epoch, r.result, r.task is None) for r in manual] == [
+        (5.0, "failure", False),
+        (7.0, "failure", True),
+    ]
+    task_id = manual[0].task.task_id if manual[0].task else ""
+    found = engine.find_run(WS, MODEL, obj, task_id, now)
+    assert found is not None and found.created == engine.epoch + 5 and not found.successful
+    finished = engine.finished_between(engine.epoch, now)
+    assert task_id in {r.task_id for r in finished}
 
 
 # --- the scenario ---
@@ -301,6 +402,23 @@ def _broken(path: list[Any], value: Any) -> dict[str, Any]:
         (["cloudworks", "flows", 0, "steps", 0, "on_failure"], "retry", "on_failure: must be one of stop"),
         (["cloudworks", "bogus"], 1, "cloudworks.bogus: unknown key"),
         (["users", 1, "cloudworks_role"], "no", "users[1].cloudworks_role: must be true or false"),
+        (["cloudworks", "flows", 1, "every"], 2, "flows[1].every: the steps can take 3 s"),
+        (["cloudworks", "flows", 0, "offset"], 5, "flows[0].offset: needs 'every'"),
+        (
+            ["cloudworks", "flows", 1, "steps", 0, "outcomes"],
+            ["maybe"],
+            "steps[0].outcomes[0]: must be one of",
+        ),
+        (
+            ["cloudworks", "integrations", 1, "manual"],
+            [{"at": 1, "outcome": "failure_dump"}],
+            "only possible",
+        ),
+        (
+            ["cloudworks", "integrations", 2, "manual"],
+            [{"at": 1}],
+            "integrations[2].manual: object 116000000003",
+        ),
     ],
 )
 def test_cloudworks_section_errors_name_the_key(path: list[Any], value: Any, message: str) -> None:

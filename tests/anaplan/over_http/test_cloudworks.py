@@ -17,7 +17,7 @@ from support.simulator import SimulatorHandle
 from .harness import MODEL, PASSWORD, USER, WORKSPACE, ClientFactory, base_scenario, checked_simulator
 
 S3, BLOB, BIGQUERY = "e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2", "a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4", "0a" * 16
-FLOW = "d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1"
+FLOW, QUICK = "d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1", "c" * 32
 NO_ROLE = "viewer@example.com"
 SCENARIO = base_scenario(
     users=[
@@ -100,7 +100,8 @@ SCENARIO = base_scenario(
                     {"integration": "Sales from S3", "on_failure": "stop"},
                     {"integration": BLOB, "on_failure": "continue", "skipped": True},
                 ],
-            }
+            },
+            {"id": QUICK, "name": "Quick", "every": 3, "steps": [{"integration": S3}]},
         ],
     },
 )
@@ -137,7 +138,7 @@ def test_integrations_page_by_page_with_latest_run_and_schedule(
     assert s3.schedule is not None and s3.schedule.type is ScheduleType.DAILY and s3.schedule.active
     assert blob.schedule is not None and blob.schedule.days_of_week == (1, 5)
     assert bigquery.schedule is not None and not bigquery.schedule.active
-    assert s3.latest_run is not None and s3.latest_run.trigger_source == "scheduled"
+    assert s3.latest_run is not None and s3.latest_run.trigger_source in ("scheduled", "scheduled_inf")
     assert s3.latest_run.start is not None and s3.jobs == ()
 
 
@@ -191,8 +192,16 @@ def test_expired_sas_token_is_in_the_message(sim: SimulatorHandle, make_client: 
 
 def test_flows_with_steps(sim: SimulatorHandle, make_client: ClientFactory) -> None:
     cloudworks = _cloudworks(_client(make_client, sim), sim, page_size=1)
-    flows = cloudworks.list_flows()
-    assert [(f.id, f.name, f.steps_count) for f in flows] == [(FLOW, "Round trip", 2)]
+    flows = cloudworks.list_flows()  # pages of one
+    assert [(f.id, f.name, f.steps_count) for f in flows] == [(FLOW, "Round trip", 2), (QUICK, "Quick", 1)]
+    assert flows[0].latest_run is None and flows[1].latest_run is not None
+    assert flows[1].latest_run.trigger_source == "scheduled"
+    quick = cloudworks.flow(QUICK)
+    step_run = quick.steps[0].latest_run
+    assert step_run is not None and step_run.trigger_source == "scheduled_inf"
+    history = cloudworks.run_history(S3, offset=0, limit=100).runs
+    in_flow = [r for r in history if r.trigger_source == "scheduled_inf"]
+    assert in_flow and cloudworks.run(in_flow[0].id).flow_group_id == QUICK
     flow = cloudworks.flow(FLOW)
     assert [s.integration_id for s in flow.steps] == [S3, BLOB]
     assert flow.steps[1].depends_on == (S3,) and flow.steps[1].is_skipped
