@@ -171,7 +171,10 @@ def _process(object_id: str, name: str, **schedule: Any) -> dict[str, Any]:
 
 SCENARIO = parse_scenario(
     {
-        "users": [{"username": "u@example.com", "password": "pw"}],
+        "users": [
+            {"username": "u@example.com", "password": "pw"},
+            {"username": "no-role@example.com", "password": "pw", "cloudworks_role": False},
+        ],
         "oauth_clients": [{"client_id": "c", "refresh_token": "r0"}],
         "workspaces": [
             {
@@ -302,10 +305,15 @@ def test_a_static_token_warns_that_it_is_never_renewed(simulator: SimulatorServe
 
 def test_cloudworks_is_reported_and_fails_only_when_required(simulator: SimulatorServer) -> None:
     targets = [{"workspace": WS, "model": MODEL, "processes": ["Load"]}]
-    config = _sim_config(simulator, targets, cloudworks_url=f"{simulator.url}/cloudworks/2/0")
+    cloudworks_url = f"{simulator.url}/cloudworks/2/0"
+    config = _sim_config(simulator, targets, cloudworks_url=cloudworks_url)
+    readable = _by_check(check_tenant(config, cloudworks="on"), "cloudworks")[0]
+    assert (readable.verdict, readable.detail) == (Verdict.OK, "readable: 0 integrations")
+    no_role = {"method": "basic", "username": "no-role@example.com", "password": "pw"}
+    forbidden = _sim_config(simulator, targets, cloudworks_url=cloudworks_url, auth=no_role)
     for mode, verdict in (("auto", Verdict.INFO), ("on", Verdict.FAIL)):
-        row = _by_check(check_tenant(config, cloudworks=mode), "cloudworks")[0]  # type: ignore[arg-type]
-        assert row.verdict is verdict and row.detail.startswith("not readable: ") and "404" in row.detail
+        row = _by_check(check_tenant(forbidden, cloudworks=mode), "cloudworks")[0]  # type: ignore[arg-type]
+        assert row.verdict is verdict and row.detail.startswith("not readable: ") and "403" in row.detail
     off = _by_check(check_tenant(config, cloudworks="off"), "cloudworks")[0]
     assert (off.verdict, off.detail) == (Verdict.INFO, "not checked: CloudWorks is off")
     default = _by_check(check_tenant(_sim_config(simulator, targets)), "cloudworks")[0]
