@@ -170,6 +170,8 @@ class CloudWorksStatus:
     """The latest run's result: ``success``, ``partial``, ``failure``, ``cancelled``, ``running`` or
     ``unknown`` (classified before the message was scrubbed); empty when it never ran."""
     run_id: str = ""
+    last_end_time: float | None = None
+    """End of the latest finished run (the one before while a run goes on)."""
     last_success_time: float | None = None
     last_failure_time: float | None = None
     completions: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(CLOUDWORKS_RESULTS, 0))
@@ -182,8 +184,9 @@ class CloudWorksStatus:
 
 @dataclass(frozen=True, slots=True)
 class CloudWorksView:
-    """What the exporter knows of CloudWorks. ``enabled`` False: nothing is exported (``cloudworks.enabled:
-    false``, or ``auto`` and never readable). ``up``: the last read of the lists succeeded. ``forbidden``:
+    """What the exporter knows of CloudWorks. ``enabled`` False: nothing is exported but
+    ``anaplan_cloudworks_forbidden`` after a 403 (``cloudworks.enabled: false``, or ``auto`` and never
+    readable). ``up``: the last read of the lists succeeded. ``forbidden``:
     CloudWorks answers 403, with ``forbidden_message`` the one line the log showed."""
 
     enabled: bool = False

@@ -409,7 +409,8 @@ def test_impossible_saved_times_are_dropped_counted_and_never_written_back(
     entry["history"].append(["X", float("inf")])
     entry["pending"].append(["Y", T + 86_400.0 * 3])  # three days after the clock below
     path = tmp_path / "state.json"
-    path.write_text(json.dumps({"version": 1, "saved_at": T, "objects": {"/".join(ref().key): entry}}))
+    objects = {"/".join(ref().key): entry}
+    path.write_text(json.dumps({"version": 1, "saved_at": T, "objects": objects, "cloudworks": {}}))
 
     store = StateStore(path, clock=lambda: T + 400.0)
     with caplog.at_level(logging.WARNING):

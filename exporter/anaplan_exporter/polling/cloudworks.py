@@ -27,9 +27,9 @@ from typing import Protocol
 
 from ..anaplan.cloudworks import CloudWorksAccessError
 from ..anaplan.cloudworks_models import Flow, Integration, RunError, RunHistory
-from ..anaplan.errors import AnaplanError
 from ..config.cloudworks import CloudWorksConfig, CloudWorksMode, CloudWorksSelection
 from ..snapshot import CloudWorksView
+from .catalog_reads import retry_delay
 from .cloudworks_item import (
     FLOW,
     HISTORY_PAGE,
@@ -140,6 +140,8 @@ class CloudWorksWatch:
         self.last_read: float | None = None
         self.last_error = ""
         self.errors: dict[str, int] = {}
+        self.failures = 0
+        """Failed reads of the lists in a row."""
         self._requests = 2
         """Requests the last read of the lists took (estimated from the page size)."""
         self._unmatched: tuple[str, ...] = ()
@@ -173,9 +175,9 @@ class CloudWorksWatch:
         if result.error is not None:
             self._failed(result.error)
             return ListsApplied()
-        if self.forbidden:
-            log.info("CloudWorks: readable again; watching integrations and flows")
-        self.forbidden, self.forbidden_message = False, ""
+        if self.failures:
+            log.info("CloudWorks: the lists are readable again")
+        self.forbidden, self.forbidden_message, self.failures = False, "", 0
         continuous = self.last_read is not None and (
             now - self.last_read <= GAP_AFTER_INTERVALS * self.config.list_interval + GAP_SLACK
         )
@@ -228,29 +230,41 @@ class CloudWorksWatch:
         return ListsApplied(tuple(changed), tuple(self.items.values()), removed)
 
     def _failed(self, exc: Exception) -> None:
+        """A failed read of the lists: counted, and logged once per spell of failures (a 403 as the one
+        line saying that CloudWorks is left alone)."""
         reason = error_reason(exc)
         if reason == "stopped":
             return
         self.errors[reason] = self.errors.get(reason, 0) + 1
         self.up = False
         self.last_error = str(exc)
+        self.failures += 1
         if isinstance(exc, CloudWorksAccessError):
             if not self.forbidden:
                 required = self.config.mode is CloudWorksMode.ON
                 self.forbidden_message = (
                     f"CloudWorks answers {exc.status}: {exc.message or 'forbidden'}; "
                     + (
-                        "cloudworks.enabled is true, so the exporter is not up until the role is granted"
+                        "cloudworks.enabled is true, so anaplan_up stays 0 until the role is granted"
                         if required
                         else "carrying on with the Integration API alone (cloudworks.enabled: auto)"
                     )
                 )
                 log.log(logging.ERROR if required else logging.WARNING, "%s", self.forbidden_message)
             self.forbidden = True
-        elif not isinstance(exc, AnaplanError):
-            log.error("CloudWorks: reading the lists failed unexpectedly: %r", exc)
-        else:
-            log.warning("CloudWorks: reading the lists failed: %s", exc)
+        elif self.failures == 1:
+            log.warning(
+                "CloudWorks: reading the lists failed (%s): %s%s",
+                reason,
+                exc,
+                "" if self.readable else "; trying again later, with the Integration API meanwhile",
+            )
+
+    def retry_in(self, interval: float, ceiling: float) -> float:
+        """Seconds until the lists are read again: ``interval``, or backing off (5 s doubling up to
+        ``ceiling``) while CloudWorks refuses the user or, with ``auto``, was never readable."""
+        backing_off = self.forbidden or (not self.up and not self.readable)
+        return retry_delay(self.failures, ceiling) if backing_off and self.failures else interval
 
     def _report_unmatched(self, matched: set[str]) -> None:
         configured = (*self.config.integrations.items, *self.config.flows.items)
@@ -258,11 +272,6 @@ class CloudWorksWatch:
         if unmatched and unmatched != self._unmatched:
             log.warning("CloudWorks: no integration or flow matches %s", ", ".join(map(repr, unmatched)))
         self._unmatched = unmatched
-
-    @property
-    def retry_forbidden(self) -> bool:
-        """The last read was refused for lack of the role: try again rarely, not every few seconds."""
-        return self.forbidden
 
     # -- follow-ups ---------------------------------------------------------------------------------------
 

@@ -120,6 +120,7 @@ class CloudWorksItem:
         self.completions: dict[str, int] = dict.fromkeys(CLOUDWORKS_RESULTS, 0)
         self.last_success: float | None = None
         self.last_failure: float | None = None
+        self.last_end: float | None = None
         self.errors_start: float | None = None
         self.run_errors: tuple[CloudWorksRunError, ...] = ()
         self.steps: tuple[CloudWorksStep, ...] = ()
@@ -230,6 +231,8 @@ class CloudWorksItem:
         self.gap = False
         if run.end is not None and self._is_new(run.start):
             self._count(run.start, run.end, result)
+        elif run.end is not None and (self.last_end is None or run.end > self.last_end):
+            self.last_end = run.end
         return changed
 
     def _take_baseline(self, run: Run | None) -> None:
@@ -258,6 +261,8 @@ class CloudWorksItem:
     def _remember(self, result: str, end: float | None) -> None:
         if end is None:
             return
+        if self.last_end is None or end > self.last_end:
+            self.last_end = end
         if result in ("success", "partial") and (self.last_success is None or end > self.last_success):
             self.last_success = end
         elif result == "failure" and (self.last_failure is None or end > self.last_failure):
@@ -388,6 +393,7 @@ class CloudWorksItem:
             latest_run=self.latest,
             latest_result=self.latest_result,
             run_id=self.run_id,
+            last_end_time=self.last_end,
             last_success_time=self.last_success,
             last_failure_time=self.last_failure,
             completions=dict(self.completions),

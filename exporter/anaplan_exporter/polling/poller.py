@@ -472,11 +472,9 @@ class Poller:
             self._cloudworks_schedule(_CloudWorksFollowUp(item.kind, item.id), now)
         if lists.error is None and self._state is not None:
             self._state.prune_cloudworks(self._cw.saved_states())
-        if self._cw.forbidden:
-            self._schedule.put(CLOUDWORKS_LISTS, Urgency.LOW, now + self._polling.discovery_interval)
-        else:
-            budget = self._budget.interval if self._budget is not None else None
-            self._schedule.put(CLOUDWORKS_LISTS, Urgency.ACTIVE, now + self._cw.interval(budget))
+        budget = self._budget.interval if self._budget is not None else None
+        wait = self._cw.retry_in(self._cw.interval(budget), self._polling.discovery_interval)
+        self._schedule.put(CLOUDWORKS_LISTS, Urgency.ACTIVE, now + wait)
         self._publisher.changed = True
 
     def _cloudworks_follow_up_done(self, outcome: FollowUpResult, now: float) -> None:

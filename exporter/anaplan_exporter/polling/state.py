@@ -9,8 +9,9 @@ last success and failure, the start of the newest run counted (so each run is co
 and the errors read for its latest failed run. A missing file starts fresh; an unreadable one (not this
 format: another ``version``, a field missing) is moved aside with one log line and the exporter starts fresh
 as well. One that cannot be read at all (no permission, or a folder, named pipe, device or socket at the
-path) stops the start instead, left as it is: its counts may be good. Objects no longer watched leave the file after a
-discovery that resolved every target (a failed one cannot tell a removed object from an unreachable tenant).
+path) stops the start instead, left as it is: its counts may be good. Objects no longer watched leave the file
+after a discovery that resolved every target (a failed one cannot tell a removed object from an unreachable
+tenant); integrations and flows after a successful read of the CloudWorks lists.
 
 Saves while running are written by a short-lived background thread: the scheduling thread only takes each
 tracker's immutable saved state (a few milliseconds at 10,000 objects), so encoding and writing a file of
