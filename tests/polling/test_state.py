@@ -172,6 +172,13 @@ def test_a_tracker_that_never_listed_its_tasks_is_not_saved(tmp_path: Path) -> N
             b' "history": []}}}',
             "'created' is missing",
         ),
+        (b'{"version": 1, "objects": {}}', "'cloudworks' is missing"),  # no files of earlier releases
+        (b'{"version": 1, "objects": {}, "cloudworks": {"x": {}}}', "is not integration/<id> or flow/<id>"),
+        (
+            b'{"version": 1, "objects": {}, "cloudworks": {"flow/f": {"watermark": 1.7e9, "completions": {},'
+            b' "last_success": null, "last_failure": null, "run_errors": []}}}',
+            "'errors_start' is missing",
+        ),
     ],
 )
 def test_a_bad_file_is_one_log_line_moved_aside_and_a_fresh_start(

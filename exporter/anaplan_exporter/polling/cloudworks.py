@@ -261,10 +261,14 @@ class CloudWorksWatch:
             )
 
     def retry_in(self, interval: float, ceiling: float) -> float:
-        """Seconds until the lists are read again: ``interval``, or backing off (5 s doubling up to
-        ``ceiling``) while CloudWorks refuses the user or, with ``auto``, was never readable."""
-        backing_off = self.forbidden or (not self.up and not self.readable)
-        return retry_delay(self.failures, ceiling) if backing_off and self.failures else interval
+        """Seconds until the lists are read again: ``interval``; ``ceiling`` (the discovery interval) while
+        CloudWorks refuses the user; backing off from 5 s up to it while, with ``auto``, CloudWorks was
+        never readable."""
+        if self.forbidden:
+            return max(interval, ceiling)
+        if not self.up and not self.readable and self.failures:
+            return max(interval, retry_delay(self.failures, ceiling))
+        return interval
 
     def _report_unmatched(self, matched: set[str]) -> None:
         configured = (*self.config.integrations.items, *self.config.flows.items)
