@@ -20,6 +20,7 @@ from anaplan_exporter.anaplan.redact import Redactor
 from anaplan_exporter.config.cloudworks import CloudWorksConfig, CloudWorksMode, CloudWorksSelection
 from anaplan_exporter.config.file import PollingConfig
 from anaplan_exporter.config.targets import ObjectSelection, ObjectSelector, TargetConfig
+from anaplan_exporter.polling.cloudworks import CloudWorksWatch, ListsResult
 from anaplan_exporter.polling.poller import Poller
 from anaplan_exporter.polling.state import StateStore
 from anaplan_exporter.snapshot import CloudWorksStatus, Snapshot
@@ -404,3 +405,15 @@ def test_a_flow_shows_the_result_of_each_step_of_its_latest_run() -> None:
         (3, "c" * 32, "skipped"),
     ]
     assert flow.completions["failure"] == 1  # seen running, then failed
+
+
+def test_the_lists_take_at_most_a_quarter_of_the_request_budget() -> None:
+    watch = CloudWorksWatch(ALL, str, page_size=25)
+    assert watch.interval(None) == 5.0
+    assert watch.interval(0.22) == 5.0  # 5 requests per second: two requests every 5 s is 8 % of it
+    assert watch.interval(1.1) == pytest.approx(8.8)  # 1 per second: two requests every 8.8 s
+    cw = cloudworks()
+    for n in range(60):  # three pages of integrations
+        cw.add(integration(f"{n:032x}", f"Integration {n}"))
+    watch.lists_done(ListsResult(cw.list_integrations(), []), T, (), lambda item: None)
+    assert watch.interval(1.1) == pytest.approx(4 * 1.1 / 0.25)  # 3 pages and the flows: every 17.6 s

@@ -9,11 +9,12 @@ integration's Anaplan objects (``GET /integrations/{id}``, rarely), a flow's ste
 
 **Counting once.** Runs of one integration do not overlap, so a run is known by its start: ``watermark`` is
 the start of the newest run counted (or taken as history at the first look, which is never counted). A
-finished run that started after it is counted, and the watermark moves up. Runs may finish unseen when the
+finished run that started after it is counted, and the watermark moves up. Runs may finish unseen: the
 exporter was down (a state file restores the watermark and counters), the lists could not be read for a
-while, or a run seen running was followed by another before it was seen finished: then the run history is
-read first, and every finished run after the watermark in its newest ``HISTORY_PAGE`` runs is counted once.
-Flows have no run history in the API: a flow's runs are counted as the lists show them.
+while, or runs ended between two reads. So when a new run shows in the list, the run history (read for its
+ID anyway) comes first: every finished run after the watermark in its newest ``HISTORY_PAGE`` runs is counted
+once, oldest first; the new run itself then counts when the list (or a history) shows it finished. Flows
+have no run history in the API: a flow's runs are counted as the lists show them.
 """
 
 from __future__ import annotations
@@ -216,19 +217,13 @@ class CloudWorksItem:
             return changed
         if not continuous:
             self.gap = True
-        if (
-            before is not None
-            and before.end is None
-            and before.start is not None
-            and not same_start(before.start, run.start)
-            and self._is_new(before.start)
-        ):
-            self.gap = True  # the run seen running ended unseen, and another began
-        if self.gap and self.kind == INTEGRATION:
-            if not self._is_new(run.start):
-                self.gap = False  # nothing after the watermark: nothing unseen
-            return changed  # else the history is read first (see plan)
-        self.gap = False
+        if self.kind == INTEGRATION:
+            if self._is_new(run.start) and not same_start(self.history_start, run.start):
+                self.gap = True  # a new run: the history read for its ID counts it and any that ended unseen
+            if self.gap:
+                if not self._is_new(run.start):
+                    self.gap = False  # nothing after the watermark: nothing unseen
+                return changed
         if run.end is not None and self._is_new(run.start):
             self._count(run.start, run.end, result)
         elif run.end is not None and (self.last_end is None or run.end > self.last_end):
@@ -326,21 +321,16 @@ class CloudWorksItem:
         for run in history.runs:
             if run.id and same_start(run.start, start):
                 self.run_id, self.run_id_start = run.id, start
-        if self.gap:
-            finished = sorted(
-                (
-                    r
-                    for r in history.runs
-                    if r.start is not None and r.end is not None and self._is_new(r.start)
-                ),
-                key=lambda r: r.start or 0.0,
-            )
-            for run in finished:
-                assert run.start is not None
-                self._count(run.start, run.end, result_of(run))
-            self.gap = False
-            if latest is not None and latest.end is not None and start is not None and self._is_new(start):
-                self._count(start, latest.end, self.latest_result)  # not in the page: counted as listed
+        finished = sorted(
+            (r for r in history.runs if r.start is not None and r.end is not None and self._is_new(r.start)),
+            key=lambda r: r.start or 0.0,
+        )
+        for run in finished:
+            assert run.start is not None
+            self._count(run.start, run.end, result_of(run))
+        self.gap = False
+        if latest is not None and latest.end is not None and start is not None and self._is_new(start):
+            self._count(start, latest.end, self.latest_result)  # not finished in the page: counted as listed
 
     def _take_steps(self, flow: Flow, now: float) -> None:
         self.step_ids = tuple(step.integration_id for step in flow.steps)
