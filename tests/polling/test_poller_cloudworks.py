@@ -181,6 +181,10 @@ def test_failed_reads_after_a_good_one_count_and_keep_the_last_good_values() -> 
     view = p.snapshot.cloudworks
     assert view.enabled and not view.up and view.errors == {"connection": 1}
     assert names(p.snapshot) == {"Load sales", "Load orgs"}
+    cw.forbid()  # the role withdrawn: reported, but the Integration API side is up
+    clock.now += 5.0
+    assert p.tick()
+    assert p.snapshot.cloudworks.forbidden and p.snapshot.cloudworks.enabled
 
 
 def test_a_reload_changes_the_selection_and_can_switch_cloudworks_off() -> None:

@@ -303,12 +303,12 @@ class CloudWorksWatch:
     @property
     def healthy(self) -> bool:
         """False when failing CloudWorks reads should keep ``anaplan_up`` at 0: required and not up, or
-        readable once and now failing."""
+        (``auto``) readable once and now failing for another reason than a 403."""
         if not self.enabled:
             return True
         if self.config.mode is CloudWorksMode.ON:
             return self.up
-        return self.up or not self.readable
+        return self.up or not self.readable or self.forbidden
 
     def view(self, now: float) -> CloudWorksView:
         items = tuple(self.items[key].status(now) for key in self.items if key in self.selected)
