@@ -66,6 +66,8 @@ class FollowUp:
     kind: str
     id: str
     history: bool = False
+    run_start: float | None = None
+    """The start of the latest run when the plan was made (the history read is for it)."""
     errors_for: float | None = None
     """The start of the failed run whose errors to read (its ID comes from the history)."""
     detail: bool = False
@@ -282,7 +284,9 @@ class CloudWorksItem:
             detail = detail or stale or (self.running and now - self.steps_read_at >= active_interval)
         if not (history or detail):
             return None
-        return FollowUp(self.kind, self.id, history=bool(history), errors_for=errors_for, detail=detail)
+        return FollowUp(
+            self.kind, self.id, history=bool(history), run_start=start, errors_for=errors_for, detail=detail
+        )
 
     def next_follow_up(self, now: float, active_interval: float) -> float | None:
         """When :meth:`plan` next has something to do without a new read of the lists (None: not before)."""
@@ -298,7 +302,7 @@ class CloudWorksItem:
         self._status = None
         plan = outcome.plan
         if outcome.history is not None:
-            self._take_history(outcome.history)
+            self._take_history(outcome.history, plan.run_start)
         if plan.errors_for is not None and outcome.run_errors is not None:
             self.errors_start = plan.errors_for
             self.run_errors = tuple(_run_error(e, scrub) for e in outcome.run_errors[:MAX_RUN_ERRORS])
@@ -314,10 +318,12 @@ class CloudWorksItem:
         if plan.detail and (outcome.integration is not None or outcome.flow is not None):
             self.detail_due = now + detail_every
 
-    def _take_history(self, history: RunHistory) -> None:
+    def _take_history(self, history: RunHistory, read_for: float | None) -> None:
+        """Count what the history shows finished after the watermark; note the latest run's ID. The read
+        covers the run that was latest when it was planned (a newer one needs a read of its own)."""
         latest = self.latest
         start = None if latest is None else latest.start
-        self.history_start = start
+        self.history_start = read_for
         for run in history.runs:
             if run.id and same_start(run.start, start):
                 self.run_id, self.run_id_start = run.id, start
@@ -328,6 +334,8 @@ class CloudWorksItem:
         for run in finished:
             assert run.start is not None
             self._count(run.start, run.end, result_of(run))
+        if not same_start(read_for, start):
+            return  # a newer run showed meanwhile: its own history read comes next
         self.gap = False
         if latest is not None and latest.end is not None and start is not None and self._is_new(start):
             self._count(start, latest.end, self.latest_result)  # not finished in the page: counted as listed
