@@ -99,6 +99,7 @@ def exporter_config(simulator_url: str) -> dict[str, Any]:
             "auth": {"method": "basic", "username": USER, "password": PASSWORD},
         },
         "polling": {"idle_interval": 2, "active_interval": 5},
+        "cloudworks": {"enabled": False},
         "defaults": {"expected_every": "1h", "max_duration": "10m"},
         "targets": [
             {"workspace": WORKSPACE, "model": MODEL, "processes": "*", "imports": "*", "exports": "*"}

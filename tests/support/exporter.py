@@ -48,6 +48,7 @@ def simulator_config(api_root: str, **overrides: Any) -> dict[str, Any]:
         },
         "polling": {"idle_interval": 2, "active_interval": 5, "discovery_interval": 600},
         "targets": [],
+        "cloudworks": {"enabled": False},  # the simulator has no CloudWorks yet
     }
     for key, value in overrides.items():
         config[key] = value
