@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from anaplan_exporter.anaplan.models import Model, ModelObject, ObjectType, Workspace
+from anaplan_exporter.config.cloudworks import CloudWorksMode
 from anaplan_exporter.config.file import Config, parse_config
 from anaplan_exporter.tenant_check import (
     ITEM_WIDTH,
@@ -221,6 +222,12 @@ def _sim_config(server: SimulatorServer, targets: list[dict[str, Any]], **anapla
     return parse_config(data, "exporter.yml", {})
 
 
+def _with_cloudworks(config: Config, mode: str) -> Config:
+    return dataclasses.replace(
+        config, cloudworks=dataclasses.replace(config.cloudworks, mode=CloudWorksMode(mode))
+    )
+
+
 def _by_check(report: Report, check: str) -> list[Row]:
     return [row for row in report.rows if row.check.strip() == check]
 
@@ -307,14 +314,14 @@ def test_cloudworks_is_reported_and_fails_only_when_required(simulator: Simulato
     targets = [{"workspace": WS, "model": MODEL, "processes": ["Load"]}]
     cloudworks_url = f"{simulator.url}/cloudworks/2/0"
     config = _sim_config(simulator, targets, cloudworks_url=cloudworks_url)
-    readable = _by_check(check_tenant(config, cloudworks="on"), "cloudworks")[0]
+    readable = _by_check(check_tenant(_with_cloudworks(config, "true")), "cloudworks")[0]
     assert (readable.verdict, readable.detail) == (Verdict.OK, "readable: 0 integrations")
     no_role = {"method": "basic", "username": "no-role@example.com", "password": "pw"}
     forbidden = _sim_config(simulator, targets, cloudworks_url=cloudworks_url, auth=no_role)
-    for mode, verdict in (("auto", Verdict.INFO), ("on", Verdict.FAIL)):
-        row = _by_check(check_tenant(forbidden, cloudworks=mode), "cloudworks")[0]  # type: ignore[arg-type]
+    for mode, verdict in (("auto", Verdict.INFO), ("true", Verdict.FAIL)):
+        row = _by_check(check_tenant(_with_cloudworks(forbidden, mode)), "cloudworks")[0]
         assert row.verdict is verdict and row.detail.startswith("not readable: ") and "403" in row.detail
-    off = _by_check(check_tenant(config, cloudworks="off"), "cloudworks")[0]
+    off = _by_check(check_tenant(_with_cloudworks(config, "false")), "cloudworks")[0]
     assert (off.verdict, off.detail) == (Verdict.INFO, "not checked: CloudWorks is off")
     default = _by_check(check_tenant(_sim_config(simulator, targets)), "cloudworks")[0]
     assert (

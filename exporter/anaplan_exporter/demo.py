@@ -11,7 +11,6 @@ from anaplan_simulator.server import make_server
 from .anaplan.auth import BasicCredentials
 from .anaplan.client import ClientSettings
 from .anaplan.models import ObjectType
-from .config.cloudworks import CloudWorksConfig, CloudWorksMode
 from .config.file import Config, PollingConfig
 from .config.targets import ObjectSelection, TargetConfig
 from .config.web import DEFAULT_PORT, WebConfig
@@ -82,6 +81,5 @@ def demo_config(simulator: DemoSimulator) -> Config:
         targets=targets,
         polling=PollingConfig(idle_interval=10.0, active_interval=5.0, discovery_interval=300.0),
         web=WebConfig(listen_address=DEMO_LISTEN_ADDRESS),
-        cloudworks=CloudWorksConfig(mode=CloudWorksMode.OFF),  # the simulator serves no CloudWorks yet
         source="demo mode (built-in simulator)",
     )

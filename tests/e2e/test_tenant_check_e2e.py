@@ -95,7 +95,7 @@ def test_the_tenant_check_reports_problems_in_one_table_and_sends_only_gets(tmp_
         config = simulator_config(sim.url, targets=TARGETS, state={"path": str(state)})
         config["anaplan"]["requests_per_second"] = RATE
         config["polling"]["idle_interval"] = 60
-        config["anaplan"]["cloudworks_url"] = f"{sim.url}/cloudworks/2/0"
+        config["cloudworks"] = {"enabled": True}
         path = tmp_path / "exporter.yml"
         path.write_text(yaml.safe_dump(config))
         before = sim.stats()
