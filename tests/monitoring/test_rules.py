@@ -18,7 +18,7 @@ from support.binaries import find_binary
 RULE_TESTS = RULES.with_name("anaplan-rules.test.yml")
 RUNBOOK = REPO / "docs" / "runbook.md"
 RUNBOOK_URL = "https://github.com/anaplan-exporter/anaplan-exporter/blob/main/docs/runbook.md#"
-DASHBOARD_URL = re.compile(r"^https://[^/]+/d/(anaplan-tasks|anaplan-exporter)/")
+DASHBOARD_URL = re.compile(r"^https://[^/]+/d/(anaplan-tasks|anaplan-exporter|anaplan-cloudworks)/")
 REQUIRED_ALERTS = {
     "AnaplanTaskFailed",
     "AnaplanTaskStuck",
@@ -32,6 +32,11 @@ REQUIRED_ALERTS = {
     "AnaplanPollStale",
     "AnaplanUnreachable",
     "AnaplanPollingBehind",
+    "AnaplanCloudWorksRunFailed",
+    "AnaplanCloudWorksRunPartial",
+    "AnaplanCloudWorksFlowFailed",
+    "AnaplanCloudWorksOverdue",
+    "AnaplanCloudWorksForbidden",
 }
 
 
