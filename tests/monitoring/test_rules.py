@@ -11,14 +11,15 @@ from typing import Any
 import pytest
 import yaml
 
+from anaplan_exporter.serving.runbook import github_anchor
+from generate_rules import Site
 from monitoring.artifacts import PROMETHEUS_CONFIG, REPO, RULES, load_rules, recording_rules
 from monitoring.promql import allowed, metric_names
 from support.binaries import find_binary
 
 RULE_TESTS = RULES.with_name("anaplan-rules.test.yml")
 RUNBOOK = REPO / "docs" / "runbook.md"
-RUNBOOK_URL = "https://github.com/anaplan-exporter/anaplan-exporter/blob/main/docs/runbook.md#"
-DASHBOARD_URL = re.compile(r"^https://[^/]+/d/(anaplan-tasks|anaplan-exporter)/")
+DASHBOARD_URL = re.compile(r"^http://localhost:3000/d/(anaplan-tasks|anaplan-exporter)/")
 REQUIRED_ALERTS = {
     "AnaplanTaskFailed",
     "AnaplanTaskStuck",
@@ -48,12 +49,6 @@ def promtool(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 
 def alerts() -> list[dict[str, Any]]:
     return [rule for rule in load_rules() if "alert" in rule]
-
-
-def github_anchor(heading: str) -> str:
-    """The anchor GitHub gives a Markdown heading."""
-    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
-    return text.replace(" ", "-")
 
 
 def test_promtool_accepts_the_rules() -> None:
@@ -88,7 +83,7 @@ def test_alert_labels_and_annotations(rule: dict[str, Any]) -> None:
     assert set(annotations) >= {"summary", "description", "runbook_url", "dashboard_url"}
     assert "{{" not in annotations["summary"] and annotations["summary"].endswith(".")
     assert "{{" in annotations["description"], "description should be templated"
-    assert annotations["runbook_url"] == RUNBOOK_URL + rule["alert"].lower()
+    assert annotations["runbook_url"] == Site().runbook(rule["alert"])
     assert DASHBOARD_URL.match(annotations["dashboard_url"]), annotations["dashboard_url"]
 
 
