@@ -283,8 +283,7 @@ class CloudWorksAPI:
     def flow_item(self, flow: SimFlow, now: float, detail: bool) -> dict[str, Any]:
         item: dict[str, Any] = {"id": flow.id, "name": flow.name, **self._audit(flow.owner)}
         item.update(nuxVisible=False, stepsCount=len(flow.steps))
-        runs = [run for run in self.runs.flow_runs(flow, now) if run.start <= now]
-        latest = runs[-1] if runs else None
+        latest = next(self.runs.flow_runs_newest_first(flow, now), None)
         if latest is not None:
             item["latestRun"] = self.flow_latest_run(latest, now)
         if flow.schedule is not None:
@@ -314,14 +313,17 @@ class CloudWorksAPI:
                     {"type": "partial_success", "strategy": step.on_partial},
                 ],
             }
-            ran = [
-                step_run
-                for flow_run in runs[::-1]
-                for step_run in flow_run.steps
-                if step_run.integration.id == integration.id
-            ]
-            if ran:
-                entry["latestRun"] = self.latest_run(ran[0], now)
+            ran = next(
+                (
+                    step_run
+                    for flow_run in self.runs.flow_runs_newest_first(flow, now)
+                    for step_run in flow_run.steps
+                    if step_run.integration.id == integration.id
+                ),
+                None,
+            )
+            if ran is not None:
+                entry["latestRun"] = self.latest_run(ran, now)
             steps.append(entry)
             previous = integration.id
         item["steps"] = steps

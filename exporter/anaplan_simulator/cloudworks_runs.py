@@ -146,6 +146,24 @@ class CloudWorksRuns:
                 runs += [r for r in self.flow_run(number, j).steps if r.integration.id == integration.id]
         return [run for run in runs if run.start <= now]
 
+    def _latest_extra_runs(self, integration: SimIntegration, now: float) -> list[CloudWorksRun]:
+        """Its manual runs started by ``now``, and its latest step run of each flow: the newest flow run in
+        which its step started by ``now`` (flow runs start one after the other)."""
+        runs = [
+            self.run(integration, self._encode(integration, 0, i))
+            for i, (at, _) in enumerate(integration.manual)
+            if self.engine.epoch + at <= now
+        ]
+        for number, flow in enumerate(self.spec.flows):
+            if not any(step.integration_id == integration.id for step in flow.steps):
+                continue
+            for j in reversed(self._flow_indices(flow, now)):
+                ran = [r for r in self.flow_run(number, j).steps if r.integration.id == integration.id]
+                if ran and ran[0].start <= now:
+                    runs.append(ran[0])
+                    break
+        return [run for run in runs if run.start <= now]
+
     def _flow_indices(self, flow: SimFlow, now: float) -> range:
         if flow.every is None:
             return range(0)
@@ -155,6 +173,14 @@ class CloudWorksRuns:
     def flow_runs(self, flow: SimFlow, now: float) -> list[FlowRun]:
         number = self.spec.flows.index(flow)
         return [self.flow_run(number, j) for j in self._flow_indices(flow, now)]
+
+    def flow_runs_newest_first(self, flow: SimFlow, now: float) -> Iterator[FlowRun]:
+        """``flow_runs(flow, now)`` newest first, built only as far back as the caller reads."""
+        number = self.spec.flows.index(flow)
+        for j in reversed(self._flow_indices(flow, now)):
+            run = self.flow_run(number, j)
+            if run.start <= now:
+                yield run
 
     def flow_run(self, number: int, j: int) -> FlowRun:
         cached = self._flow_runs.get((number, j))
@@ -223,8 +249,19 @@ class CloudWorksRuns:
             yield from self.runs(integration, now)
 
     def latest(self, integration: SimIntegration, now: float) -> CloudWorksRun | None:
-        runs = self.runs(integration, now)
-        return runs[-1] if runs else None
+        """``runs(integration, now)[-1]``, without building every run since the start: a scheduled run's
+        start grows with its slot, so the newest slot that has a run is the latest scheduled one. (The lists
+        answer this for every integration at every read: it must not grow with the simulator's uptime.)"""
+        candidates = self._latest_extra_runs(integration, now)
+        if integration.scheduled:
+            obj = self._object(integration)
+            for k in reversed(self.engine.index_range(obj, now)):
+                if self.engine.slot_exists(obj, k):
+                    run = self.run(integration, k)
+                    if run.start <= now:
+                        candidates.append(run)
+                        break
+        return max(candidates, key=lambda run: (run.start, run.index), default=None)
 
     def find(self, run_id: str, now: float) -> CloudWorksRun | None:
         found = self._by_id.get(run_id)
@@ -374,9 +411,35 @@ class CloudWorksRuns:
         }
 
     def finished_between(self, after: float, until: float) -> list[CloudWorksRun]:
-        done = [run for run in self.all_runs(until) if after < run.end <= until]
+        """Runs that ended in ``(after, until]``, by end: the scheduled ones from the slots that can end
+        after ``after`` only (the ground-truth log asks every half second, for ever)."""
+        done: list[CloudWorksRun] = []
+        for integration in self.spec.integrations:
+            candidates = self._extra_runs(integration, until)
+            if integration.scheduled:
+                obj = self._object(integration)
+                indices = self.engine.index_range(obj, until)
+                for k in range(self._first_ending_after(obj, indices, after), indices.stop):
+                    if self.engine.slot_exists(obj, k):
+                        candidates.append(self.run(integration, k))
+            done += [run for run in candidates if run.start <= until and after < run.end <= until]
         done.sort(key=lambda r: (r.end, r.id))
         return done
+
+    def _first_ending_after(self, obj: SimObject, indices: range, after: float) -> int:
+        """The first slot of ``indices`` whose run may end after ``after`` (one slot early, to be safe): a
+        slot's run ends at most ``longest`` after its creation, and creation grows with the slot."""
+        schedule = obj.schedule
+        assert schedule is not None
+        longest = max(schedule.length + WRITE_BACK_SECONDS, CONNECTOR_FAILURE_SECONDS) + 1.0
+        low, high = indices.start, indices.stop
+        while low < high:  # the first k with created(k) + longest > after
+            middle = (low + high) // 2
+            if self.engine.created(obj, middle) + longest > after:
+                high = middle
+            else:
+                low = middle + 1
+        return max(indices.start, low - 1)
 
     def flows_finished_between(self, after: float, until: float) -> list[FlowRun]:
         done = [

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from anaplan_simulator.cloudworks_api import CloudWorksAPI
 from anaplan_simulator.cloudworks_runs import CloudWorksRuns
 from anaplan_simulator.engine import Engine
 from anaplan_simulator.scenario import load_scenario, parse_scenario
@@ -350,6 +351,67 @@ def test_manual_and_flow_runs_create_tasks_in_the_objects_list() -> None:
     assert found is not None and found.created == engine.epoch + 5 and not found.successful
     finished = engine.finished_between(engine.epoch, now)
     assert task_id in {r.task_id for r in finished}
+
+
+def _varied_scenario() -> dict[str, Any]:
+    """SCENARIO with a jittered import that stops after 30 s, a scheduled integration in a flow with manual
+    runs besides, a flow that stops after a failure and one with a skipped step."""
+    data = copy.deepcopy(SCENARIO)
+    sales = data["workspaces"][0]["models"][0]["imports"][0]
+    sales.update(jitter=0.3, until=30, outcomes=["success", "failure", "cancelled"])
+    data["cloudworks"]["integrations"][0]["manual"] = [{"at": 4.2, "outcome": "failure"}, {"at": 20}]
+    data["cloudworks"]["flows"] = [
+        {
+            "id": FLOW,
+            "name": "F",
+            "every": 12,
+            "offset": 1,
+            "steps": [
+                {"integration": S3, "outcomes": ["success", "failure", "file_missing"]},
+                {"integration": NEVER, "skipped": True},
+                {"integration": BLOB},
+            ],
+        },
+        {"id": QUICK, "name": "Quick", "every": 3, "steps": [{"integration": S3, "outcomes": ["failure"]}]},
+    ]
+    data["workspaces"][0]["models"][0]["exports"][0].update(every=40, duration=5, history=2)
+    data["workspaces"][0]["models"][0]["exports"][1].update(every=500, duration=1)
+    return data
+
+
+def test_latest_runs_and_finished_runs_match_every_run_built_since_the_start() -> None:
+    """The lists' latest runs and the truth log's finished runs are found without building every run since
+    the start (their cost must not grow with the simulator's uptime): the same answers as from all runs."""
+    engine = Engine(parse_scenario(_varied_scenario()), start=1_800_000_000.0)
+    api = CloudWorksAPI(engine)
+    runs = api.runs
+    moments = [engine.epoch + 0.37 * i for i in range(0, 260)]
+    for now in moments:
+        for integration in runs.spec.integrations:
+            every = runs.runs(integration, now)
+            assert runs.latest(integration, now) == (every[-1] if every else None), (integration.name, now)
+        for flow in runs.spec.flows:
+            detail = api.flow_item(flow, now, detail=True)
+            flow_runs = [r for r in runs.flow_runs(flow, now) if r.start <= now]
+            if flow_runs:
+                assert detail["latestRun"] == api.flow_latest_run(flow_runs[-1], now)
+            else:
+                assert "latestRun" not in detail
+            for step, entry in zip(flow.steps, detail["steps"], strict=True):
+                ran = [s for r in flow_runs[::-1] for s in r.steps if s.integration.id == step.integration_id]
+                assert entry.get("latestRun") == (api.latest_run(ran[0], now) if ran else None)
+    everything = list(runs.all_runs(moments[-1] + 50))
+    assert {r.trigger_source for r in everything} == {"scheduled", "manual", "scheduled_inf"}
+    assert any(r.task is None for r in everything) and any(r.result == "cancelled" for r in everything)
+    for after, until in [
+        (engine.epoch - 50, engine.epoch),
+        *zip(moments, moments[3:]),
+        (moments[0], moments[-1]),
+    ]:
+        expected = sorted(
+            (r for r in runs.all_runs(until) if after < r.end <= until), key=lambda r: (r.end, r.id)
+        )
+        assert runs.finished_between(after, until) == expected, (after - engine.epoch, until - engine.epoch)
 
 
 # --- the scenario ---
