@@ -13,11 +13,15 @@ a probe on its PYTHONPATH). ``tasklist.py`` counts the requests and bytes of one
 task history, newest first against every page.
 No figure here is a test assertion: it prints PASS or MISS per target and exits 1 on any MISS.
 
+``cloudworks_freshness.py`` times how long CloudWorks runs take to show in ``/metrics`` at the default budget.
+
 Usage: python bench/bench.py [--freshness-sizes 50,300,1000] [--freshness-seconds 360]
+                             [--cloudworks-sizes 50,1000] [--cloudworks-seconds 240]
+                             [--cloudworks-after-ready]
                              [--sizes 100,1000,10000] [--scrape-objects 10000] [--scrapes 50]
                              [--auth-scale 120] [--auth-hours 2] [--gc-minutes 3]
                              [--task-list-runs 10000]
-                             [--only freshness,poll,auth,scrape,state,gc,tasklist]
+                             [--only freshness,cloudworks,poll,auth,scrape,state,gc,tasklist]
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from anaplan_exporter.anaplan.client import AnaplanClient
 from anaplan_exporter.config.file import Config
 from anaplan_exporter.polling.poller import Poller
+from cloudworks_freshness import cloudworks_freshness
 from freshness import freshness
 from harness import (
     REPO,
@@ -407,12 +412,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=10,
         help="finished runs of each lively process before the start (below 5: no rhythm to learn)",
     )
+    parser.add_argument(
+        "--cloudworks-sizes", default="50,1000", help="watched Anaplan objects for the CloudWorks runs"
+    )
+    parser.add_argument(
+        "--cloudworks-seconds", type=float, default=240.0, help="length of each CloudWorks run's window"
+    )
+    parser.add_argument(
+        "--cloudworks-after-ready",
+        action="store_true",
+        help="open the CloudWorks window once every object was polled (at 1,000 objects about 8 minutes)",
+    )
     parser.add_argument("--gc-minutes", type=float, default=3.0, help="steady minutes of the gc measurement")
     parser.add_argument(
         "--task-list-runs", type=int, default=10_000, help="listed runs of the object for the task-list cost"
     )
     parser.add_argument(
-        "--only", default="freshness,poll,auth,scrape,state,gc,tasklist", help="comma-separated parts to run"
+        "--only",
+        default="freshness,cloudworks,poll,auth,scrape,state,gc,tasklist",
+        help="comma-separated parts to run",
     )
     return parser.parse_args(argv)
 
@@ -441,6 +459,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     flush=True,
                 )
                 report(freshness(size, args.freshness_seconds, workdir, args.freshness_history))
+        if "cloudworks" in parts:
+            for size in (int(s) for s in args.cloudworks_sizes.split(",") if s):
+                print(
+                    f"... CloudWorks freshness at the default budget, {size} objects,"
+                    f" {args.cloudworks_seconds:g} s",
+                    flush=True,
+                )
+                report(
+                    cloudworks_freshness(size, args.cloudworks_seconds, workdir, args.cloudworks_after_ready)
+                )
         if "poll" in parts:
             for size in (int(s) for s in args.sizes.split(",") if s):
                 print(f"... poll cost, {size} objects", flush=True)

@@ -64,11 +64,13 @@ def running_exporter(
     env: dict[str, str] | None = None,
     ready_timeout: float = 30.0,
     ready_headers: dict[str, str] | None = None,
+    ready_path: str = "/-/ready",
 ) -> Iterator[ExporterHandle]:
     """Run the exporter on a free loopback port until the block ends; wait until it is ready.
 
     The benchmarks raise ``ready_timeout`` for 10,000 objects; SIGTERM at the end, SIGKILL after 15 s.
-    ``ready_headers`` go with the readiness checks (an ``Authorization`` header when basic auth is on).
+    ``ready_headers`` go with the readiness checks (an ``Authorization`` header when basic auth is on);
+    ``ready_path`` ``/-/healthy`` waits only for the process to serve, not for its first poll of every object.
     """
     if isinstance(config, dict):
         path = tmp_path / "exporter.yml"
@@ -96,7 +98,7 @@ def running_exporter(
     handle = ExporterHandle(f"http://127.0.0.1:{port}", process, log_path)
     try:
         try:
-            wait_http(handle.url + "/-/ready", timeout=ready_timeout, headers=ready_headers)
+            wait_http(handle.url + ready_path, timeout=ready_timeout, headers=ready_headers)
         except TimeoutError as exc:
             raise AssertionError(f"exporter not ready: {exc}\n{handle.logs()[-3000:]}") from None
         yield handle
