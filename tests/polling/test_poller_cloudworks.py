@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from anaplan_exporter.anaplan.cloudworks_models import Flow, RunError
+from anaplan_exporter.anaplan.cloudworks_models import (
+    Flow,
+    Integration,
+    IntegrationJob,
+    IntegrationType,
+    RunError,
+)
 from anaplan_exporter.anaplan.errors import AnaplanConnectionError
 from anaplan_exporter.anaplan.models import ModelObject, ObjectType, ResultDetail
 from anaplan_exporter.anaplan.redact import Redactor
@@ -363,6 +369,44 @@ def test_a_run_of_a_linked_integration_polls_the_watched_object_at_once() -> Non
     assert api.list_calls == listed + 1
     process = p.snapshot.objects[0]
     assert process.task is not None and process.task.task_id == "P2"
+
+
+class JobsLate(FakeCloudWorks):
+    """The first read of an integration's jobs fails: they become known only after its run has started."""
+
+    def integration(self, integration_id: str) -> Integration:
+        if not self.calls.get("integration"):
+            self._call("integration")
+            raise AnaplanConnectionError("connection reset")
+        return super().integration(integration_id)
+
+
+def test_a_run_polls_its_import_at_once_when_the_jobs_naming_it_arrive_after_the_start() -> None:
+    load = "112000000009"
+    cw = JobsLate()
+    cw.add(integration(SALES, "Sales from S3", kind=IntegrationType.IMPORT, run=done(T - 3600, T - 3500)))
+    cw.jobs[SALES] = (IntegrationJob("AmazonS3ToAnaplan", action_ids=(load,)),)
+    api = FakeAnaplan()
+    api.objects = {ObjectType.IMPORT: [ModelObject(load, "Sales.csv", ObjectType.IMPORT)]}
+    api.add(load, finished("I1", T - 3600))
+    imports = TargetConfig(
+        workspace="Finance",
+        model=MODEL,
+        selections={ObjectType.IMPORT: ObjectSelection(items=(ObjectSelector(load),))},
+    )
+    clock = Clock()
+    p = Poller(api, [imports], POLLING, clock=clock, cloudworks=cw, cloudworks_config=ALL)
+    p.tick()
+    assert cw.calls["integration"] == 1 and item(p.snapshot, SALES).object_ids == ()
+    listed = api.list_calls
+    cw.run(SALES, going(T + 3))
+    api.add(load, running("I2", T + 3))
+    clock.now = T + 5  # the import itself is not due for another 55 s, nor the failed read for 25 s
+    p.tick()
+    assert cw.calls["integration"] == 2 and item(p.snapshot, SALES).object_ids == (load,)
+    assert api.list_calls == listed + 1
+    task = p.snapshot.objects[0].task
+    assert task is not None and task.task_id == "I2"
 
 
 # -- flows --------------------------------------------------------------------------------------------------

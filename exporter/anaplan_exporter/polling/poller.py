@@ -478,8 +478,14 @@ class Poller:
         self._publisher.changed = True
 
     def _cloudworks_follow_up_done(self, outcome: FollowUpResult, now: float) -> None:
+        before = self._cw.items.get((outcome.plan.kind, outcome.plan.id))
+        known = before.object_ids if before is not None else ()
         item = self._cw.follow_up_done(outcome, now, self._polling.metadata_refresh_interval)
         if item is not None:
+            if item.running and item.object_ids != known:
+                # Its Anaplan objects were not known when the run started (an import or export integration
+                # whose jobs had not been read yet, as just after the start): poll them now, not at the sweep.
+                self._poll_linked(item, now)
             self._cloudworks_schedule(_CloudWorksFollowUp(item.kind, item.id), now, failed=outcome.error)
             self._publisher.changed = True
 
