@@ -377,7 +377,7 @@ class JobsLate(FakeCloudWorks):
     def integration(self, integration_id: str) -> Integration:
         if not self.calls.get("integration"):
             self._call("integration")
-            raise AnaplanConnectionError("connection reset")
+            raise AnaplanConnectionError("connection reset", "cloudworks_integration")
         return super().integration(integration_id)
 
 

@@ -405,7 +405,7 @@ def test_latest_runs_and_finished_runs_match_every_run_built_since_the_start() -
     assert any(r.task is None for r in everything) and any(r.result == "cancelled" for r in everything)
     for after, until in [
         (engine.epoch - 50, engine.epoch),
-        *zip(moments, moments[3:]),
+        *zip(moments, moments[3:], strict=False),
         (moments[0], moments[-1]),
     ]:
         expected = sorted(
