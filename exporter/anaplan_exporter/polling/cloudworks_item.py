@@ -320,15 +320,26 @@ class CloudWorksItem:
 
     def _take_history(self, history: RunHistory, read_for: float | None) -> None:
         """Count what the history shows finished after the watermark; note the latest run's ID. The read
-        covers the run that was latest when it was planned (a newer one needs a read of its own)."""
+        covers the run that was latest when it was planned (a newer one needs a read of its own). The latest
+        run, while the list shows it running, is left to the list even when the history shows it ended:
+        counted with its result as the list shows it, never before the exported latest run says how it
+        ended (a failure counted while its run still shows as running pages without its message)."""
         latest = self.latest
         start = None if latest is None else latest.start
         self.history_start = read_for
         for run in history.runs:
             if run.id and same_start(run.start, start):
                 self.run_id, self.run_id_start = run.id, start
+        listed_running = latest is not None and latest.end is None
         finished = sorted(
-            (r for r in history.runs if r.start is not None and r.end is not None and self._is_new(r.start)),
+            (
+                r
+                for r in history.runs
+                if r.start is not None
+                and r.end is not None
+                and self._is_new(r.start)
+                and not (listed_running and same_start(r.start, start))
+            ),
             key=lambda r: r.start or 0.0,
         )
         for run in finished:
