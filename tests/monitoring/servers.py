@@ -85,8 +85,10 @@ def running_alertmanager(config: Path, tmp_path: Path) -> Iterator[Server]:
 
 
 @contextmanager
-def running_prometheus(config: dict[str, Any], tmp_path: Path) -> Iterator[Server]:
-    """Prometheus with the given configuration (written to ``tmp_path``) on a free loopback port."""
+def running_prometheus(config: dict[str, Any], tmp_path: Path, *extra_args: str) -> Iterator[Server]:
+    """Prometheus with the given configuration (written to ``tmp_path``) on a free loopback port.
+
+    Its TSDB is ``tmp_path / "prometheus-data"``: blocks written there beforehand (a backfill) are history."""
     config_path = tmp_path / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     port = free_port()
@@ -98,6 +100,7 @@ def running_prometheus(config: dict[str, Any], tmp_path: Path) -> Iterator[Serve
         f"--web.listen-address=127.0.0.1:{port}",
         # Alerts reach Alertmanager again at every evaluation, so their annotations stay current.
         "--rules.alert.resend-delay=1s",
+        *extra_args,
     ]
     log_path = tmp_path / "prometheus.log"
     with _running(command, log_path, url + "/-/ready") as process:
