@@ -26,6 +26,7 @@ sys.path.insert(0, str(TESTS))
 from support.binaries import PACKAGES, BinaryUnavailable, locate_binary  # noqa: E402
 
 LONGEST_FIRST = (
+    "monitoring/test_cloudworks_e2e.py",
     "monitoring/test_e2e_prometheus.py",
     "monitoring/test_restart_e2e.py",
     "e2e/test_exporter_e2e.py",
