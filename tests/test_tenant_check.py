@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from anaplan_exporter.anaplan.models import Model, ModelObject, ObjectType, Workspace
 from anaplan_exporter.config.file import Config, parse_config
 from anaplan_exporter.tenant_check import (
     ITEM_WIDTH,
@@ -21,7 +20,6 @@ from anaplan_exporter.tenant_check import (
     Verdict,
     budget_row,
     check_tenant,
-    matches,
     state_verdict,
 )
 from anaplan_simulator.scenario import parse_scenario
@@ -77,26 +75,6 @@ def test_the_table_lines_up_its_columns_and_shortens_long_items_in_the_middle() 
     assert len(item) == ITEM_WIDTH and item.startswith("/var/lib/") and item.endswith("x/state.json")
     assert "..." in item
     assert lines[4] == ""
-
-
-# --- matching names as discovery does ---
-
-
-def test_an_id_wins_over_a_name_then_case_then_code_then_names() -> None:
-    a = ModelObject("118000000001", "118000000002", ObjectType.PROCESS)  # named like another's ID
-    b = ModelObject("118000000002", "Nightly", ObjectType.PROCESS, code="NIGHT")
-    c = ModelObject("118000000003", "nightly", ObjectType.PROCESS)
-    items = [a, b, c]
-    assert matches(items, "118000000002") == [b]
-    assert matches(items, "NIGHT") == [b]
-    assert matches(items, "NIGHTLY") == [b, c]
-    assert matches(items, "missing") == []
-    models = [Model("ABC", "Plan"), Model("DEF", "plan")]
-    assert matches(models, "abc") == [models[0]]
-    assert matches([Workspace("w1", "W"), Workspace("w2", "w")], "W") == [
-        Workspace("w1", "W"),
-        Workspace("w2", "w"),
-    ]
 
 
 # --- the request budget ---

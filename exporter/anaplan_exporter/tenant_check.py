@@ -22,19 +22,20 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 from urllib.parse import urlsplit
 
 from . import __version__
 from .anaplan.auth import BasicCredentials, Credentials, OAuthCredentials
 from .anaplan.client import AnaplanClient, ClientSettings
 from .anaplan.cloudworks import CloudWorksAccessError, CloudWorksClient
-from .anaplan.errors import AnaplanAuthError, AnaplanError, AnaplanNotFoundError, AnaplanPermissionError
+from .anaplan.errors import AnaplanAuthError, AnaplanError
 from .anaplan.limiter import ARRIVAL_MARGIN
+from .anaplan.lookup import is_object_id, masks_no_access, matches
 from .anaplan.models import Model, ModelObject, ObjectType, TaskState, TaskSummary, Workspace, iso_time
 from .config.file import Config
 from .config.targets import ObjectSelector, TargetConfig
@@ -181,27 +182,6 @@ class _RequestLog:
 
 
 # --- resolving the targets ---
-
-_Named = TypeVar("_Named", Workspace, Model, ModelObject)
-
-
-def matches(items: Iterable[_Named], wanted: str) -> list[_Named]:
-    """Every item matching ``wanted`` by the first rule that matches any, in discovery's order: ID exactly,
-    ID ignoring case, code (objects), name ignoring case. Discovery watches the first of several."""
-    items = list(items)
-    folded = wanted.casefold()
-    rules: tuple[Callable[[_Named], bool], ...] = (
-        lambda item: item.id == wanted,
-        lambda item: item.id.casefold() == folded,
-        lambda item: isinstance(item, ModelObject) and bool(item.code) and item.code.casefold() == folded,
-        lambda item: item.name.casefold() == folded,
-    )
-    for rule in rules:
-        found = [item for item in items if rule(item)]
-        if found:
-            return found
-    return []
-
 
 ObjectKey = tuple[str, str, ObjectType, str]
 
@@ -364,7 +344,12 @@ class _Check:
                 continue
             try:
                 lists[kind] = self.client.list_objects(workspace.id, model.id, kind)
-            except (AnaplanNotFoundError, AnaplanPermissionError) as exc:
+            except AnaplanError as exc:
+                if not masks_no_access(exc):
+                    lists[kind] = []
+                    verdict = Verdict.FAIL
+                    notes.append(f"cannot list its {kind.collection}: {exc}")
+                    continue
                 self.add(
                     Verdict.FAIL,
                     "target",
@@ -375,10 +360,6 @@ class _Check:
                 )
                 self._unconfirmed_ids(target, workspace.id, model.id)
                 return
-            except AnaplanError as exc:
-                lists[kind] = []
-                verdict = Verdict.FAIL
-                notes.append(f"cannot list its {kind.collection}: {exc}")
         self.add(verdict, "target", item, "; ".join(notes))
         for kind, available in lists.items():
             self._objects(name, target, workspace, model, kind, available)
@@ -456,7 +437,7 @@ class _Check:
         detail = (
             f"not among the model's {listed} {kind.collection}: a wrong ID or name, or hidden from this user"
         )
-        if _is_object_id(selector.ref):
+        if is_object_id(selector.ref):
             self.tally.watched.add((workspace.id, model.id, kind, selector.ref))
             detail += " (polled by its ID, its task list would be empty whatever runs)"
         self.add(Verdict.FAIL, label, where, detail)
@@ -465,7 +446,7 @@ class _Check:
         """A target that did not resolve: the exporter still polls the objects it names by ID."""
         for kind, selection in target.selections.items():
             for selector in selection.items:
-                if _is_object_id(selector.ref):
+                if is_object_id(selector.ref):
                     key = (workspace_id or target.workspace, model_id or target.model, kind, selector.ref)
                     self.tally.watched.add(key)
 
@@ -656,10 +637,6 @@ def _default_cloudworks_elsewhere(settings: ClientSettings) -> bool:
     default = ClientSettings().cloudworks_url
     host = (urlsplit(settings.api_url).hostname or "").lower()
     return settings.cloudworks_url == default and not (host == "anaplan.com" or host.endswith(".anaplan.com"))
-
-
-def _is_object_id(ref: str) -> bool:
-    return len(ref) == 12 and ref.isdigit()
 
 
 def _who(credentials: Credentials, method: str) -> str:
