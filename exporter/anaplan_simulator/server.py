@@ -4,7 +4,8 @@ Routes:
   POST /token/authenticate, POST /token/refresh, GET /token/validate, POST /token/logout
   POST /oauth/token
   GET  /2/0/...                               Integration API (any other method: 405, and counted)
-  GET  /__sim/ground-truth, /__sim/stats, /__sim/faults; POST /__sim/faults, /__sim/expire-tokens
+  GET  /__sim/ground-truth, /__sim/stats, /__sim/faults, /__sim/access
+  POST /__sim/faults, /__sim/expire-tokens, /__sim/access ({"model": ID, "no_access": true|false})
 
 This module binds and runs the server and does the HTTP plumbing of each connection (``RequestHandler``):
 read a request, pass it through the fault injector (latency, dropped connections, injected errors) to the
