@@ -73,6 +73,7 @@ def exporter_config(
             "workers": workers,
         },
         "targets": targets,
+        "cloudworks": {"enabled": False},
     }
 
 

@@ -29,6 +29,7 @@ from monitoring.artifacts import (
 )
 from monitoring.promql import grafana_escape, substitute
 from monitoring.servers import Server, running_alertmanager, running_exporter, running_prometheus, wait_for
+from support.net import http_get
 from support.simulator import SimulatorHandle, running_simulator
 
 pytestmark = pytest.mark.e2e
@@ -99,6 +100,7 @@ def exporter_config(simulator_url: str) -> dict[str, Any]:
             "auth": {"method": "basic", "username": USER, "password": PASSWORD},
         },
         "polling": {"idle_interval": 2, "active_interval": 5},
+        "cloudworks": {"enabled": False},
         "defaults": {"expected_every": "1h", "max_duration": "10m"},
         "targets": [
             {"workspace": WORKSPACE, "model": MODEL, "processes": "*", "imports": "*", "exports": "*"}
@@ -158,7 +160,11 @@ def test_task_failure_reaches_alertmanager(stack: Stack) -> None:
     assert alert["labels"]["object_type"] == "process"
     assert alert["labels"]["model_name"] == MODEL
     assert alert["labels"]["severity"] == "critical"
-    assert alert["annotations"]["runbook_url"].endswith("/docs/runbook.md#anaplantaskfailed")
+    # The runbook link as Prometheus filled it in opens the section on the exporter that reported it.
+    runbook = alert["annotations"]["runbook_url"]
+    assert runbook == f"http://{alert['labels']['instance']}/runbook#anaplantaskfailed"
+    status, page = http_get(runbook)
+    assert status == 200 and '<h2 id="anaplantaskfailed">' in page
     assert [receiver["name"] for receiver in alert["receivers"]] == ["pager"]
 
 
@@ -243,7 +249,9 @@ def empty_or_failing(prometheus: Server, exprs: list[str], start: float) -> dict
     return problems
 
 
-@pytest.mark.parametrize("uid", DASHBOARDS)
+# CloudWorks is off in this stack until the simulator serves it; test_cloudworks_dashboard.py runs that
+# dashboard's queries on a real Prometheus meanwhile.
+@pytest.mark.parametrize("uid", [uid for uid in DASHBOARDS if uid != "anaplan-cloudworks"])
 def test_dashboard_queries_return_data(stack: Stack, uid: str) -> None:
     prometheus, manager, instance, _ = stack
     wait_for(lambda: firing_failures(manager), 120, "AnaplanTaskFailed in Alertmanager")

@@ -25,15 +25,16 @@ from ...anaplan.auth_backoff import AuthRefusal
 from ...anaplan.lookup import Absence
 from ...anaplan.models import INVALID_TIME, ObjectType, iso_time, readable_time
 from ...calendar_rhythm import describe, slot_after_run
-from ...snapshot import ObjectStatus, Snapshot
+from ...snapshot import CloudWorksView, ObjectStatus, Snapshot
 from ..render_errors import describe_object, problem
+from ..runbook import RUNBOOK_PATH
 from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters, matches
 from .outcomes import CANCELLED, DOWN, FAILED, LABEL, NONE, RANK, RUNNING, UNKNOWN, poll_health, task_outcome
 
 log = logging.getLogger(__name__)
 
 DOCS_URL = "https://github.com/anaplan-exporter/anaplan-exporter/blob/main/"
-"""Where the README and docs/ are read (the alerts' runbook_url points at the same place)."""
+"""Where the README and docs/ are read. The runbook is not: the exporter serves it itself (``runbook``)."""
 MAX_ROWS = 500
 
 
@@ -249,6 +250,7 @@ def exporter_facts(snapshot: Snapshot, info: PageInfo, links: Links) -> str:
         ("Token expires", token),
         ("Last config reload", reload),
         ("Watched objects", str(len(snapshot.objects))),
+        ("CloudWorks", _cloudworks(snapshot.cloudworks, now)),
     )
     cells = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
     return f'<section class="box" id="exporter"><dl class="facts">{cells}</dl></section>\n'
@@ -268,6 +270,33 @@ def _authentication(info: PageInfo, links: Links) -> str:
         + f"{when(refusal.since, info.now)}: "
         + f'<span class="error">{escape(refusal.message)}</span> {links.alert("AnaplanAuthFailing")}'
     )
+
+
+def _cloudworks(view: CloudWorksView, now: float) -> str:
+    """One line: off, refused (the 403's one line), failing, or how many integrations and flows."""
+    if view.forbidden:
+        return (
+            badge("failed" if view.required else "pending", "forbidden")
+            + f" {escape(view.forbidden_message)}"
+        )
+    if not view.enabled:
+        return '<span class="muted">not read</span>'
+    integrations = sum(1 for item in view.items if item.kind == "integration")
+    flows = len(view.items) - integrations
+    watched = f"{integrations} integration{'s' * (integrations != 1)}, {flows} flow{'s' * (flows != 1)}"
+    read = when(view.last_read_time, now, "not yet")
+    if not view.up:
+        return (
+            badge("down", "errors")
+            + f" {watched}; lists last read {read}: "
+            + (f'<span class="error">{escape(view.last_error)}</span>')
+        )
+    unmatched = (
+        f'; <span class="warn">no match for {escape(", ".join(view.unmatched))}</span>'
+        if view.unmatched
+        else ""
+    )
+    return badge("up", "up") + f" {watched}; lists read {read}{unmatched}"
 
 
 def discovery(snapshot: Snapshot, links: Links) -> str:
@@ -583,11 +612,15 @@ def badge(kind: str, text: str) -> str:
 
 
 class Links:
-    """Links into the project's documentation at ``docs_url``, and into the runbook by alert."""
+    """Links into the project's documentation at ``docs_url``, and into the runbook by alert.
+
+    The runbook is the exporter's own page, relative like the metrics link, so it opens wherever the status
+    page does (also behind a proxy's path prefix), at the anchor the alerts' ``runbook_url`` uses.
+    """
 
     def __init__(self, docs_url: str) -> None:
         self.docs = docs_url
-        self.runbook = docs_url + "docs/runbook.md"
+        self.runbook = RUNBOOK_PATH.lstrip("/")
 
     def alert(self, name: str) -> str:
         return f'<a class="runbook" href="{escape(self.runbook)}#{name.lower()}">runbook: {name}</a>'
