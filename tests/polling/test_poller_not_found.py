@@ -202,3 +202,18 @@ def test_process_metadata_answering_404_makes_the_process_not_found_until_it_rea
     poller.tick()
     obj = by_id(poller)[NIGHTLY]
     assert obj.absence is None and obj.up
+
+
+def test_metadata_answering_404_says_nothing_while_discovery_cannot_list_the_model() -> None:
+    # A wrong api_url or a broken gateway answers 404 to everything: that is no proof that a process is gone.
+    api = Tenant()
+    api.metadata_missing.add(NIGHTLY)
+
+    def unlisted() -> list[object]:
+        raise AnaplanNotFoundError(404, "Not Found", "list_workspaces")
+
+    api.list_workspaces = unlisted  # type: ignore[assignment,method-assign]
+    poller = Poller(api, [target(processes=ids(NIGHTLY))], POLLING, clock=Clock())
+    assert not poller.tick()
+    obj = by_id(poller)[NIGHTLY]
+    assert obj.absence is None and obj.up

@@ -148,6 +148,9 @@ class Poller:
         self._discovery = DiscoveryRecord()
         self._absences: dict[Key, Absence] = {}
         """What the latest discovery could not confirm, by object."""
+        self._resolved: set[Key] = set()
+        """Objects whose target the latest discovery resolved: their model's listings answered, so a 404 to
+        their metadata means the object is gone (elsewhere it may be a wrong URL or an outage)."""
         self._step_names = StepNameRecord()
         self._next_dispatch = 0.0
         self._problems = ProblemLog()
@@ -394,7 +397,9 @@ class Poller:
         """``status``, down and with its reason, while Anaplan does not confirm the object: discovery (or
         its process metadata) could not, and its task list lists no run (which it would for an object that
         exists and is readable, had it ever run). Only while no worker has the tracker."""
-        absence = self._absences.get(key) or self._step_names.absence(key)
+        absence = self._absences.get(key)
+        if absence is None and key in self._resolved:
+            absence = self._step_names.absence(key)
         if absence is None or tracker.listed_runs:
             return status
         return replace(status, up=False, absence=absence)
@@ -427,8 +432,11 @@ class Poller:
         for key in [k for k in self._watched.trackers if k not in wanted]:
             self._forget(key)
         absences, self._absences = self._absences, {k: w.absence for k, w in wanted.items() if w.absence}
+        resolved = self._resolved
+        self._resolved = {k for k, w in wanted.items() if w.target_index not in result.failed_targets}
         for key, watched in wanted.items():
-            self._watch(key, watched.ref, now, changed=absences.get(key) != watched.absence)
+            changed = absences.get(key) != watched.absence or (key in resolved) != (key in self._resolved)
+            self._watch(key, watched.ref, now, changed=changed)
         if self._state is not None and result.ok:
             self._state.prune(wanted)  # saved objects no longer watched leave the state file
         self._schedule.put(DISCOVERY, Urgency.LOW, now + next_in)
