@@ -33,6 +33,7 @@ from typing import Any
 from ..anaplan.models import ImportRowCounts, Task, TaskResult, TaskState
 from ..anaplan.nesting import loads_json
 from ..anaplan.timestamps import TimeCheck
+from ..config.file import STATE_PATH_ENV
 from .rhythm import Rhythm
 from .tracker import ObjectTracker, TrackerState
 
@@ -88,12 +89,32 @@ class StateStore:
         """Files written so far (tests and the benchmark read it)."""
 
     @classmethod
-    def open(cls, path: Path | None, save_interval: float = 5.0) -> StateStore:
-        """Check that ``path`` can be written (raising StateFileError), then read what it holds."""
+    def open(cls, path: Path | None, save_interval: float = 5.0, *, default: bool = False) -> StateStore:
+        """Check that ``path`` can be written (raising StateFileError), then read what it holds.
+
+        ``default``: ``path`` is the conventional default, not configured. Its folders are created, and when
+        they or the file cannot be written the state is kept in memory after one warning naming the path and
+        the reason: a default the user never chose should not stop the exporter, which works without it. A
+        default file that exists but cannot be read still stops the start (it may hold good counts)."""
+        if path is None:
+            if default:
+                log.warning(
+                    "no state file: neither XDG_STATE_HOME nor HOME is set, so the state is kept in memory "
+                    "only%s",
+                    _MEMORY_ONLY,
+                )
+            return cls(None, save_interval)
         store = cls(path, save_interval)
-        if path is not None:
+        try:
+            if default:
+                create_folder(path)
             store.check_writable()
-            store.load()
+        except StateFileError as exc:
+            if not default:
+                raise
+            log.warning("%s; the state is kept in memory only%s", exc, _MEMORY_ONLY)
+            return cls(None, save_interval)
+        store.load()
         return store
 
     # -- start-up -------------------------------------------------------------------------------------
@@ -257,6 +278,23 @@ class StateStore:
         fragment = encode_object(state)
         self._fragments[key] = (revision, fragment)
         return fragment
+
+
+_MEMORY_ONLY = (
+    ": a run that fails while the exporter restarts may not page. Set state.path (or "
+    f'{STATE_PATH_ENV}) to a writable file, or state.path to "" to keep the state in memory without this '
+    "warning"
+)
+
+
+def create_folder(path: Path) -> None:
+    """Create the folders of the state file at ``path`` (the last one private to the user), if missing."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateFileError(
+            path, f"{exc.strerror or exc} (creating {exc.filename or path.parent})"
+        ) from None
 
 
 class _NotAFile(OSError):
