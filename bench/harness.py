@@ -73,6 +73,8 @@ def exporter_config(
             "workers": workers,
         },
         "targets": targets,
+        # A fresh start every time (the figures are of one), and nothing left in the home folder.
+        "state": {"path": ""},
     }
 
 
