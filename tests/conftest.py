@@ -29,6 +29,7 @@ from support.binaries import PACKAGES, BinaryUnavailable, locate_binary  # noqa:
 LONGEST_FIRST = (
     "monitoring/test_e2e_prometheus.py",
     "monitoring/test_restart_e2e.py",
+    "e2e/test_default_state_e2e.py",
     "e2e/test_exporter_e2e.py",
     "e2e/test_state_e2e.py",
     "e2e/test_slow_run_e2e.py",
