@@ -73,6 +73,7 @@ def exporter_config(
             "workers": workers,
         },
         "targets": targets,
+        "cloudworks": {"enabled": False},
         # A fresh start every time (the figures are of one), and nothing left in the home folder.
         "state": {"path": ""},
     }

@@ -80,6 +80,7 @@ OUT = Path(__file__).resolve().parent / "dashboards"
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 TASKS_UID = "anaplan-tasks"
 EXPORTER_UID = "anaplan-exporter"
+CLOUDWORKS_UID = "anaplan-cloudworks"
 
 # Label matchers of the object variables, for per-object series.
 OBJ = 'workspace_name=~"$workspace", model_name=~"$model", object_name=~"$object"'
@@ -90,6 +91,9 @@ EFFECTIVE = "anaplan:task_expected_interval_seconds:effective"
 # Join keys of per-object series (task_info adds task_id, current_step and state to them).
 KEYS = "job, instance, workspace_id, model_id, object_type, object_id"
 OBJECT_LEGEND = "{{model_name}} / {{object_name}}"
+# Label matchers of the CloudWorks variables, for per-integration and per-flow series.
+CW = 'kind=~"$kind", cloudworks_name=~"$cloudworks"'
+CW_LEGEND = "{{kind}}: {{cloudworks_name}}"
 
 Override: TypeAlias = DashboardFieldConfigSourceOverrides
 Panel: TypeAlias = stat.Panel | timeseries.Panel | table.Panel | statetimeline.Panel | bargauge.Panel
@@ -123,6 +127,15 @@ def value_map(*entries: tuple[int, str, str]) -> list[ValueMapping]:
     """A value mapping: number -> (text, color)."""
     options = {
         str(value): ValueMappingResult(text=text, color=color, index=i)
+        for i, (value, text, color) in enumerate(entries)
+    }
+    return [ValueMap(options=options)]
+
+
+def text_map(*entries: tuple[str, str, str]) -> list[ValueMapping]:
+    """A value mapping for text cells: text -> (shown text, color)."""
+    options = {
+        value: ValueMappingResult(text=text, color=color, index=i)
         for i, (value, text, color) in enumerate(entries)
     }
     return [ValueMap(options=options)]
@@ -339,8 +352,8 @@ def query_variable(name: str, label: str, query: str) -> QueryVariable:
     )
 
 
-def variables(with_instance: bool) -> list[DatasourceVariable | QueryVariable]:
-    found: list[DatasourceVariable | QueryVariable] = [
+def datasource_variable() -> DatasourceVariable:
+    return (
         DatasourceVariable("datasource")
         .label("Data source")
         .type("prometheus")
@@ -348,7 +361,11 @@ def variables(with_instance: bool) -> list[DatasourceVariable | QueryVariable]:
         .multi(False)
         .include_all(False)
         .hide(VariableHide.DONT_HIDE)
-    ]
+    )
+
+
+def variables(with_instance: bool) -> list[DatasourceVariable | QueryVariable]:
+    found: list[DatasourceVariable | QueryVariable] = [datasource_variable()]
     if with_instance:
         found.append(query_variable("instance", "Exporter", "label_values(anaplan_up, instance)"))
     found += [
@@ -388,6 +405,7 @@ def board(
     panels: list[Panel],
     links: list[DashboardLink],
     with_instance: bool = False,
+    chosen_by: list[DatasourceVariable | QueryVariable] | None = None,
 ) -> Dashboard:
     """A dashboard of ``panels``, numbered and packed into rows of 24 columns in order."""
     built = (
@@ -407,7 +425,7 @@ def board(
         # An empty list, not an empty object: Grafana adds its built-in annotation to the list.
         .annotations([])
         .links(list(links))
-        .variables(list(variables(with_instance)))
+        .variables(list(chosen_by or variables(with_instance)))
     )
     x = y = row_height = 0
     for number, item in enumerate(panels, start=1):
@@ -704,7 +722,12 @@ def tasks_dashboard() -> Dashboard:
         "Anaplan tasks",
         "Processes, imports, exports and actions watched by anaplan-exporter: runs, outcomes, durations.",
         panels,
-        [link("Anaplan exporter", EXPORTER_UID, "Health of the exporter and of its Anaplan API calls")],
+        [
+            link("Anaplan exporter", EXPORTER_UID, "Health of the exporter and of its Anaplan API calls"),
+            link(
+                "Anaplan CloudWorks", CLOUDWORKS_UID, "CloudWorks integrations and flows: schedules and runs"
+            ),
+        ],
     )
 
 
@@ -900,8 +923,229 @@ def exporter_dashboard() -> Dashboard:
         "Anaplan exporter",
         "Health of anaplan-exporter: polls, Anaplan API requests, latency, rate limiting and authentication.",
         panels,
-        [link("Anaplan tasks", TASKS_UID, "Runs and outcomes of the watched Anaplan objects")],
+        [
+            link("Anaplan tasks", TASKS_UID, "Runs and outcomes of the watched Anaplan objects"),
+            link(
+                "Anaplan CloudWorks", CLOUDWORKS_UID, "CloudWorks integrations and flows: schedules and runs"
+            ),
+        ],
         with_instance=True,
+    )
+
+
+RUN_RESULT = value_map(
+    (1, "Running", "yellow"),
+    (2, "Succeeded", "green"),
+    (3, "Partial", "orange"),
+    (4, "Failed", "red"),
+    (5, "Cancelled", "purple"),
+)
+RESULT_TEXT = text_map(
+    ("running", "running", "yellow"),
+    ("success", "success", "green"),
+    ("partial", "partial", "orange"),
+    ("failure", "failure", "red"),
+    ("cancelled", "cancelled", "purple"),
+    ("skipped", "skipped", "text"),
+)
+
+
+def cloudworks_variables() -> list[DatasourceVariable | QueryVariable]:
+    return [
+        datasource_variable(),
+        query_variable("kind", "Kind", "label_values(anaplan_cloudworks_info, kind)"),
+        query_variable(
+            "cloudworks",
+            "Integration or flow",
+            'label_values(anaplan_cloudworks_info{kind=~"$kind"}, cloudworks_name)',
+        ),
+    ]
+
+
+def cloudworks_completions_stat(title: str, result: str, color: str) -> stat.Panel:
+    return stat_panel(
+        title,
+        f"CloudWorks runs that ended in {result} within the time range (counted since the exporter started, "
+        "or across restarts with a state file).",
+        f'sum(increase(anaplan_cloudworks_completions_total{{{CW}, result="{result}"}}[$__range]))'
+        " or vector(0)",
+        steps=thresholds(("green", None), (color, 1)),
+    )
+
+
+def cloudworks_dashboard() -> Dashboard:
+    panels: list[Panel] = [
+        stat_panel(
+            "Running now",
+            "Integrations and flows whose latest run has not ended.",
+            f"count(anaplan_cloudworks_running{{{CW}}} == 1) or vector(0)",
+            steps=thresholds(("blue", None)),
+        ),
+        cloudworks_completions_stat("Succeeded", "success", "green"),
+        cloudworks_completions_stat("Partly succeeded", "partial", "orange"),
+        cloudworks_completions_stat("Failed", "failure", "red"),
+        stat_panel(
+            "Missed slots",
+            "Scheduled integrations and flows that started no run for a slot of their schedule (after the "
+            "15-minute trigger window and an hour for daylight saving; slots in the Saturday maintenance "
+            "window do not count). AnaplanCloudWorksOverdue fires 5 minutes later.",
+            f"count(anaplan:cloudworks_missed_slot_timestamp_seconds{{{CW}}}) or vector(0)",
+            steps=thresholds(("green", None), ("red", 1)),
+        ),
+        stat_panel(
+            "CloudWorks lists",
+            "Whether the exporter's last read of the CloudWorks integration and flow lists succeeded "
+            "(anaplan_cloudworks_up): Forbidden while CloudWorks answers 403 (the user lacks the integration "
+            "role), Off when CloudWorks is not watched.",
+            "(max(anaplan_cloudworks_forbidden) == 1) * 0 - 2 or min(anaplan_cloudworks_up) or vector(-1)",
+            steps=thresholds(("red", None), ("green", 1)),
+            mappings=value_map(
+                (1, "OK", "green"), (0, "Failing", "red"), (-1, "Off", "text"), (-2, "Forbidden", "red")
+            ),
+        ),
+        table_panel(
+            "Schedules",
+            "Each integration and flow with its schedule (type, time zone, active), the slot it last had "
+            "(as CloudWorks fires it: at one UTC offset all year), its next run and when its latest run "
+            "started. A latest run older than the last slot, past the trigger window, is a missed slot.",
+            [
+                f"anaplan_cloudworks_info{{{CW}}}",
+                f"anaplan_cloudworks_last_scheduled_run_timestamp_seconds{{{CW}}} * 1000",
+                f"anaplan_cloudworks_next_run_timestamp_seconds{{{CW}}} * 1000",
+                f"anaplan_cloudworks_last_run_start_timestamp_seconds{{{CW}}} * 1000",
+            ],
+            (24, 8),
+            rename={
+                "kind": "Kind",
+                "cloudworks_name": "Name",
+                "type": "Type",
+                "schedule_type": "Schedule",
+                "time_zone": "Time zone",
+                "schedule_active": "Active",
+                "Value #B": "Last slot",
+                "Value #C": "Next run",
+                "Value #D": "Latest run started",
+                "cloudworks_id": "ID",
+                "instance": "Exporter",
+            },
+            hide=["Value #A"],
+            overrides=[
+                override("Value #B", {"unit": "dateTimeAsIso"}),
+                override("Value #C", {"unit": "dateTimeAsIso"}),
+                override("Value #D", {"unit": "dateTimeAsIso"}),
+            ],
+        ),
+        table_panel(
+            "Latest run of each integration and flow",
+            "The latest run: result, what triggered it, CloudWorks' error code and message (secrets and SAS "
+            "signatures scrubbed), start and end, and the end of the newest run that succeeded.",
+            [
+                f"anaplan_cloudworks_last_run_info{{{CW}}}",
+                f"anaplan_cloudworks_last_run_start_timestamp_seconds{{{CW}}} * 1000",
+                f"anaplan_cloudworks_last_run_end_timestamp_seconds{{{CW}}} * 1000",
+                f"anaplan_cloudworks_last_success_timestamp_seconds{{{CW}}} * 1000",
+            ],
+            (24, 8),
+            rename={
+                "kind": "Kind",
+                "cloudworks_name": "Name",
+                "result": "Result",
+                "trigger_source": "Trigger",
+                "error_code": "Error code",
+                "message": "Message",
+                "Value #B": "Started",
+                "Value #C": "Ended",
+                "Value #D": "Last success",
+                "run_id": "Run",
+                "instance": "Exporter",
+            },
+            hide=["Value #A", "cloudworks_id"],
+            overrides=[
+                override("result", {"mappings": RESULT_TEXT, "custom.cellOptions": {"type": "color-text"}}),
+                override("Value #B", {"unit": "dateTimeAsIso"}),
+                override("Value #C", {"unit": "dateTimeAsIso"}),
+                override("Value #D", {"unit": "dateTimeAsIso"}),
+            ],
+        ),
+        state_timeline(
+            "Run results over time",
+            "The latest run of each integration and flow over time: running, succeeded, partly succeeded, "
+            "failed, cancelled.",
+            f"anaplan:cloudworks_last_run_result{{{CW}}}",
+            CW_LEGEND,
+            RUN_RESULT,
+        ),
+        timeseries_panel(
+            "Completions",
+            "CloudWorks runs that ended per interval, by result, integration and flow.",
+            [
+                target(
+                    f"sum by (kind, cloudworks_name, result) "
+                    f"(increase(anaplan_cloudworks_completions_total{{{CW}}}[$__rate_interval]))",
+                    "{{result}}: {{kind}}: {{cloudworks_name}}",
+                )
+            ],
+            bars=True,
+            overrides=[
+                override("/^success/", {"color": {"mode": "fixed", "fixedColor": "green"}}, regex=True),
+                override("/^partial/", {"color": {"mode": "fixed", "fixedColor": "orange"}}, regex=True),
+                override("/^failure/", {"color": {"mode": "fixed", "fixedColor": "red"}}, regex=True),
+                override("/^cancelled/", {"color": {"mode": "fixed", "fixedColor": "purple"}}, regex=True),
+            ],
+        ),
+        table_panel(
+            "Flow steps of the latest run",
+            "Each step of each flow's latest run: its position, integration and result (skipped: the step "
+            "did not run, e.g. after a failed step).",
+            [f"anaplan_cloudworks_flow_step_result{{{CW}}}"],
+            (12, 8),
+            rename={
+                "cloudworks_name": "Flow",
+                "step": "Step",
+                "step_name": "Step name",
+                "result": "Result",
+                "step_integration_id": "Integration ID",
+            },
+            hide=["Value", "kind", "cloudworks_id", "instance"],
+            overrides=[
+                override("result", {"mappings": RESULT_TEXT, "custom.cellOptions": {"type": "color-text"}}),
+            ],
+        ),
+        table_panel(
+            "Firing CloudWorks alerts",
+            "CloudWorks alerts Prometheus is firing for the selected integrations and flows.",
+            [f'ALERTS{{alertname=~"AnaplanCloudWorks.*", alertstate="firing", {CW}}}'],
+            (12, 8),
+            rename={
+                "alertname": "Alert",
+                "severity": "Severity",
+                "kind": "Kind",
+                "cloudworks_name": "Name",
+                "step_name": "Failed step",
+            },
+            hide=[
+                "Value",
+                "alertstate",
+                "instance",
+                "cloudworks_id",
+                "integration_id",
+                "result",
+                "step",
+                "type",
+            ],
+        ),
+    ]
+    return board(
+        CLOUDWORKS_UID,
+        "Anaplan CloudWorks",
+        "CloudWorks integrations and flows watched by anaplan-exporter: schedules, next runs, latest results "
+        "and messages, flow steps.",
+        panels,
+        [
+            link("Anaplan tasks", TASKS_UID, "Runs and outcomes of the watched Anaplan objects"),
+            link("Anaplan exporter", EXPORTER_UID, "Health of the exporter and of its Anaplan API calls"),
+        ],
+        chosen_by=cloudworks_variables(),
     )
 
 
@@ -909,7 +1153,11 @@ def render() -> dict[Path, str]:
     """File path -> JSON text of every dashboard."""
     return {
         OUT / f"{uid}.json": json.dumps(built.build(), cls=JSONEncoder, indent=2, ensure_ascii=False) + "\n"
-        for uid, built in ((TASKS_UID, tasks_dashboard()), (EXPORTER_UID, exporter_dashboard()))
+        for uid, built in (
+            (TASKS_UID, tasks_dashboard()),
+            (EXPORTER_UID, exporter_dashboard()),
+            (CLOUDWORKS_UID, cloudworks_dashboard()),
+        )
     }
 
 

@@ -34,6 +34,7 @@ anaplan:
   api_url: {API}
   auth_url: {AUTH}
   auth: {{method: basic, username: {USER}, password_file: password}}
+cloudworks: {{enabled: false}}
 targets:
   - {{workspace: {WS}, model: {MODEL}, processes: ["118000000002"]}}
 """,

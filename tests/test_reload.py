@@ -39,6 +39,7 @@ def test_target_and_defaults_changes_can_be_reloaded() -> None:
     more = config(targets=[{"workspace": WS, "model": MODEL, "processes": "*", "imports": "*"}])
     assert restart_needed(running, more) == []
     assert restart_needed(running, config(defaults={"expected_every": "1h"})) == []
+    assert restart_needed(running, config(cloudworks={"enabled": False, "flows": ["Nightly"]})) == []
 
 
 def test_changes_the_running_client_poller_or_server_depend_on_need_a_restart() -> None:

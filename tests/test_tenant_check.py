@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from anaplan_exporter.anaplan.models import Model, ModelObject, ObjectType, Workspace
+from anaplan_exporter.config.cloudworks import CloudWorksMode
 from anaplan_exporter.config.file import Config, parse_config
 from anaplan_exporter.tenant_check import (
     ITEM_WIDTH,
@@ -172,7 +173,10 @@ def _process(object_id: str, name: str, **schedule: Any) -> dict[str, Any]:
 
 SCENARIO = parse_scenario(
     {
-        "users": [{"username": "u@example.com", "password": "pw"}],
+        "users": [
+            {"username": "u@example.com", "password": "pw"},
+            {"username": "no-role@example.com", "password": "pw", "cloudworks_role": False},
+        ],
         "oauth_clients": [{"client_id": "c", "refresh_token": "r0"}],
         "workspaces": [
             {
@@ -217,6 +221,12 @@ def _sim_config(server: SimulatorServer, targets: list[dict[str, Any]], **anapla
         "state": {"path": ""},
     }
     return parse_config(data, "exporter.yml", {})
+
+
+def _with_cloudworks(config: Config, mode: str) -> Config:
+    return dataclasses.replace(
+        config, cloudworks=dataclasses.replace(config.cloudworks, mode=CloudWorksMode(mode))
+    )
 
 
 def _by_check(report: Report, check: str) -> list[Row]:
@@ -303,11 +313,16 @@ def test_a_static_token_warns_that_it_is_never_renewed(simulator: SimulatorServe
 
 def test_cloudworks_is_reported_and_fails_only_when_required(simulator: SimulatorServer) -> None:
     targets = [{"workspace": WS, "model": MODEL, "processes": ["Load"]}]
-    config = _sim_config(simulator, targets, cloudworks_url=f"{simulator.url}/cloudworks/2/0")
-    for mode, verdict in (("auto", Verdict.INFO), ("on", Verdict.FAIL)):
-        row = _by_check(check_tenant(config, cloudworks=mode), "cloudworks")[0]  # type: ignore[arg-type]
-        assert row.verdict is verdict and row.detail.startswith("not readable: ") and "404" in row.detail
-    off = _by_check(check_tenant(config, cloudworks="off"), "cloudworks")[0]
+    cloudworks_url = f"{simulator.url}/cloudworks/2/0"
+    config = _sim_config(simulator, targets, cloudworks_url=cloudworks_url)
+    readable = _by_check(check_tenant(_with_cloudworks(config, "true")), "cloudworks")[0]
+    assert (readable.verdict, readable.detail) == (Verdict.OK, "readable: 0 integrations")
+    no_role = {"method": "basic", "username": "no-role@example.com", "password": "pw"}
+    forbidden = _sim_config(simulator, targets, cloudworks_url=cloudworks_url, auth=no_role)
+    for mode, verdict in (("auto", Verdict.INFO), ("true", Verdict.FAIL)):
+        row = _by_check(check_tenant(_with_cloudworks(forbidden, mode)), "cloudworks")[0]
+        assert row.verdict is verdict and row.detail.startswith("not readable: ") and "403" in row.detail
+    off = _by_check(check_tenant(_with_cloudworks(config, "false")), "cloudworks")[0]
     assert (off.verdict, off.detail) == (Verdict.INFO, "not checked: CloudWorks is off")
     default = _by_check(check_tenant(_sim_config(simulator, targets)), "cloudworks")[0]
     assert (

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 from . import __version__
 from .anaplan.client import AnaplanClient
+from .anaplan.cloudworks import CloudWorksClient
 from .anaplan.errors import AnaplanError
 from .anaplan.timestamps import BAD_TIMESTAMP
 from .config.file import Config, load_config
@@ -72,6 +73,9 @@ class Exporter:
             shard_total=config.shard_total,
             budget=self.client.budget,
             state=self.state,
+            cloudworks=CloudWorksClient(self.client),
+            cloudworks_config=config.cloudworks,
+            scrub=self.client.redactor.scrub,
         )
         self.collector = SnapshotCollector(
             lambda: self.poller.snapshot, __version__, self.render_errors.for_page("metrics")
@@ -115,7 +119,7 @@ class Exporter:
         elif self.client.retry_auth_now():
             log.info("configuration reload: logging in again now instead of waiting after the refusal")
         self.config = fresh
-        self.poller.reconfigure(fresh.targets)
+        self.poller.reconfigure(fresh.targets, fresh.cloudworks)
         self.reloads.succeeded(time.time())
         log.info("configuration reloaded from %s: %d targets", fresh.source, len(fresh.targets))
         return True

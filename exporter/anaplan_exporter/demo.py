@@ -73,6 +73,7 @@ def demo_config(simulator: DemoSimulator) -> Config:
             api_url=f"{simulator.url}/2/0",
             auth_url=simulator.url,
             oauth_url=simulator.url,
+            cloudworks_url=f"{simulator.url}/cloudworks/2/0",
             backoff_initial=0.5,
             backoff_max=10.0,
         ),

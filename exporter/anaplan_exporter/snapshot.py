@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .anaplan.cloudworks_models import Run, Schedule
 from .anaplan.models import ImportRowCounts, ObjectType, Task
 from .calendar_rhythm import Pattern
 
 COMPLETION_RESULTS = ("success", "failure", "cancelled")
+CLOUDWORKS_RESULTS = ("success", "partial", "failure", "cancelled")
+"""The results a finished CloudWorks run is counted under (``anaplan_cloudworks_completions_total``)."""
 ERROR_REASONS = (
     "not_found",
     "forbidden",
@@ -117,6 +120,90 @@ class ObjectStatus:
     run while none is on record)."""
 
 
+# --------------------------------------------------------------------------- CloudWorks
+
+
+@dataclass(frozen=True, slots=True)
+class CloudWorksStep:
+    """One step of a flow's latest run: its position (1-based), the integration it runs, and its result
+    (``success``, ``partial``, ``failure``, ``cancelled``, ``skipped`` or ``running``)."""
+
+    position: int
+    integration_id: str
+    name: str
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloudWorksRunError:
+    """One failing action of a failed run, from the run-error endpoint. ``message`` is Anaplan's text,
+    scrubbed of secrets and SAS signatures but not escaped (the page escapes it)."""
+
+    task_id: str
+    action_id: str
+    action_name: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloudWorksStatus:
+    """One watched integration (``kind`` ``integration``) or integration flow (``flow``).
+
+    ``latest_run`` is the newest run as CloudWorks lists it, its ``message`` already scrubbed (not cut);
+    ``run_id`` its ID once known (the list does not carry it). ``run_errors`` belong to the failed run that
+    started at ``run_errors_start`` (the latest failure whose errors were read, once per run).
+    """
+
+    kind: str
+    id: str
+    name: str
+    type: str
+    workspace_id: str = ""
+    model_id: str = ""
+    object_id: str = ""
+    """The linked Anaplan import, export or process (the first one; empty for a flow or while unknown)."""
+    object_ids: tuple[str, ...] = ()
+    """Every Anaplan object it runs."""
+    schedule: Schedule | None = None
+    latest_run: Run | None = None
+    latest_result: str = ""
+    """The latest run's result: ``success``, ``partial``, ``failure``, ``cancelled``, ``running`` or
+    ``unknown`` (classified before the message was scrubbed); empty when it never ran."""
+    run_id: str = ""
+    last_end_time: float | None = None
+    """End of the latest finished run (the one before while a run goes on)."""
+    last_success_time: float | None = None
+    last_failure_time: float | None = None
+    completions: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(CLOUDWORKS_RESULTS, 0))
+    next_run_time: float | None = None
+    last_scheduled_time: float | None = None
+    steps: tuple[CloudWorksStep, ...] = ()
+    run_errors: tuple[CloudWorksRunError, ...] = ()
+    run_errors_start: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CloudWorksView:
+    """What the exporter knows of CloudWorks. ``enabled`` False: nothing is exported but
+    ``anaplan_cloudworks_forbidden`` after a 403 (``cloudworks.enabled: false``, or ``auto`` and never
+    readable). ``up``: the last read of the lists succeeded. ``forbidden``:
+    CloudWorks answers 403, with ``forbidden_message`` the one line the log showed."""
+
+    enabled: bool = False
+    up: bool = False
+    forbidden: bool = False
+    forbidden_message: str = ""
+    required: bool = False
+    """``cloudworks.enabled: true``: failing reads keep ``anaplan_up`` at 0."""
+    last_read_time: float | None = None
+    errors: Mapping[str, int] = field(default_factory=dict)
+    """Failed reads of the CloudWorks API by reason (``ERROR_REASONS``)."""
+    last_error: str = ""
+    items: tuple[CloudWorksStatus, ...] = ()
+    unmatched: tuple[str, ...] = ()
+    """Configured integration or flow names and IDs that matched nothing CloudWorks lists."""
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """The whole state the collector reads."""
@@ -136,3 +223,5 @@ class Snapshot:
     """Age of the least recently polled object's last poll: how far the idle sweep lags."""
     budget_used_ratio: float | None = None
     """Share of the request budget used over the last minute."""
+    cloudworks: CloudWorksView = CloudWorksView()
+    """The watched CloudWorks integrations and flows."""

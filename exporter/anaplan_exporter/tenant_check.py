@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from . import __version__
@@ -36,6 +36,7 @@ from .anaplan.cloudworks import CloudWorksAccessError, CloudWorksClient
 from .anaplan.errors import AnaplanAuthError, AnaplanError, AnaplanNotFoundError, AnaplanPermissionError
 from .anaplan.limiter import ARRIVAL_MARGIN
 from .anaplan.models import Model, ModelObject, ObjectType, TaskState, TaskSummary, Workspace, iso_time
+from .config.cloudworks import CloudWorksMode
 from .config.file import Config, StateConfig
 from .config.targets import ObjectSelector, TargetConfig
 from .logs import redact_logs
@@ -50,7 +51,6 @@ COMFORTABLE_SHARE = 0.8
 BEHIND_FACTOR = 3.0
 """``AnaplanPollingBehind`` fires when the oldest poll is older than this many idle intervals."""
 
-CloudWorksMode = Literal["off", "auto", "on"]
 """Must CloudWorks be readable: ``on`` (a FAIL if not), ``auto`` (reported only), ``off`` (not checked)."""
 
 
@@ -524,9 +524,10 @@ class _Check:
 
     # -- CloudWorks ------------------------------------------------------------------------------------
 
-    def cloudworks(self, mode: CloudWorksMode) -> None:
+    def cloudworks(self) -> None:
         url = self.config.client.cloudworks_url
-        if mode == "off":
+        mode = self.config.cloudworks.mode
+        if mode is CloudWorksMode.OFF:
             self.add(Verdict.INFO, "cloudworks", url, "not checked: CloudWorks is off")
             return
         if _default_cloudworks_elsewhere(self.config.client):
@@ -538,7 +539,7 @@ class _Check:
                 "(a simulator or proxy); set cloudworks_url to check it",
             )
             return
-        failed = Verdict.FAIL if mode == "on" else Verdict.INFO
+        failed = Verdict.FAIL if mode is CloudWorksMode.ON else Verdict.INFO
         try:
             integrations = CloudWorksClient(self.client).list_integrations()
         except CloudWorksAccessError as exc:
@@ -712,12 +713,8 @@ def _ago(seconds: float) -> str:
 # --- the entry point ---
 
 
-def check_tenant(
-    config: Config, *, cloudworks: CloudWorksMode = "auto", clock: Callable[[], float] = time.time
-) -> Report:
-    """Run every check against the tenant ``config`` describes; never raises for what Anaplan answers.
-
-    ``cloudworks`` says whether CloudWorks must be readable (``cloudworks.enabled``, once configurable)."""
+def check_tenant(config: Config, *, clock: Callable[[], float] = time.time) -> Report:
+    """Run every check against the tenant ``config`` describes; never raises for what Anaplan answers."""
     log = _RequestLog(clock)
     settings = replace(config.replica_client, user_agent=f"anaplan-exporter/{__version__} (tenant check)")
     client = AnaplanClient(settings, config.credentials, observer=log, clock=clock)
@@ -729,7 +726,7 @@ def check_tenant(
             check.resolve(workspaces)
             check.read_task_lists()
             check.budget()
-            check.cloudworks(cloudworks)
+            check.cloudworks()
         check.state()
     finally:
         client.close(logout=False)

@@ -26,6 +26,8 @@ from anaplan_exporter.anaplan.models import ObjectType
 
 from . import payloads
 from .auth import AuthService, Reply, TokenStore
+from .cloudworks_api import PREFIX as CLOUDWORKS_PREFIX
+from .cloudworks_api import CloudWorksAPI, kind_of
 from .engine import Engine
 from .faults import Decision, FaultInjector
 from .scenario import Scenario, SimModel
@@ -37,6 +39,7 @@ from .validate import ScenarioError
 REASONS = {
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Not Permitted",
     404: "Not Found",
     405: "Method Not Allowed",
     429: "Too Many Requests",
@@ -166,6 +169,8 @@ def classify(path: str) -> tuple[str, str]:
     """(area, kind): area is integration, auth or other; kind names the endpoint for the stats."""
     if path.startswith("/2/0/") or path == "/2/0":
         return "integration", _integration_kind(segments(path)[2:])
+    if path.startswith(CLOUDWORKS_PREFIX + "/"):
+        return "cloudworks", kind_of(segments(path[len(CLOUDWORKS_PREFIX) :]))
     if path in _AUTH_KINDS:
         return "auth", _AUTH_KINDS[path]
     return "other", "unknown"
@@ -214,6 +219,7 @@ class Simulator:
         self.tokens = TokenStore(scenario.token_lifetime_seconds, clock, self.faults.token_early_expiry)
         self.auth = AuthService(scenario, self.tokens, clock)
         self.stats = Stats(clock, started=self.engine.epoch)
+        self.cloudworks = CloudWorksAPI(self.engine)
         self.base_url = ""
 
     def handle_auth(self, kind: str, method: str, authorization: str | None, body: bytes) -> Response:
@@ -244,11 +250,35 @@ class Simulator:
             return error_response(401, path)
         return IntegrationRequest(self, path, query, host).answer()
 
+    def handle_cloudworks(
+        self, method: str, path: str, query: dict[str, list[str]], authorization: str | None
+    ) -> Response:
+        """CloudWorks under ``/cloudworks/2/0``: the Integration API's token; 403 without the role."""
+        if method != "GET":
+            self.stats.non_get(method, path)
+            return error_response(405, path)
+        token = self.auth.integration_token(authorization)
+        if token is None:
+            return error_response(401, path)
+        if token.user in self.scenario.cloudworks_denied:
+            return error_response(403, path)
+        status, body = self.cloudworks.answer(path, query, self.clock())
+        return Response(status, body)
+
     def control(self, method: str, path: str, body: bytes) -> Response:
         """The ``/__sim/`` endpoints for tests and benchmarks: ground truth, stats, faults, token expiry."""
         now = self.clock()
         if path == "/__sim/ground-truth" and method == "GET":
             return Response(200, self.engine.ground_truth(now))
+        if path == "/__sim/cloudworks-truth" and method == "GET":
+            runs = self.cloudworks.runs
+            records = [runs.truth(run) | {"running": run.running(now)} for run in runs.all_runs(now)]
+            records += [
+                runs.flow_truth(run) | {"running": run.running(now)}
+                for flow in runs.spec.flows
+                for run in runs.flow_runs(flow, now)
+            ]
+            return Response(200, records)
         if path == "/__sim/stats" and method == "GET":
             return Response(200, self.stats.snapshot())
         if path == "/__sim/faults" and method == "GET":

@@ -53,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
             f"anaplan-simulator: cannot listen on {args.listen[0]}:{args.listen[1]}: {exc}", file=sys.stderr
         )
         return 2
-    log = GroundTruthLog(server.sim.engine, args.ground_truth) if args.ground_truth else None
+    log = (
+        GroundTruthLog(server.sim.engine, args.ground_truth, cloudworks=server.sim.cloudworks.runs)
+        if args.ground_truth
+        else None
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -14,11 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from anaplan_exporter.anaplan.models import ObjectType, TaskState
 
-from .scenario import Outcome, Scenario, Schedule, SimModel, SimObject, SimWorkspace, Step
+from .scenario import EXTRA_BASE, Outcome, Scenario, Schedule, SimModel, SimObject, SimWorkspace, Step
 
 Clock = Callable[[], float]
 ObjectKey = tuple[str, str, str]  # workspace id, model id, object id
@@ -89,7 +89,19 @@ def _ms(value: float) -> float:
     return round(value * 1000) / 1000
 
 
+class ExtraTasks(Protocol):
+    """Tasks started outside an object's slots (CloudWorks manual and flow runs), indices >= EXTRA_BASE."""
+
+    def extra_indices(self, obj: SimObject, now: float) -> list[int]:
+        """Indices of the object's extra tasks created by ``now``."""
+
+    def extra_plan(self, k: int) -> tuple[float, Outcome]:
+        """(creation time, outcome) of extra task ``k``."""
+
+
 class Engine:
+    extras: ExtraTasks | None = None
+
     def __init__(self, scenario: Scenario, clock: Clock = time.time, start: float | None = None) -> None:
         self.scenario = scenario
         self.clock = clock
@@ -136,15 +148,21 @@ class Engine:
     def indices(self, obj: SimObject, now: float) -> Sequence[int]:
         """Indices of the runs created by ``now`` (history included), oldest first."""
         slots = self.index_range(obj, now)
-        if obj.schedule is None or not obj.schedule.filtered:
+        extra = self.extras.extra_indices(obj, now) if self.extras is not None else []
+        if not extra and (obj.schedule is None or not obj.schedule.filtered):
             return slots
-        return [k for k in slots if self.exists(obj, k)]
+        indices = [k for k in slots if self.exists(obj, k)] + extra
+        if extra:
+            indices.sort(key=lambda k: (self.created(obj, k), k))
+        return indices
 
     def created(self, obj: SimObject, k: int) -> float:
         """When run ``k`` is created (or would be, for a slot left out)."""
         s = obj.schedule
         if s is None:
             raise ValueError(f"object {obj.id} has no schedule")
+        if k >= EXTRA_BASE and self.extras is not None:
+            return _ms(self.extras.extra_plan(k)[0])
         shift = s.jitter * s.every * self._fraction(obj.id, k) if s.jitter else 0.0
         if k >= 0:
             created = self.epoch + s.offset + k * s.every + shift
@@ -153,11 +171,23 @@ class Engine:
         return _ms(created)
 
     def exists(self, obj: SimObject, k: int) -> bool:
-        """Whether slot ``k`` has a run (``until`` and ``days`` leave some out)."""
+        """Whether slot ``k`` has a task (``until`` and ``days`` leave some out, and so does a CloudWorks
+        run whose connector failed before it created the task: ``gaps``)."""
         s = obj.schedule
         if s is None:
             return False
-        if not s.filtered:
+        if k >= EXTRA_BASE:
+            return True
+        if s.gaps and s.gaps[k % len(s.gaps)]:
+            return False
+        return self.slot_exists(obj, k)
+
+    def slot_exists(self, obj: SimObject, k: int) -> bool:
+        """Whether slot ``k`` is a time something runs at (``until`` and ``days``), task or not."""
+        s = obj.schedule
+        if s is None:
+            return False
+        if s.until is None and s.days is None:
             return True
         created = self.created(obj, k)
         if s.until is not None and created >= self.epoch + s.until:
@@ -178,6 +208,10 @@ class Engine:
 
     def find_run(self, ws_id: str, model_id: str, obj: SimObject, task_id: str, now: float) -> Run | None:
         """The run with ``task_id`` among this object's runs created by ``now`` (task IDs are per object)."""
+        if self.extras is not None:
+            for k in self.extras.extra_indices(obj, now):
+                if self.task_id(ws_id, model_id, obj.id, k) == task_id:
+                    return self.run(ws_id, model_id, obj, k)
         indices = self.index_range(obj, now)
         if not indices:
             return None
@@ -196,9 +230,19 @@ class Engine:
         s = obj.schedule
         if s is None:
             raise ValueError(f"object {obj.id} has no schedule")
-        created = self.created(obj, k)
+        if k >= EXTRA_BASE and self.extras is not None:
+            created, outcome = self.extras.extra_plan(k)
+            return self.plan(ws_id, model_id, obj, k, _ms(created), outcome)
+        return self.plan(ws_id, model_id, obj, k, self.created(obj, k), s.outcomes[k % len(s.outcomes)])
+
+    def plan(
+        self, ws_id: str, model_id: str, obj: SimObject, k: int, created: float, outcome: Outcome
+    ) -> Run:
+        """Run ``k`` created at ``created`` with ``outcome``: its start, steps and end."""
+        s = obj.schedule
+        if s is None:
+            raise ValueError(f"object {obj.id} has no schedule")
         started = _ms(created + s.start_delay)
-        outcome = s.outcomes[k % len(s.outcomes)]
         length = s.run_duration(k)
         scale = length / s.duration
         cancel_at = _ms(started + length / 2) if outcome is Outcome.CANCELLED else None
@@ -272,6 +316,10 @@ class Engine:
             for k in range(first, last + 1):
                 if not self.exists(obj, k):
                     continue
+                run = self.run(ws.id, model.id, obj, k)
+                if after < run.ends <= until:
+                    done.append(run)
+            for k in self.extras.extra_indices(obj, until) if self.extras is not None else []:
                 run = self.run(ws.id, model.id, obj, k)
                 if after < run.ends <= until:
                     done.append(run)

@@ -14,6 +14,8 @@ Keys (see default-scenario.yml for a complete example)::
            |collapsed, ignore_sort: bool, scope: integration|all, path: TEXT}
   workspaces: [{id?, name, active?, models: [{id?, name, no_access?, processes, imports, exports, actions,
                 generate?}]}]
+  cloudworks: {integrations, flows, tenant_max_allowed}   # see cloudworks_scenario.py
+  users[].cloudworks_role / oauth_clients[].cloudworks_role: false   # CloudWorks answers 403
 
 Every object: ``id?`` (12 digits, prefix 118/112/116/117), ``name``, ``code?`` and a schedule: ``every``,
 ``duration``, ``offset`` (first creation, seconds after start), ``start_delay`` (time NOT_STARTED),
@@ -45,6 +47,7 @@ and generated (free IDs are handed out after every ID the scenario declares).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import math
@@ -59,12 +62,15 @@ import yaml
 from anaplan_exporter.anaplan.models import ObjectType
 from anaplan_exporter.anaplan.nesting import DepthLimitedLoader
 
+from .cloudworks_scenario import CloudWorksSpec, parse_cloudworks, with_gaps
 from .faults import FaultSettings, parse_faults
 from .validate import Node, ScenarioError
 
 # --- the values ---
 
 DEFAULT_TOKEN_LIFETIME = 2100.0  # 35 minutes, as Anaplan
+EXTRA_BASE = 1 << 40
+"""Run indices from here on are tasks CloudWorks started outside the object's slots (manual and flow runs)."""
 
 
 class Outcome(str, enum.Enum):
@@ -92,16 +98,17 @@ class Schedule:
     jitter: float = 0.0  # runs are created up to ``jitter * every`` off their slot
     slow_every: int = 0  # every Nth live run (k >= 0, k % N == 0) takes ``slow_factor`` times ``duration``
     slow_factor: float = 1.0
+    gaps: tuple[bool, ...] = ()  # cycled over slots: True where a CloudWorks connector failed first (no task)
 
     def run_duration(self, k: int) -> float:
         """How long run ``k`` takes once started."""
-        slow = self.slow_every > 0 and k >= 0 and k % self.slow_every == 0  # history keeps the usual
+        slow = self.slow_every > 0 and 0 <= k < EXTRA_BASE and k % self.slow_every == 0  # history: usual
         return self.duration * self.slow_factor if slow else self.duration
 
     @property
     def filtered(self) -> bool:
         """Some slots have no run (``until``, ``days``)."""
-        return self.until is not None or self.days is not None
+        return self.until is not None or self.days is not None or any(self.gaps)
 
     @property
     def length(self) -> float:
@@ -181,6 +188,8 @@ class Scenario:
     faults: FaultSettings = field(default_factory=FaultSettings)
     seed: int = 0
     source: str = "<scenario>"
+    cloudworks: CloudWorksSpec = field(default_factory=CloudWorksSpec)
+    cloudworks_denied: frozenset[str] = frozenset()  # users and OAuth clients without the CloudWorks role
 
     def objects(self) -> list[tuple[SimWorkspace, SimModel, SimObject]]:
         return [(ws, m, obj) for ws in self.workspaces for m in ws.models for obj in m.objects]
@@ -213,27 +222,48 @@ def load_scenario(path: Path | None = None) -> Scenario:
 def parse_scenario(data: object, base_dir: Path = Path("."), source: str = "<scenario>") -> Scenario:
     root = Node(data, "", source)
     root.only(
-        "seed", "users", "certificate", "oauth_clients", "token_lifetime_seconds", "workspaces", "faults"
+        "seed",
+        "users",
+        "certificate",
+        "oauth_clients",
+        "token_lifetime_seconds",
+        "workspaces",
+        "faults",
+        "cloudworks",
     )
     users: dict[str, str] = {}
+    denied: set[str] = set()
     for node in root.children("users"):
-        node.only("username", "password")
+        node.only("username", "password", "cloudworks_role")
         name = node.string("username")
         if name in users:
             node.fail(f"duplicate username {name!r}", "username")
         users[name] = node.string("password", secret=True)
+        if not node.boolean("cloudworks_role", True):
+            denied.add(name)
     clients: dict[str, str] = {}
     for node in root.children("oauth_clients"):
-        node.only("client_id", "refresh_token")
+        node.only("client_id", "refresh_token", "cloudworks_role")
         client_id = node.string("client_id")
         if client_id in clients:
             node.fail(f"duplicate client_id {client_id!r}", "client_id")
         clients[client_id] = node.string("refresh_token", secret=True)
+        if not node.boolean("cloudworks_role", True):
+            denied.add(client_id)
     seed = root.integer("seed", 0)
     workspaces = tuple(_workspace(node, seed) for node in root.children("workspaces"))
     _check_unique([ws.id for ws in workspaces], root, "workspaces", "workspace id")
     _check_unique([m.id for ws in workspaces for m in ws.models], root, "workspaces", "model id")
     faults = parse_faults(root.raw("faults", {}), "faults", source)
+    cloudworks = CloudWorksSpec()
+    if root.has("cloudworks"):
+        places: dict[str, list[tuple[str, str, Any]]] = {}
+        for ws in workspaces:
+            for m in ws.models:
+                for obj in m.objects:
+                    places.setdefault(obj.id, []).append((ws.id, m.id, obj))
+        cloudworks = parse_cloudworks(root.child("cloudworks"), places, seed)
+        workspaces = _with_connector_gaps(workspaces, cloudworks)
     return Scenario(
         users=users,
         oauth_clients=clients,
@@ -243,7 +273,27 @@ def parse_scenario(data: object, base_dir: Path = Path("."), source: str = "<sce
         faults=faults,
         seed=seed,
         source=source,
+        cloudworks=cloudworks,
+        cloudworks_denied=frozenset(denied),
     )
+
+
+def _with_connector_gaps(
+    workspaces: tuple[SimWorkspace, ...], cloudworks: CloudWorksSpec
+) -> tuple[SimWorkspace, ...]:
+    """The workspaces with no task in the run slots where a scheduled integration's connector failed."""
+    linked = {(i.model_id, i.object_id): i for i in cloudworks.integrations if i.scheduled}
+    result = []
+    for ws in workspaces:
+        models = []
+        for m in ws.models:
+            objects = tuple(
+                with_gaps(obj, linked[(m.id, obj.id)]) if (m.id, obj.id) in linked else obj
+                for obj in m.objects
+            )
+            models.append(dataclasses.replace(m, objects=objects, by_id={obj.id: obj for obj in objects}))
+        result.append(dataclasses.replace(ws, models=tuple(models)))
+    return tuple(result)
 
 
 def _check_unique(ids: list[str], node: Node, key: str, what: str) -> None:

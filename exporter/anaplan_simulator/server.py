@@ -4,7 +4,9 @@ Routes:
   POST /token/authenticate, POST /token/refresh, GET /token/validate, POST /token/logout
   POST /oauth/token
   GET  /2/0/...                               Integration API (any other method: 405, and counted)
-  GET  /__sim/ground-truth, /__sim/stats, /__sim/faults; POST /__sim/faults, /__sim/expire-tokens
+  GET  /cloudworks/2/0/...                    CloudWorks API (likewise)
+  GET  /__sim/ground-truth, /__sim/cloudworks-truth, /__sim/stats, /__sim/faults;
+  POST /__sim/faults, /__sim/expire-tokens
 
 This module binds and runs the server and does the HTTP plumbing of each connection (``RequestHandler``):
 read a request, pass it through the fault injector (latency, dropped connections, injected errors) to the
@@ -60,7 +62,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         counted = False
         try:
             decision = Decision()
-            if area != "other" and sim.faults.applies_to(area == "integration", path):
+            if area != "other" and sim.faults.applies_to(area in ("integration", "cloudworks"), path):
                 decision = sim.faults.decide()
             if decision.latency:
                 time.sleep(decision.latency)
@@ -78,6 +80,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                     host = self.headers.get("Host") or sim.base_url.removeprefix("http://")
                     query = parse_qs(url.query)
                     response = sim.handle_integration(self.command, path, query, authorization, host)
+                elif area == "cloudworks":
+                    response = sim.handle_cloudworks(self.command, path, parse_qs(url.query), authorization)
                 elif area == "auth":
                     response = sim.handle_auth(kind, self.command, authorization, body)
                 else:

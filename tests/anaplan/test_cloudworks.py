@@ -243,6 +243,7 @@ def test_the_client_has_no_method_that_changes_anything() -> None:
         "run_errors",
         "list_flows",
         "flow",
+        "page_size",  # a read-only property: how many items a page asks for
     }
 
 

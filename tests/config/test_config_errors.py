@@ -42,7 +42,8 @@ CASES: list[tuple[str, object, str]] = [
     (
         "zzz",
         1,
-        "zzz: unknown key (known keys: anaplan, defaults, polling, sharding, state, targets, web)",
+        "zzz: unknown key (known keys: anaplan, cloudworks, defaults, polling, sharding, state, targets, "
+        "web)",
     ),
     (
         "targets.0.processes",

@@ -150,6 +150,7 @@ def test_the_published_examples_become_the_right_metrics(tmp_path: Path) -> None
                 "auth_url": root,
                 "auth": {"method": "token", "token": "${SEED_TOKEN}"},
             },
+            "cloudworks": {"enabled": False},
             "targets": [
                 {"workspace": "Seed Workspace", "model": MODEL, "processes": "*", "actions": [ACTION]}
             ],

@@ -48,6 +48,21 @@ CONTRACT_METRICS = frozenset(
         "anaplan_auth_token_expiry_timestamp_seconds",
         "anaplan_exporter_build_info",
         "python_info",
+        "anaplan_cloudworks_info",
+        "anaplan_cloudworks_running",
+        "anaplan_cloudworks_last_run_start_timestamp_seconds",
+        "anaplan_cloudworks_last_run_end_timestamp_seconds",
+        "anaplan_cloudworks_last_run_info",
+        "anaplan_cloudworks_last_run_error_code",
+        "anaplan_cloudworks_last_success_timestamp_seconds",
+        "anaplan_cloudworks_last_failure_timestamp_seconds",
+        "anaplan_cloudworks_completions_total",
+        "anaplan_cloudworks_next_run_timestamp_seconds",
+        "anaplan_cloudworks_last_scheduled_run_timestamp_seconds",
+        "anaplan_cloudworks_flow_step_result",
+        "anaplan_cloudworks_up",
+        "anaplan_cloudworks_forbidden",
+        "anaplan_cloudworks_poll_errors_total",
     }
 )
 # Series Prometheus itself makes, plus the client library's standard process metrics.

@@ -27,6 +27,9 @@ sys.path.insert(0, str(GRAFANA))
 from dashboard_html import CAPTION, PanelData, Recording, Replay, draw_dashboard
 
 ANSWERS = Path(__file__).with_name("dashboard-answers.jsonl")
+# The dashboards `make pictures` draws from the demo stack. The CloudWorks one joins once the simulator serves
+# CloudWorks (its queries run on a real Prometheus in test_cloudworks_dashboard.py meanwhile).
+PICTURED = {uid: path for uid, path in DASHBOARDS.items() if uid != "anaplan-cloudworks"}
 # Panels that may be empty at the moment they are drawn (their tables are instant queries): nothing may be
 # running between two runs, a failure dump is only the newest run's while no new run is going, and the
 # exporter has no alert of its own to fire. The stat also titled "Running now" always has a value.
@@ -102,7 +105,7 @@ def recording() -> Recording:
 def drawn(recording: Recording) -> Pages:
     """Each committed dashboard drawn from the recording."""
     result: Pages = {}
-    for uid in DASHBOARDS:
+    for uid in PICTURED:
         page, panels = draw_dashboard(Replay("", recording.answers), load_dashboard(uid), recording.timing)
         parser = Blocks()
         parser.feed(page.html)
@@ -120,7 +123,7 @@ def recorded_results(recording: Recording, query: str) -> list[Any]:
     return found
 
 
-@pytest.mark.parametrize("uid", DASHBOARDS)
+@pytest.mark.parametrize("uid", PICTURED)
 def test_every_panel_is_drawn(recording: Recording, drawn: Pages, uid: str) -> None:
     page, panels, blocks = drawn[uid]
     dashboard = load_dashboard(uid)
@@ -150,7 +153,7 @@ def test_every_panel_is_drawn(recording: Recording, drawn: Pages, uid: str) -> N
 
 def test_lines_and_legends_follow_the_series(drawn: Pages) -> None:
     """A line per series of a line chart and a legend entry per series of every time series panel."""
-    for uid in DASHBOARDS:
+    for uid in PICTURED:
         _, panels, blocks = drawn[uid]
         for block, data in zip(blocks, panels, strict=True):
             if block.attrs["data-panel-type"] != "timeseries" or not data.series:
@@ -183,7 +186,7 @@ def test_values_go_through_mappings_and_names(recording: Recording, drawn: Pages
 
 def test_pictures_are_committed() -> None:
     """The README shows one picture per dashboard; each is there and small enough for a repository."""
-    for uid in DASHBOARDS:
+    for uid in PICTURED:
         picture = GRAFANA.parent / "docs" / "dashboards" / f"{uid}.png"
         assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", picture
         assert picture.stat().st_size < 400_000, picture

@@ -26,7 +26,12 @@ ALL_VALUES = {
     "model": ".*",
     "object": ".*",
     "instance": ".*",
+    "kind": ".*",
+    "cloudworks": ".*",
 }
+# Dashboards of Anaplan objects (workspace, model and object variables); the CloudWorks one has its own.
+OBJECT_DASHBOARDS = ("anaplan-tasks", "anaplan-exporter")
+CLOUDWORKS = "anaplan-cloudworks"
 COUNTER = re.compile(r"\b(\w+_(?:total|bucket))\b")
 
 
@@ -34,12 +39,12 @@ def all_exprs() -> list[str]:
     return [query["expr"] for uid in DASHBOARDS for _, query in targets(load_dashboard(uid))]
 
 
-def test_both_dashboards_exist() -> None:
-    assert set(DASHBOARDS) == {"anaplan-tasks", "anaplan-exporter"}
+def test_the_dashboards_exist() -> None:
+    assert set(DASHBOARDS) == {"anaplan-tasks", "anaplan-exporter", CLOUDWORKS}
     for uid in DASHBOARDS:
         dashboard = load_dashboard(uid)
         assert dashboard["uid"] == uid
-        assert dashboard["title"] in {"Anaplan tasks", "Anaplan exporter"}
+        assert dashboard["title"] in {"Anaplan tasks", "Anaplan exporter", "Anaplan CloudWorks"}
         assert "__inputs" not in dashboard
 
 
@@ -93,7 +98,7 @@ def test_datasource_variable_everywhere(uid: str) -> None:
             assert variable["datasource"] == DATASOURCE, variable["name"]
 
 
-@pytest.mark.parametrize("uid", DASHBOARDS)
+@pytest.mark.parametrize("uid", OBJECT_DASHBOARDS)
 def test_object_variables_are_chained(uid: str) -> None:
     variables = {variable["name"]: variable for variable in load_dashboard(uid)["templating"]["list"]}
     expected = {
@@ -111,21 +116,38 @@ def test_object_variables_are_chained(uid: str) -> None:
             assert parent in query, f"{name} is not filtered by {parent}"
 
 
+def test_cloudworks_variables_are_chained() -> None:
+    variables = {variable["name"]: variable for variable in load_dashboard(CLOUDWORKS)["templating"]["list"]}
+    assert set(variables) == {"datasource", "kind", "cloudworks"}
+    for name, label in (("kind", "kind"), ("cloudworks", "cloudworks_name")):
+        variable = variables[name]
+        assert variable["type"] == "query" and variable["multi"] and variable["includeAll"], name
+        assert re.fullmatch(
+            rf"label_values\(anaplan_cloudworks_info(\{{.*\}})?, {label}\)", variable["query"]
+        )
+    assert "$kind" in variables["cloudworks"]["query"]
+
+
 @pytest.mark.parametrize("uid", DASHBOARDS)
 def test_per_object_panels_follow_the_variables(uid: str) -> None:
     for panel, query in targets(load_dashboard(uid)):
         expr = query["expr"]
-        if any(
-            name.startswith(("anaplan_task", "anaplan_import", "anaplan:")) for name in metric_names(expr)
-        ):
+        names = metric_names(expr)
+        if any(name.startswith(("anaplan_cloudworks", "anaplan:cloudworks")) for name in names):
+            if names & {"anaplan_cloudworks_up", "anaplan_cloudworks_forbidden"}:
+                continue  # exporter-wide: no identity labels
+            for variable in ("$kind", "$cloudworks"):
+                assert variable in expr, f"{panel['title']}: {expr} ignores {variable}"
+        elif any(name.startswith(("anaplan_task", "anaplan_import", "anaplan:")) for name in names):
             for variable in ("$workspace", "$model", "$object"):
                 assert variable in expr, f"{panel['title']}: {expr} ignores {variable}"
 
 
 def test_dashboards_link_to_each_other() -> None:
-    for uid, other in (("anaplan-tasks", "anaplan-exporter"), ("anaplan-exporter", "anaplan-tasks")):
-        urls = [link["url"] for link in load_dashboard(uid)["links"]]
-        assert any(url.startswith(f"/d/{other}") for url in urls), f"{uid} does not link to {other}"
+    for uid in DASHBOARDS:
+        for other in set(DASHBOARDS) - {uid}:
+            urls = [link["url"] for link in load_dashboard(uid)["links"]]
+            assert any(url.startswith(f"/d/{other}") for url in urls), f"{uid} does not link to {other}"
 
 
 def test_queries_use_only_known_metrics() -> None:

@@ -99,6 +99,7 @@ def exporter_config(simulator_url: str) -> dict[str, Any]:
             "auth": {"method": "basic", "username": USER, "password": PASSWORD},
         },
         "polling": {"idle_interval": 2, "active_interval": 5},
+        "cloudworks": {"enabled": False},
         "defaults": {"expected_every": "1h", "max_duration": "10m"},
         "targets": [
             {"workspace": WORKSPACE, "model": MODEL, "processes": "*", "imports": "*", "exports": "*"}
@@ -243,7 +244,9 @@ def empty_or_failing(prometheus: Server, exprs: list[str], start: float) -> dict
     return problems
 
 
-@pytest.mark.parametrize("uid", DASHBOARDS)
+# CloudWorks is off in this stack until the simulator serves it; test_cloudworks_dashboard.py runs that
+# dashboard's queries on a real Prometheus meanwhile.
+@pytest.mark.parametrize("uid", [uid for uid in DASHBOARDS if uid != "anaplan-cloudworks"])
 def test_dashboard_queries_return_data(stack: Stack, uid: str) -> None:
     prometheus, manager, instance, _ = stack
     wait_for(lambda: firing_failures(manager), 120, "AnaplanTaskFailed in Alertmanager")

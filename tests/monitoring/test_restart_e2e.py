@@ -63,6 +63,7 @@ def exporter_config(sim: SimulatorHandle, state: Path) -> dict[str, Any]:
         },
         "polling": {"idle_interval": 1, "active_interval": 5},
         "state": {"path": str(state), "save_interval": 1},
+        "cloudworks": {"enabled": False},
         "targets": [{"workspace": "Restart Workspace", "model": "Restart Model", "imports": "*"}],
     }
 

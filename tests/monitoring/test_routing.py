@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import http.server
 import json
 import subprocess
+import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -178,3 +181,132 @@ def test_inhibitions(tmp_path: Path) -> None:
         post_alerts(server, alerts)
         found = wait_for(lambda: settled(server), 20, "the alerts and their inhibitions")
     assert found == expected
+
+
+class Notifications:
+    """A webhook receiver on a loopback port that keeps every notification Alertmanager sends it."""
+
+    def __init__(self) -> None:
+        received: list[dict[str, Any]] = []
+        self.received = received
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def alerts(self) -> list[dict[str, str]]:
+        """The labels of every alert in every notification, once per notification it was in."""
+        return [alert["labels"] for message in self.received for alert in message["alerts"]]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def fast_config(tmp_path: Path, url: str) -> Path:
+    """The example configuration with every receiver sent to ``url`` and a short group_wait."""
+    config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    config["route"]["group_wait"] = "2s"
+    for receiver in config["receivers"]:
+        for webhook in receiver["webhook_configs"]:
+            webhook["url"] = url + receiver["name"]
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def test_cloudworks_failures_notify_once(tmp_path: Path) -> None:
+    """A CloudWorks run that also failed its Anaplan task is one notification (the CloudWorks one), and so is
+    a flow failed at a step whose integration and task failed too; unrelated task failures still notify."""
+    linked = {**OBJECT}  # "Nightly load", run by the integration "Nightly S3 load"
+    export = {**OBJECT, "object_type": "export", "object_id": "116000000002", "object_name": "Sales export"}
+    unrelated = {**OBJECT, "object_id": "118000000003", "object_name": "Weekly load"}
+    ids = {key: OBJECT[key] for key in ("job", "instance", "workspace_id", "model_id")}
+    task_failed = {"alertname": "AnaplanTaskFailed", "result": "failure", "severity": "critical"}
+    run_failed = {
+        **ids,
+        "alertname": "AnaplanCloudWorksRunFailed",
+        "kind": "integration",
+        "result": "failure",
+        "severity": "critical",
+    }
+    integration = {
+        **run_failed,
+        "cloudworks_id": "4a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        "cloudworks_name": "Nightly S3 load",
+        "integration_id": "4a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        "type": "Process",
+        "object_id": linked["object_id"],
+    }
+    step_integration = {
+        **run_failed,
+        "cloudworks_id": "5b2c3d4e5f60718293a4b5c6d7e8f90a",
+        "cloudworks_name": "P&L to S3",
+        "integration_id": "5b2c3d4e5f60718293a4b5c6d7e8f90a",
+        "type": "Export",
+        "object_id": export["object_id"],
+        "instance": "exporter-cw:10118",  # another shard reads CloudWorks: the task is matched all the same
+    }
+    flow = {
+        **ids,
+        "alertname": "AnaplanCloudWorksFlowFailed",
+        "kind": "flow",
+        "cloudworks_id": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+        "cloudworks_name": "Month-end close",
+        "step": "2",
+        "step_name": "P&L to S3",
+        "integration_id": "5b2c3d4e5f60718293a4b5c6d7e8f90a",
+        "object_id": export["object_id"],
+        "result": "failure",
+        "severity": "critical",
+        "instance": "exporter-cw:10118",
+    }
+    alerts = [
+        integration,
+        {**linked, **task_failed},
+        flow,
+        step_integration,
+        {**export, **task_failed},
+        {**unrelated, **task_failed},
+    ]
+    catcher = Notifications()
+    try:
+        with running_alertmanager(fast_config(tmp_path, catcher.url), tmp_path) as server:
+            post_alerts(server, alerts)
+
+            def notified() -> list[dict[str, str]] | None:
+                found = catcher.alerts()
+                return found if len(found) >= 3 else None
+
+            wait_for(notified, 30, "three notified alerts")
+            time.sleep(5)  # longer than group_wait: anything held back would have been sent by now
+            sent = catcher.alerts()
+            held: list[dict[str, Any]] = server.get_json("/api/v2/alerts")
+    finally:
+        catcher.close()
+    assert sorted((labels["alertname"], labels["object_id"]) for labels in sent) == [
+        ("AnaplanCloudWorksFlowFailed", export["object_id"]),
+        ("AnaplanCloudWorksRunFailed", linked["object_id"]),
+        ("AnaplanTaskFailed", unrelated["object_id"]),
+    ], "one notification per failed run"
+    assert {message["receiver"] for message in catcher.received} == {"pager"}
+    suppressed = sorted(
+        (alert["labels"]["alertname"], alert["labels"]["object_id"])
+        for alert in held
+        if alert["status"]["state"] == "suppressed"
+    )
+    assert suppressed == [
+        ("AnaplanCloudWorksRunFailed", export["object_id"]),  # the flow's failed step
+        ("AnaplanTaskFailed", export["object_id"]),
+        ("AnaplanTaskFailed", linked["object_id"]),
+    ]

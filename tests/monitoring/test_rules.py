@@ -15,10 +15,11 @@ from monitoring.artifacts import PROMETHEUS_CONFIG, REPO, RULES, load_rules, rec
 from monitoring.promql import allowed, metric_names
 from support.binaries import find_binary
 
-RULE_TESTS = RULES.with_name("anaplan-rules.test.yml")
+# anaplan-rules.test.yml; anaplan-rules-schedules.test.yml for cases spanning days (evaluated every 5 min).
+RULE_TESTS = sorted(RULES.parent.glob("anaplan-rules*.test.yml"))
 RUNBOOK = REPO / "docs" / "runbook.md"
 RUNBOOK_URL = "https://github.com/anaplan-exporter/anaplan-exporter/blob/main/docs/runbook.md#"
-DASHBOARD_URL = re.compile(r"^https://[^/]+/d/(anaplan-tasks|anaplan-exporter)/")
+DASHBOARD_URL = re.compile(r"^https://[^/]+/d/(anaplan-tasks|anaplan-exporter|anaplan-cloudworks)/")
 REQUIRED_ALERTS = {
     "AnaplanTaskFailed",
     "AnaplanTaskStuck",
@@ -32,6 +33,11 @@ REQUIRED_ALERTS = {
     "AnaplanPollStale",
     "AnaplanUnreachable",
     "AnaplanPollingBehind",
+    "AnaplanCloudWorksRunFailed",
+    "AnaplanCloudWorksRunPartial",
+    "AnaplanCloudWorksFlowFailed",
+    "AnaplanCloudWorksOverdue",
+    "AnaplanCloudWorksForbidden",
 }
 
 
@@ -62,13 +68,16 @@ def test_promtool_accepts_the_rules() -> None:
 
 
 def test_promtool_unit_tests_pass() -> None:
-    done = promtool("test", "rules", RULE_TESTS.name, cwd=RULE_TESTS.parent)
+    assert len(RULE_TESTS) == 2, RULE_TESTS
+    done = promtool("test", "rules", *(path.name for path in RULE_TESTS), cwd=RULES.parent)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS" in done.stdout
+    assert done.stdout.count("SUCCESS") == len(RULE_TESTS), done.stdout
 
 
 def test_every_alert_is_tested_firing_and_silent() -> None:
-    cases = yaml.safe_load(RULE_TESTS.read_text(encoding="utf-8"))["tests"]
+    cases = [
+        case for path in RULE_TESTS for case in yaml.safe_load(path.read_text(encoding="utf-8"))["tests"]
+    ]
     checks = [check for case in cases for check in case.get("alert_rule_test", [])]
     fired = {check["alertname"] for check in checks if check.get("exp_alerts")}
     silent = {check["alertname"] for check in checks if not check.get("exp_alerts")}

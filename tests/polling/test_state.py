@@ -172,6 +172,13 @@ def test_a_tracker_that_never_listed_its_tasks_is_not_saved(tmp_path: Path) -> N
             b' "history": []}}}',
             "'created' is missing",
         ),
+        (b'{"version": 1, "objects": {}}', "'cloudworks' is missing"),  # no files of earlier releases
+        (b'{"version": 1, "objects": {}, "cloudworks": {"x": {}}}', "is not integration/<id> or flow/<id>"),
+        (
+            b'{"version": 1, "objects": {}, "cloudworks": {"flow/f": {"watermark": 1.7e9, "completions": {},'
+            b' "last_success": null, "last_failure": null, "run_errors": []}}}',
+            "'errors_start' is missing",
+        ),
     ],
 )
 def test_a_bad_file_is_one_log_line_moved_aside_and_a_fresh_start(
@@ -409,7 +416,8 @@ def test_impossible_saved_times_are_dropped_counted_and_never_written_back(
     entry["history"].append(["X", float("inf")])
     entry["pending"].append(["Y", T + 86_400.0 * 3])  # three days after the clock below
     path = tmp_path / "state.json"
-    path.write_text(json.dumps({"version": 1, "saved_at": T, "objects": {"/".join(ref().key): entry}}))
+    objects = {"/".join(ref().key): entry}
+    path.write_text(json.dumps({"version": 1, "saved_at": T, "objects": objects, "cloudworks": {}}))
 
     store = StateStore(path, clock=lambda: T + 400.0)
     with caplog.at_level(logging.WARNING):

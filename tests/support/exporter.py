@@ -43,11 +43,13 @@ def simulator_config(api_root: str, **overrides: Any) -> dict[str, Any]:
             "api_url": f"{api_root}/2/0",
             "auth_url": api_root,
             "oauth_url": api_root,
+            "cloudworks_url": f"{api_root}/cloudworks/2/0",
             "auth": {"method": "basic", "username": "demo@example.com", "password": "${SIM_PASSWORD}"},
             "retries": {"max": 6, "backoff_initial": 0.2, "backoff_max": 3},
         },
         "polling": {"idle_interval": 2, "active_interval": 5, "discovery_interval": 600},
         "targets": [],
+        "cloudworks": {"enabled": False},  # tests of CloudWorks turn it on
     }
     for key, value in overrides.items():
         config[key] = value

@@ -71,6 +71,11 @@ class CloudWorksClient:
     def __repr__(self) -> str:
         return f"CloudWorksClient(base_url={self._base!r})"
 
+    @property
+    def page_size(self) -> int:
+        """Items asked for per page of a list (CloudWorks may send fewer)."""
+        return self._page_size
+
     # ----------------------------------------------------------------- public API
 
     def list_integrations(self) -> list[Integration]:

@@ -13,7 +13,8 @@ any other change to it. Two nets:
   each of the three byte alignments, so base64 of ``user:password`` or of anything else that contains
   the secret is caught too.
 - generic patterns for anything that looks like a credential whatever its value (``Authorization: ...``,
-  ``AnaplanAuthToken x``, ``Basic x``, ``Bearer x``, ``"tokenValue": "x"``, ``refresh_token=x``).
+  ``AnaplanAuthToken x``, ``Basic x``, ``Bearer x``, ``"tokenValue": "x"``, ``refresh_token=x``, the
+  ``sig=x`` of an Azure SAS URL).
 
 Patterns are compiled once per secret (when it is configured or a token is learned), not per call.
 """
@@ -60,6 +61,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         rf"\1{MASK}",
     ),
+    # The signature of an Azure shared access signature (SAS) URL, as a CloudWorks run message may quote it.
+    (re.compile(r"(?i)(\bsig(?:=|%3D))[^&\s\"'<>]+"), rf"\1{MASK}"),
 )
 
 _HTML_NAMES = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos", "\xa0": "nbsp"}

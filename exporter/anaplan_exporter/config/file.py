@@ -4,7 +4,8 @@
 adds an exporter-toolkit web config file. Every fault raises a ConfigError whose message is one line naming
 the file and the key path, and secret values are never repeated in a message. This module holds the
 top-level values and the small ``polling:``, ``sharding:`` and ``state:`` sections; the larger sections are
-read by ``anaplan`` and ``credentials`` (``anaplan:``), ``targets`` (``targets:``) and ``web`` (``web:``),
+read by ``anaplan`` and ``credentials`` (``anaplan:``), ``targets`` (``targets:``), ``cloudworks``
+(``cloudworks:``) and ``web`` (``web:``),
 the raw values by ``source``. The reference is ``docs/configuration.md``.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from ..anaplan.auth import Credentials
 from ..anaplan.client import ClientSettings
 from .anaplan import ANAPLAN_KEYS, parse_client_settings
+from .cloudworks import CLOUDWORKS_KEYS, CloudWorksConfig, parse_cloudworks
 from .credentials import credential_files, parse_credentials
 from .source import ConfigError, Context, Section, read_yaml_file
 from .targets import DurationPolicy, TargetConfig, parse_policy, parse_targets
@@ -63,6 +65,7 @@ class Config:
     replica_requests_per_second: float | None = None
     """An explicit request budget for this replica; None: ``client.requests_per_second / shard_total``."""
     state: StateConfig = field(default_factory=StateConfig)
+    cloudworks: CloudWorksConfig = field(default_factory=CloudWorksConfig)
     source: str = ""
     """The file the configuration came from."""
     credential_files: tuple[Path, ...] = ()
@@ -90,7 +93,12 @@ def parse_config(data: object, source: str, environ: Mapping[str, str]) -> Confi
     ctx = Context(source, Path(source).parent, environ)
     if data is None:
         raise ctx.error("", "the configuration is empty")
-    top = Section(ctx, data, "", ("anaplan", "targets", "polling", "defaults", "web", "sharding", "state"))
+    top = Section(
+        ctx,
+        data,
+        "",
+        ("anaplan", "targets", "polling", "defaults", "web", "sharding", "state", "cloudworks"),
+    )
     if "anaplan" not in top:
         raise ctx.error("anaplan", "required key is missing")
     anaplan = top.section("anaplan", ANAPLAN_KEYS)
@@ -108,6 +116,7 @@ def parse_config(data: object, source: str, environ: Mapping[str, str]) -> Confi
         shard_total=shard_total,
         replica_requests_per_second=sharding.number("replica_requests_per_second", None),
         state=state,
+        cloudworks=parse_cloudworks(top.section("cloudworks", CLOUDWORKS_KEYS)),
         source=source,
         credential_files=credential_files(anaplan),
     )

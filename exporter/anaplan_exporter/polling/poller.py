@@ -32,10 +32,13 @@ from typing import Protocol
 
 from ..anaplan.errors import AnaplanError
 from ..anaplan.models import ObjectType
+from ..config.cloudworks import CloudWorksConfig, CloudWorksMode
 from ..config.file import PollingConfig
 from ..config.targets import TargetConfig
 from ..snapshot import Key, ObjectRef, ObjectStatus, Snapshot
 from .catalog_reads import DiscoveryRecord, StepNameRecord
+from .cloudworks import CloudWorksReader, CloudWorksWatch, ListsResult, follow_up, linked_keys, read_lists
+from .cloudworks_item import FLOW, CloudWorksItem, FollowUp, FollowUpResult
 from .discovery import CatalogReader, Discoverer, DiscoveryResult
 from .problems import ProblemLog
 from .schedule import Schedule, Urgency
@@ -79,7 +82,21 @@ class _Metadata:
     key: Key
 
 
+@dataclass(frozen=True)
+class _CloudWorksLists:
+    """The schedule's key for reading the CloudWorks integration and flow lists."""
+
+
+@dataclass(frozen=True)
+class _CloudWorksFollowUp:
+    """The schedule's key for one integration's or flow's own reads (history, errors, steps, objects)."""
+
+    kind: str
+    id: str
+
+
 DISCOVERY = _Discovery()
+CLOUDWORKS_LISTS = _CloudWorksLists()
 
 
 class Poller:
@@ -97,8 +114,18 @@ class Poller:
         clock: Callable[[], float] = time.time,
         budget: RequestBudget | None = None,
         state: StateStore | None = None,
+        cloudworks: CloudWorksReader | None = None,
+        cloudworks_config: CloudWorksConfig | None = None,
+        scrub: Callable[[str], str] = lambda text: text,
     ) -> None:
         self._client = client
+        self._cloudworks = cloudworks if shard == 0 else None
+        """The CloudWorks reader (None: CloudWorks is not read here; with sharding, shard 0 reads it)."""
+        config = cloudworks_config or CloudWorksConfig(mode=CloudWorksMode.OFF)
+        page_size = cloudworks.page_size if cloudworks is not None else 5000
+        self._cw = CloudWorksWatch(config, scrub, page_size=page_size)
+        self._repoll: set[Key] = set()
+        """Objects whose CloudWorks integration started or ended while they were being polled."""
         self._state = state
         """Where trackers are restored from and saved to (the state file); None: nothing kept."""
         self._targets = tuple(targets)
@@ -123,22 +150,29 @@ class Poller:
         self._wake = threading.Event()
         """Set to end the scheduling thread's wait early (work done, stop, or new targets to apply)."""
         self._pending_targets: tuple[TargetConfig, ...] | None = None
+        self._pending_cloudworks: CloudWorksConfig | None = None
         self._pending_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        if self._cloudworks is not None and self._cw.enabled:
+            self._schedule.put(CLOUDWORKS_LISTS, Urgency.ACTIVE, 0.0)
 
     @property
     def snapshot(self) -> Snapshot:
         """The latest published snapshot (a plain attribute read: safe from any thread)."""
         return self._publisher.snapshot
 
-    def reconfigure(self, targets: Sequence[TargetConfig]) -> None:
-        """Watch ``targets`` from now on (a configuration reload): discovery runs again at once.
+    def reconfigure(
+        self, targets: Sequence[TargetConfig], cloudworks: CloudWorksConfig | None = None
+    ) -> None:
+        """Watch ``targets`` (and the ``cloudworks`` selection) from now on (a configuration reload):
+        discovery and the CloudWorks lists are read again at once.
 
         Objects watched before and after keep their trackers, so their counters, last success and last
-        failure carry on; objects no longer configured disappear.
+        failure carry on; objects no longer configured disappear. So do integrations and flows.
         """
         with self._pending_lock:
             self._pending_targets = tuple(targets)
+            self._pending_cloudworks = cloudworks
         self._wake.set()
 
     def next_due(self) -> float:
@@ -158,9 +192,10 @@ class Poller:
                 due.append(key)
             if not due:
                 break
-            if DISCOVERY in due:  # it decides which objects exist: before the others
-                due.remove(DISCOVERY)
-                self._execute(DISCOVERY, self._subject(DISCOVERY))(self._clock())
+            for first in (DISCOVERY, CLOUDWORKS_LISTS):  # they decide what exists: before the others
+                if first in due:
+                    due.remove(first)
+                    self._execute(first, self._subject(first))(self._clock())
             subjects = [self._subject(key) for key in due]
             for apply in list(self._executor.map(self._execute, due, subjects)):
                 apply(self._clock())
@@ -179,8 +214,8 @@ class Poller:
         if self._thread is not None:
             self._thread.join(timeout)
         self._executor.shutdown(wait=False, cancel_futures=True)
-        if self._state is not None:
-            self._state.save(list(self._watched.trackers.values()))  # the last word at shutdown
+        if self._state is not None:  # the last word at shutdown
+            self._state.save(list(self._watched.trackers.values()), self._cw.saved_states())
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -251,6 +286,11 @@ class Poller:
         """What a worker needs for ``key``, read on the scheduling thread."""
         if key == DISCOVERY:
             return self._targets
+        if key == CLOUDWORKS_LISTS:
+            return self._cw.config
+        if isinstance(key, _CloudWorksFollowUp):
+            item = self._cw.items.get((key.kind, key.id))
+            return None if item is None else item.plan(self._clock(), self._polling.active_interval)
         if isinstance(key, _Metadata):
             tracker = self._watched.trackers.get(key.key)
             return tracker.ref if tracker is not None else None
@@ -261,6 +301,15 @@ class Poller:
             assert isinstance(subject, tuple)
             result = self._discoverer.discover(subject)
             return lambda now: self._discovery_done(subject, result, now)
+        if key == CLOUDWORKS_LISTS:
+            assert isinstance(subject, CloudWorksConfig) and self._cloudworks is not None
+            lists = read_lists(self._cloudworks, subject)
+            return lambda now: self._cloudworks_lists_done(lists, now)
+        if isinstance(key, _CloudWorksFollowUp):
+            if not isinstance(subject, FollowUp) or self._cloudworks is None:
+                return lambda now: self._cloudworks_schedule(key, now)
+            outcome = follow_up(self._cloudworks, subject)
+            return lambda now: self._cloudworks_follow_up_done(outcome, now)
         if isinstance(key, _Metadata):
             if not isinstance(subject, ObjectRef):
                 return lambda now: None  # no longer watched
@@ -284,6 +333,9 @@ class Poller:
         if not tracker.up and status.last_error is not None:
             self._problems.failed(tracker.ref, status.last_error.reason, status.last_error.message, now)
         schedule_next_poll(self._schedule, key, tracker, self._polling, now)
+        if key in self._repoll:  # its CloudWorks integration started or ended meanwhile: look again now
+            self._repoll.discard(key)
+            self._schedule.put(key, Urgency.ACTIVE, now)
         if tracker.names_unknown_step and tracker.ref.object_type is ObjectType.PROCESS:
             read_at = self._step_names.read_at(key)
             if now - read_at >= self._polling.idle_interval and _Metadata(key) not in self._in_flight:
@@ -309,7 +361,13 @@ class Poller:
 
     def _reschedule_after_bug(self, key: Hashable, now: float) -> None:
         """Try again in a minute whatever failed unexpectedly, so that nothing is dropped for good."""
-        if key == DISCOVERY or isinstance(key, _Metadata):
+        if key == CLOUDWORKS_LISTS:
+            if self._cw.enabled:
+                self._schedule.put(key, Urgency.ACTIVE, now + 60.0)
+        elif isinstance(key, _CloudWorksFollowUp):
+            if (key.kind, key.id) in self._cw.items:
+                self._schedule.put(key, Urgency.LOW, now + 60.0)
+        elif key == DISCOVERY or isinstance(key, _Metadata):
             self._schedule.put(key, Urgency.LOW, now + 60.0)
         elif key in self._watched.trackers:
             self._schedule.put(key, Urgency.IDLE, now + 60.0)
@@ -326,6 +384,9 @@ class Poller:
     def _apply_pending_targets(self) -> None:
         with self._pending_lock:
             pending, self._pending_targets = self._pending_targets, None
+            cloudworks, self._pending_cloudworks = self._pending_cloudworks, None
+        if cloudworks is not None:
+            self._reconfigure_cloudworks(cloudworks)
         if pending is None:
             return
         self._targets = pending
@@ -375,9 +436,87 @@ class Poller:
 
     def _forget(self, key: Key) -> None:
         self._watched.remove(key)
+        self._repoll.discard(key)
         self._step_names.forget(key)
         self._schedule.remove(key)
         self._schedule.remove(_Metadata(key))
+
+    # -- CloudWorks -----------------------------------------------------------------------------------
+
+    def _reconfigure_cloudworks(self, config: CloudWorksConfig) -> None:
+        """A reload's ``cloudworks:``: the lists are read again at once (or no longer read)."""
+        for kind, item_id in list(self._cw.items):
+            if not config.enabled:
+                self._schedule.remove(_CloudWorksFollowUp(kind, item_id))
+        self._cw.reconfigure(config)
+        if self._cloudworks is None:
+            return
+        if not config.enabled:
+            self._schedule.remove(CLOUDWORKS_LISTS)
+        elif CLOUDWORKS_LISTS not in self._in_flight:
+            self._schedule.put(CLOUDWORKS_LISTS, Urgency.ACTIVE, self._clock())
+        self._publisher.changed = True
+
+    def _cloudworks_lists_done(self, lists: ListsResult, now: float) -> None:
+        if not self._cw.enabled:
+            return  # switched off by a reload meanwhile
+        models = {key[1] for key in self._watched.trackers}
+        models.update(target.model for target in self._targets)
+        restore = self._state.restore_cloudworks if self._state is not None else _no_restore
+        applied = self._cw.lists_done(lists, now, models, restore)
+        for key in applied.removed:
+            self._schedule.remove(_CloudWorksFollowUp(*key))
+        for item in applied.changed:
+            self._poll_linked(item, now)
+        for item in applied.items:
+            self._cloudworks_schedule(_CloudWorksFollowUp(item.kind, item.id), now)
+        if lists.error is None and self._state is not None:
+            self._state.prune_cloudworks(self._cw.saved_states())
+        budget = self._budget.interval if self._budget is not None else None
+        wait = self._cw.retry_in(self._cw.interval(budget), self._polling.discovery_interval)
+        self._schedule.put(CLOUDWORKS_LISTS, Urgency.ACTIVE, now + wait)
+        self._publisher.changed = True
+
+    def _cloudworks_follow_up_done(self, outcome: FollowUpResult, now: float) -> None:
+        item = self._cw.follow_up_done(outcome, now, self._polling.metadata_refresh_interval)
+        if item is not None:
+            self._cloudworks_schedule(_CloudWorksFollowUp(item.kind, item.id), now, failed=outcome.error)
+            self._publisher.changed = True
+
+    def _cloudworks_schedule(self, key: _CloudWorksFollowUp, now: float, failed: object = None) -> None:
+        """Schedule an item's own reads: at once for a run's history and errors or a running flow's steps,
+        soon for a first look at its Anaplan objects or steps, rarely to refresh them; after a failure,
+        ``FOLLOW_UP_RETRY`` later."""
+        if key in self._in_flight:
+            return  # its outcome schedules it
+        item = self._cw.items.get((key.kind, key.id))
+        if item is None:
+            self._schedule.remove(key)
+            return
+        if failed is not None:
+            self._schedule.put(key, Urgency.LOW, now + FOLLOW_UP_RETRY)
+            return
+        active = self._polling.active_interval
+        plan = item.plan(now, active)
+        if plan is not None:
+            if plan.history or (item.kind == FLOW and item.latest is not None and not _first(item)):
+                self._schedule.put(key, Urgency.ACTIVE, now)
+            else:
+                self._schedule.put(key, Urgency.NEW if _first(item) else Urgency.LOW, now)
+            return
+        due = item.next_follow_up(now, active)
+        if due is None:
+            self._schedule.remove(key)
+        else:
+            self._schedule.put(key, Urgency.ACTIVE if item.running else Urgency.LOW, due)
+
+    def _poll_linked(self, item: CloudWorksItem, now: float) -> None:
+        """An integration's run started or ended: poll the watched Anaplan objects it runs at once."""
+        for key in linked_keys(item, self._watched.trackers):
+            if key in self._in_flight:
+                self._repoll.add(key)
+            else:
+                self._schedule.put(key, Urgency.ACTIVE, now)
 
     # -- publishing -----------------------------------------------------------------------------------
 
@@ -391,10 +530,30 @@ class Poller:
             token_expiry = None
         used_ratio = self._budget.used_ratio() if self._budget is not None else None
         self._publisher.publish(
-            now, self._watched, self._discovery, self._step_names, token_expiry, used_ratio
+            now,
+            self._watched,
+            self._discovery,
+            self._step_names,
+            token_expiry,
+            used_ratio,
+            self._cw.view(now),
+            self._cw.healthy,
         )
         if self._state is not None:
-            self._state.save_if_due(self._watched.trackers.values(), now)
+            self._state.save_if_due(self._watched.trackers.values(), now, self._cw.saved_states())
+
+
+FOLLOW_UP_RETRY = 30.0
+"""Seconds before a failed read of one integration's or flow's details is tried again."""
+
+
+def _no_restore(item: CloudWorksItem) -> None:
+    """Without a state file an integration or flow starts with a first look."""
+
+
+def _first(item: CloudWorksItem) -> bool:
+    """Its Anaplan objects (or a flow's steps) were never read."""
+    return item.detail_due == float("-inf")
 
 
 EXPECTED_RUN_DELAY = 5.0

@@ -4,11 +4,14 @@ A failure that happens while the exporter is down is counted once when it comes 
 from their saved state instead of taking a new baseline), finished tasks already known are not fetched again,
 and the last success and failure survive. The file is JSON with ``"version": 1``, written atomically (a temp
 file in the same folder, fsync, rename, fsync of the folder) at most every ``save_interval`` and at shutdown,
-and only when something changed. A missing file starts fresh; an unreadable one (not this format: another
-``version``, a field missing) is moved aside with one log line and the exporter starts fresh as well. One
-that cannot be read at all (no permission, or a folder, named pipe, device or socket at the path) stops the
-start instead, left as it is: its counts may be good. Objects no longer watched leave the file after a
-discovery that resolved every target (a failed one cannot tell a removed object from an unreachable tenant).
+and only when something changed. It also keeps each watched CloudWorks integration's and flow's counters,
+last success and failure, the start of the newest run counted (so each run is counted once across restarts)
+and the errors read for its latest failed run. A missing file starts fresh; an unreadable one (not this
+format: another ``version``, a field missing) is moved aside with one log line and the exporter starts fresh
+as well. One that cannot be read at all (no permission, or a folder, named pipe, device or socket at the
+path) stops the start instead, left as it is: its counts may be good. Objects no longer watched leave the file
+after a discovery that resolved every target (a failed one cannot tell a removed object from an unreachable
+tenant); integrations and flows after a successful read of the CloudWorks lists.
 
 Saves while running are written by a short-lived background thread: the scheduling thread only takes each
 tracker's immutable saved state (a few milliseconds at 10,000 objects), so encoding and writing a file of
@@ -34,6 +37,8 @@ from ..anaplan.models import ImportRowCounts, Task, TaskResult, TaskState
 from ..anaplan.nesting import loads_json
 from ..anaplan.timestamps import TimeCheck
 from ..config.file import STATE_PATH_ENV
+from ..snapshot import CloudWorksRunError
+from .cloudworks_item import CloudWorksItem, CloudWorksState
 from .rhythm import Rhythm
 from .tracker import ObjectTracker, TrackerState
 
@@ -53,6 +58,8 @@ class _Save:
     """Objects read from the file that no tracker has claimed (yet)."""
     wanted: dict[Key, int | None]
     """What the file will hold: each object's revision (None: unclaimed)."""
+    cloudworks: dict[str, CloudWorksState]
+    """Every CloudWorks integration's and flow's state (``integration/<id>``, ``flow/<id>``)."""
 
 
 class StateFileError(Exception):
@@ -73,6 +80,10 @@ class StateStore:
         self._clock = clock
         self._loaded: dict[Key, TrackerState] = {}
         """Saved objects not (yet) claimed by a tracker: written back until a discovery prunes them."""
+        self._cloudworks_loaded: dict[str, CloudWorksState] = {}
+        """Saved integrations and flows not (yet) claimed: written back until a read of the lists prunes
+        them."""
+        self._cloudworks_written: dict[str, CloudWorksState] = {}
         self._written: dict[Key, int | None] = {}
         """What the file holds: each object's tracker revision when written (None: unclaimed)."""
         self._fragments: dict[Key, tuple[int, str]] = {}
@@ -152,7 +163,7 @@ class StateStore:
             raise StateFileError(self.path, str(exc.strerror or exc), "read") from None
         times = TimeCheck(self._clock())
         try:
-            self._loaded = decode(data, times)
+            self._loaded, self._cloudworks_loaded = decode_file(data, times)
         except (ValueError, TypeError, KeyError) as exc:
             self._set_aside(str(exc))
             return
@@ -165,7 +176,13 @@ class StateStore:
                 times.refused,
             )
         self._written = dict.fromkeys(self._loaded)
-        log.info("state file %s: %d objects restored", self.path, len(self._loaded))
+        self._cloudworks_written = dict(self._cloudworks_loaded)
+        log.info(
+            "state file %s: %d objects and %d CloudWorks integrations and flows restored",
+            self.path,
+            len(self._loaded),
+            len(self._cloudworks_loaded),
+        )
 
     def _set_aside(self, problem: str) -> None:
         assert self.path is not None
@@ -189,19 +206,38 @@ class StateStore:
         self._written[tracker.ref.key] = tracker.revision
         return True
 
+    def restore_cloudworks(self, item: CloudWorksItem) -> bool:
+        """Give a new CloudWorks integration or flow its saved state, if the file had one."""
+        saved = self._cloudworks_loaded.pop(f"{item.kind}/{item.id}", None)
+        if saved is None:
+            return False
+        item.restore(saved)
+        return True
+
+    def prune_cloudworks(self, watched: Iterable[str]) -> None:
+        """Forget saved integrations and flows no longer watched (after a successful read of the lists)."""
+        keep = set(watched)
+        for key in [k for k in self._cloudworks_loaded if k not in keep]:
+            del self._cloudworks_loaded[key]
+
     def prune(self, watched: Iterable[Key]) -> None:
         """Forget saved objects that are no longer watched (call after a discovery that fully succeeded)."""
         keep = set(watched)
         for key in [k for k in self._loaded if k not in keep]:
             del self._loaded[key]
 
-    def save_if_due(self, trackers: Iterable[ObjectTracker], now: float) -> bool:
+    def save_if_due(
+        self,
+        trackers: Iterable[ObjectTracker],
+        now: float,
+        cloudworks: Mapping[str, CloudWorksState] | None = None,
+    ) -> bool:
         """Start writing the file in the background when ``save_interval`` has passed since the last attempt,
         something changed and no earlier save is still being written; True if a save was started."""
         if self.path is None or now - self._last_attempt < self.save_interval or self.writing:
             return False
         self._last_attempt = now
-        save = self._take(trackers)
+        save = self._take(trackers, cloudworks or {})
         if save is None:
             return False
         self._writer = threading.Thread(
@@ -220,16 +256,20 @@ class StateStore:
         if self._writer is not None:
             self._writer.join(timeout)
 
-    def save(self, trackers: Iterable[ObjectTracker]) -> bool:
+    def save(
+        self, trackers: Iterable[ObjectTracker], cloudworks: Mapping[str, CloudWorksState] | None = None
+    ) -> bool:
         """Write the file now (after the background save under way) if anything changed since the last
         write; False if nothing was written."""
         if self.path is None:
             return False
         self.wait()
-        save = self._take(trackers)
+        save = self._take(trackers, cloudworks or {})
         return save is not None and self._write(self.path, save)
 
-    def _take(self, trackers: Iterable[ObjectTracker]) -> _Save | None:
+    def _take(
+        self, trackers: Iterable[ObjectTracker], cloudworks: Mapping[str, CloudWorksState]
+    ) -> _Save | None:
         """What a save would write, or None when the file already holds it."""
         current: dict[Key, tuple[int, TrackerState]] = {}
         for tracker in trackers:
@@ -240,9 +280,10 @@ class StateStore:
         unclaimed = {k: s for k, s in self._loaded.items() if k not in current}
         wanted: dict[Key, int | None] = {key: revision for key, (revision, _) in current.items()}
         wanted.update(dict.fromkeys(unclaimed))
-        if wanted == self._written and not self._rewrite:
+        integrations = {**self._cloudworks_loaded, **cloudworks}
+        if wanted == self._written and integrations == self._cloudworks_written and not self._rewrite:
             return None
-        return _Save(current, unclaimed, wanted)
+        return _Save(current, unclaimed, wanted, integrations)
 
     def _write(self, path: Path, save: _Save) -> bool:
         with self._lock:
@@ -251,7 +292,13 @@ class StateStore:
                 for key, (revision, state) in save.current.items()
             ]
             parts.extend(f"{json.dumps('/'.join(k))}:{encode_object(s)}" for k, s in save.unclaimed.items())
-            text = f'{{"version":{VERSION},"saved_at":{self._clock()!r},"objects":{{{",".join(parts)}}}}}\n'
+            cloudworks = ",".join(
+                f"{json.dumps(key)}:{encode_cloudworks(state)}" for key, state in save.cloudworks.items()
+            )
+            text = (
+                f'{{"version":{VERSION},"saved_at":{self._clock()!r},"objects":{{{",".join(parts)}}},'
+                f'"cloudworks":{{{cloudworks}}}}}\n'
+            )
             try:
                 _write_synced(self._temp, text.encode())
                 os.replace(self._temp, path)
@@ -266,6 +313,7 @@ class StateStore:
             self._failing = False
             self._rewrite = False
             self._written = save.wanted
+            self._cloudworks_written = save.cloudworks
             self._fragments = {k: v for k, v in self._fragments.items() if k in save.current}
             self.saves += 1
             return True
@@ -408,7 +456,15 @@ def _encode_result(result: TaskResult) -> dict[str, Any]:
 
 
 def decode(data: bytes, times: TimeCheck | None = None) -> dict[Key, TrackerState]:
-    """The objects of a state file; ValueError (or TypeError, KeyError) for anything unexpected.
+    """The objects of a state file (see :func:`decode_file`)."""
+    return decode_file(data, times)[0]
+
+
+def decode_file(
+    data: bytes, times: TimeCheck | None = None
+) -> tuple[dict[Key, TrackerState], dict[str, CloudWorksState]]:
+    """The objects and the CloudWorks integrations and flows of a state file; ValueError (or TypeError,
+    KeyError) for anything unexpected.
 
     A time outside the plausible range (``anaplan.timestamps``; against the wall clock unless ``times`` says
     otherwise) is dropped and counted in ``times``: the object keeps everything else.
@@ -426,7 +482,46 @@ def decode(data: bytes, times: TimeCheck | None = None) -> dict[Key, TrackerStat
         if len(parts) != 4 or not all(parts):
             raise ValueError(f"object key {name!r} is not workspace/model/type/object")
         out[parts] = decode_object(_check(entry, dict, name), check)
-    return out
+    cloudworks: dict[str, CloudWorksState] = {}
+    for name, entry in _get(doc, "cloudworks", dict).items():
+        kind, _, item_id = name.partition("/")
+        if kind not in ("integration", "flow") or not item_id:
+            raise ValueError(f"CloudWorks key {name!r} is not integration/<id> or flow/<id>")
+        cloudworks[name] = decode_cloudworks(_check(entry, dict, name), check)
+    return out, cloudworks
+
+
+def encode_cloudworks(state: CloudWorksState) -> str:
+    return json.dumps(
+        {
+            "watermark": state.watermark,
+            "completions": dict(state.completions),
+            "last_success": state.last_success,
+            "last_failure": state.last_failure,
+            "errors_start": state.errors_start,
+            "run_errors": [[e.task_id, e.action_id, e.action_name, e.message] for e in state.run_errors],
+        },
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+
+
+def decode_cloudworks(entry: Mapping[str, Any], times: TimeCheck) -> CloudWorksState:
+    completions = _get(entry, "completions", dict)
+    errors = []
+    for item in _get(entry, "run_errors", list):
+        fields = _check(item, list, "run_errors")
+        if len(fields) != 4:
+            raise ValueError("run_errors: expected [task ID, action ID, action name, message]")
+        errors.append(CloudWorksRunError(*(_check(f, str, "run_errors") for f in fields)))
+    return CloudWorksState(
+        watermark=_when(_present(entry, "watermark"), "watermark", times),
+        completions={_check(k, str, "completions"): _count(v) for k, v in completions.items()},
+        last_success=_when(_present(entry, "last_success"), "last_success", times),
+        last_failure=_when(_present(entry, "last_failure"), "last_failure", times),
+        errors_start=_when(_present(entry, "errors_start"), "errors_start", times),
+        run_errors=tuple(errors),
+    )
 
 
 def decode_object(entry: Mapping[str, Any], times: TimeCheck | None = None) -> TrackerState:

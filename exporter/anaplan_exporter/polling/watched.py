@@ -8,7 +8,7 @@ one is published at least every ``PUBLISH_EVERY``. Only the scheduling thread pu
 
 from __future__ import annotations
 
-from ..snapshot import Key, ObjectStatus, Snapshot
+from ..snapshot import CloudWorksView, Key, ObjectStatus, Snapshot
 from .catalog_reads import DiscoveryRecord, StepNameRecord
 from .tracker import ObjectTracker
 
@@ -102,11 +102,14 @@ class SnapshotPublisher:
         step_names: StepNameRecord,
         token_expires_at: float | None,
         budget_used_ratio: float | None,
+        cloudworks: CloudWorksView | None = None,
+        cloudworks_healthy: bool = True,
     ) -> None:
-        """Replace the snapshot: up when everything was discovered and every object's last poll succeeded;
-        ready (for good) once everything discovered was polled."""
+        """Replace the snapshot: up when everything was discovered, every object's last poll succeeded and
+        CloudWorks (when it is read) too; ready (for good) once everything discovered was polled."""
         up = (
-            discovery.discovered
+            cloudworks_healthy
+            and discovery.discovered
             and discovery.ok
             and not step_names.errors
             and not watched.down
@@ -128,6 +131,7 @@ class SnapshotPublisher:
             discovery_errors=discovery.errors + step_names.errors,
             oldest_poll_age_seconds=None if oldest is None else max(0.0, now - oldest),
             budget_used_ratio=budget_used_ratio,
+            cloudworks=cloudworks if cloudworks is not None else CloudWorksView(),
         )
         self.changed = False
         self._last_publish = now

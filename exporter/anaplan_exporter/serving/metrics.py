@@ -26,6 +26,7 @@ from ..anaplan.auth_backoff import AuthRefusal
 from ..anaplan.models import TaskState
 from ..anaplan.timestamps import BAD_TIMESTAMP
 from ..snapshot import COMPLETION_RESULTS, ERROR_REASONS, ObjectStatus, Snapshot, StepStatus
+from .cloudworks_metrics import cloudworks_families
 
 OBJECT_LABELS = (
     "workspace_id",
@@ -318,7 +319,8 @@ def build_families(
 
 
 def exporter_families(snapshot: Snapshot, version: str) -> Iterator[Metric]:
-    """The exporter-wide families of a snapshot (health, poll timing, token expiry, build)."""
+    """The exporter-wide families of a snapshot (CloudWorks, health, poll timing, token expiry, build)."""
+    yield from cloudworks_families(snapshot.cloudworks)
     yield GaugeMetricFamily(
         "anaplan_up",
         "1 if discovery succeeded and the last poll of every object succeeded.",

@@ -16,7 +16,15 @@ from anaplan_exporter.serving.status_page.page import (
     relative_time,
     render_status_page,
 )
-from anaplan_exporter.snapshot import ObjectRef, ObjectStatus, PollError, Snapshot, StepStatus
+from anaplan_exporter.snapshot import (
+    CloudWorksStatus,
+    CloudWorksView,
+    ObjectRef,
+    ObjectStatus,
+    PollError,
+    Snapshot,
+    StepStatus,
+)
 from support.pagetext import PageText
 
 NOW = 1_796_000_000.0  # 2026-11-30T00:53:20Z
@@ -378,3 +386,20 @@ def test_a_learned_calendar_pattern_is_shown_in_words_with_its_next_slot() -> No
     cell = page(learned).rows[0].cells[1]
     assert f"usually Mon, Thu 06:00 UTC, next run expected at {iso_time(monday + 3 * 86400)}" in cell
     assert "usually every" not in cell
+
+
+def test_cloudworks_refused_is_one_line_among_the_exporter_facts() -> None:
+    message = "CloudWorks answers 403: <Forbidden>; carrying on with the Integration API alone"
+    shown = page(OK, cloudworks=CloudWorksView(forbidden=True, forbidden_message=message))
+    assert f"CloudWorks forbidden {message}" in shown.text
+    assert "<Forbidden>" not in render_status_page(
+        Snapshot(cloudworks=CloudWorksView(forbidden=True, forbidden_message=message)), INFO
+    )
+
+
+def test_cloudworks_watched_and_off() -> None:
+    item = CloudWorksStatus(kind="integration", id="a" * 32, name="Load sales", type="Import")
+    view = CloudWorksView(enabled=True, up=True, last_read_time=NOW - 3, items=(item,), unmatched=("Nope",))
+    assert "CloudWorks up 1 integration, 0 flows; lists read" in page(OK, cloudworks=view).text
+    assert "no match for Nope" in page(OK, cloudworks=view).text
+    assert "CloudWorks not read" in page(OK).text

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from ...anaplan.auth_backoff import AuthRefusal
 from ...anaplan.models import INVALID_TIME, ObjectType, iso_time, readable_time
 from ...calendar_rhythm import describe, slot_after_run
-from ...snapshot import ObjectStatus, Snapshot
+from ...snapshot import CloudWorksView, ObjectStatus, Snapshot
 from ..render_errors import describe_object, problem
 from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters, matches
 from .outcomes import CANCELLED, DOWN, FAILED, LABEL, NONE, RANK, RUNNING, UNKNOWN, poll_health, task_outcome
@@ -248,6 +248,7 @@ def exporter_facts(snapshot: Snapshot, info: PageInfo, links: Links) -> str:
         ("Token expires", token),
         ("Last config reload", reload),
         ("Watched objects", str(len(snapshot.objects))),
+        ("CloudWorks", _cloudworks(snapshot.cloudworks, now)),
     )
     cells = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
     return f'<section class="box" id="exporter"><dl class="facts">{cells}</dl></section>\n'
@@ -267,6 +268,33 @@ def _authentication(info: PageInfo, links: Links) -> str:
         + f"{when(refusal.since, info.now)}: "
         + f'<span class="error">{escape(refusal.message)}</span> {links.alert("AnaplanAuthFailing")}'
     )
+
+
+def _cloudworks(view: CloudWorksView, now: float) -> str:
+    """One line: off, refused (the 403's one line), failing, or how many integrations and flows."""
+    if view.forbidden:
+        return (
+            badge("failed" if view.required else "pending", "forbidden")
+            + f" {escape(view.forbidden_message)}"
+        )
+    if not view.enabled:
+        return '<span class="muted">not read</span>'
+    integrations = sum(1 for item in view.items if item.kind == "integration")
+    flows = len(view.items) - integrations
+    watched = f"{integrations} integration{'s' * (integrations != 1)}, {flows} flow{'s' * (flows != 1)}"
+    read = when(view.last_read_time, now, "not yet")
+    if not view.up:
+        return (
+            badge("down", "errors")
+            + f" {watched}; lists last read {read}: "
+            + (f'<span class="error">{escape(view.last_error)}</span>')
+        )
+    unmatched = (
+        f'; <span class="warn">no match for {escape(", ".join(view.unmatched))}</span>'
+        if view.unmatched
+        else ""
+    )
+    return badge("up", "up") + f" {watched}; lists read {read}{unmatched}"
 
 
 def discovery(snapshot: Snapshot, links: Links) -> str:

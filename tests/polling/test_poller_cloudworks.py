@@ -1,0 +1,423 @@
+"""CloudWorks in the poller: selection, access (403 in auto and true), reloads, counting each run once (also
+across a restart), schedules, the linked Anaplan object polled at once, flow steps and run errors.
+
+An injected clock, an in-memory Anaplan and CloudWorks (``support.fake_cloudworks``); no sleeps, no HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from anaplan_exporter.anaplan.cloudworks_models import Flow, RunError
+from anaplan_exporter.anaplan.errors import AnaplanConnectionError
+from anaplan_exporter.anaplan.models import ModelObject, ObjectType, ResultDetail
+from anaplan_exporter.anaplan.redact import Redactor
+from anaplan_exporter.config.cloudworks import CloudWorksConfig, CloudWorksMode, CloudWorksSelection
+from anaplan_exporter.config.file import PollingConfig
+from anaplan_exporter.config.targets import ObjectSelection, ObjectSelector, TargetConfig
+from anaplan_exporter.polling.cloudworks import CloudWorksWatch, ListsResult
+from anaplan_exporter.polling.poller import Poller
+from anaplan_exporter.polling.state import StateStore
+from anaplan_exporter.snapshot import CloudWorksStatus, Snapshot
+from support.fake_anaplan import MODEL, FakeAnaplan, finished, running
+from support.fake_cloudworks import FakeCloudWorks, daily, done, going, integration, step
+
+T = 1_780_000_000.0  # 2026-05-28T20:26:40Z
+PROCESS = "118000000002"
+POLLING = PollingConfig(idle_interval=60, active_interval=5, discovery_interval=600, workers=2)
+ALL = CloudWorksConfig()
+SALES, ORGS = "a" * 32, "b" * 32
+FLOW_ID = "f" * 32
+
+
+class Clock:
+    def __init__(self, now: float = T) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def anaplan() -> FakeAnaplan:
+    api = FakeAnaplan()
+    api.objects = {ObjectType.PROCESS: [ModelObject(PROCESS, "Nightly load", ObjectType.PROCESS)]}
+    return api
+
+
+def target() -> TargetConfig:
+    selection = ObjectSelection(items=(ObjectSelector(PROCESS),))
+    return TargetConfig(workspace="Finance", model=MODEL, selections={ObjectType.PROCESS: selection})
+
+
+def cloudworks() -> FakeCloudWorks:
+    cw = FakeCloudWorks()
+    cw.add(integration(SALES, "Load sales", process_id=PROCESS, run=done(T - 3600, T - 3500)))
+    cw.add(integration(ORGS, "Load orgs", run=done(T - 7200, T - 7100, ok=False)))
+    return cw
+
+
+def poller(
+    cw: FakeCloudWorks,
+    clock: Clock,
+    config: CloudWorksConfig = ALL,
+    api: FakeAnaplan | None = None,
+    state: StateStore | None = None,
+) -> Poller:
+    return Poller(
+        api or anaplan(),
+        [target()],
+        POLLING,
+        clock=clock,
+        cloudworks=cw,
+        cloudworks_config=config,
+        scrub=Redactor().scrub,
+        state=state,
+    )
+
+
+def item(snap: Snapshot, item_id: str) -> CloudWorksStatus:
+    return next(i for i in snap.cloudworks.items if i.id == item_id)
+
+
+def names(snap: Snapshot) -> set[str]:
+    return {i.name for i in snap.cloudworks.items}
+
+
+# -- selection ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("integrations", "expected"),
+    [
+        (CloudWorksSelection(all=True), {"Load sales", "Load orgs"}),
+        (CloudWorksSelection(items=("load SALES",)), {"Load sales"}),  # a name, whatever its case
+        (CloudWorksSelection(items=(ORGS.upper(),)), {"Load orgs"}),  # an ID
+        (CloudWorksSelection(targets=True), {"Load sales"}),  # in a model of targets:
+        (CloudWorksSelection(), set()),
+    ],
+)
+def test_integrations_are_chosen_by_name_id_star_or_the_target_models(
+    integrations: CloudWorksSelection, expected: set[str]
+) -> None:
+    cw = cloudworks()
+    cw.integrations[ORGS] = replace(cw.integrations[ORGS], model_id="F" * 32)  # a model not in targets:
+    config = CloudWorksConfig(integrations=integrations, flows=CloudWorksSelection())
+    p = poller(cw, Clock(), config)
+    p.tick()
+    assert names(p.snapshot) == expected
+    assert p.snapshot.cloudworks.enabled == bool(expected)  # nothing selected: CloudWorks is not asked
+
+
+def test_a_name_that_matches_nothing_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    config = CloudWorksConfig(integrations=CloudWorksSelection(items=("Load sales", "Nope")))
+    p = poller(cloudworks(), Clock(), config)
+    with caplog.at_level(logging.WARNING):
+        p.tick()
+    assert p.snapshot.cloudworks.unmatched == ("Nope",)
+    assert "no integration or flow matches 'Nope'" in caplog.text
+
+
+# -- access -------------------------------------------------------------------------------------------------
+
+
+def test_a_403_in_auto_mode_is_one_line_a_metric_and_the_integration_api_carries_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cw = cloudworks()
+    cw.forbid()
+    api = anaplan()
+    api.add(PROCESS, finished("P1", T - 100))
+    clock = Clock()
+    p = poller(cw, clock, api=api)
+    with caplog.at_level(logging.WARNING):
+        assert p.tick()  # anaplan_up: the Integration API side is fine
+        clock.now += 5.0
+        p.tick()
+    view = p.snapshot.cloudworks
+    assert view.forbidden and not view.enabled and not view.up
+    assert "carrying on with the Integration API alone" in view.forbidden_message
+    assert caplog.text.count("CloudWorks answers 403") == 1
+    assert [o.ref.object_id for o in p.snapshot.objects] == [PROCESS]
+    assert cw.calls == {"integrations": 1}  # not asked again 5 s later, but after the discovery interval
+    clock.now += 600.0
+    cw.failing = None  # the role is granted
+    p.tick()
+    assert p.snapshot.cloudworks.enabled and not p.snapshot.cloudworks.forbidden
+    assert names(p.snapshot) == {"Load sales", "Load orgs"}
+
+
+def test_a_403_when_cloudworks_is_required_keeps_the_exporter_down(caplog: pytest.LogCaptureFixture) -> None:
+    cw = cloudworks()
+    cw.forbid()
+    p = poller(cw, Clock(), CloudWorksConfig(mode=CloudWorksMode.ON))
+    with caplog.at_level(logging.ERROR):
+        assert not p.tick()
+    view = p.snapshot.cloudworks
+    assert view.enabled and view.forbidden and not view.up and view.required
+    assert "cloudworks.enabled is true" in caplog.text
+    assert view.errors == {"forbidden": 1}
+
+
+def test_cloudworks_off_is_never_asked() -> None:
+    cw = cloudworks()
+    p = poller(cw, Clock(), CloudWorksConfig(mode=CloudWorksMode.OFF))
+    assert p.tick()
+    assert cw.calls == {} and not p.snapshot.cloudworks.enabled
+
+
+def test_failed_reads_after_a_good_one_count_and_keep_the_last_good_values() -> None:
+    cw = cloudworks()
+    clock = Clock()
+    p = poller(cw, clock)
+    assert p.tick()
+    cw.failing = AnaplanConnectionError("connection refused", "cloudworks_integrations")
+    clock.now += 5.0
+    assert not p.tick()  # auto, readable once: failing reads count against anaplan_up
+    view = p.snapshot.cloudworks
+    assert view.enabled and not view.up and view.errors == {"connection": 1}
+    assert names(p.snapshot) == {"Load sales", "Load orgs"}
+    cw.forbid()  # the role withdrawn: reported, but the Integration API side is up
+    clock.now += 5.0
+    assert p.tick()
+    assert p.snapshot.cloudworks.forbidden and p.snapshot.cloudworks.enabled
+
+
+def test_a_reload_changes_the_selection_and_can_switch_cloudworks_off() -> None:
+    cw = cloudworks()
+    clock = Clock()
+    p = poller(cw, clock)
+    p.tick()
+    p.reconfigure([target()], CloudWorksConfig(integrations=CloudWorksSelection(items=("Load orgs",))))
+    p.tick()  # read again at once, not after the list interval
+    assert names(p.snapshot) == {"Load orgs"}
+    p.reconfigure([target()], CloudWorksConfig(mode=CloudWorksMode.OFF))
+    calls = dict(cw.calls)
+    clock.now += 60.0
+    p.tick()
+    assert not p.snapshot.cloudworks.enabled and cw.calls == calls
+
+
+# -- runs ---------------------------------------------------------------------------------------------------
+
+
+def test_the_first_look_counts_nothing_then_each_run_is_counted_once() -> None:
+    cw = cloudworks()
+    clock = Clock()
+    p = poller(cw, clock)
+    p.tick()
+    sales = item(p.snapshot, SALES)
+    assert dict(sales.completions) == {"success": 0, "partial": 0, "failure": 0, "cancelled": 0}
+    assert sales.last_success_time == T - 3500  # history: remembered, not counted
+    assert item(p.snapshot, ORGS).last_failure_time == T - 7100
+    cw.run(SALES, going(T + 1))
+    clock.now = T + 5
+    p.tick()
+    assert item(p.snapshot, SALES).latest_result == "running"
+    cw.run(SALES, done(T + 1, T + 7, ok=False, execution_error_code=12))
+    for _ in range(3):  # seen finished on three reads: counted once
+        clock.now += 5
+        p.tick()
+    sales = item(p.snapshot, SALES)
+    assert sales.completions["failure"] == 1 and sum(sales.completions.values()) == 1
+    assert sales.last_failure_time == T + 7 and sales.last_end_time == T + 7
+    assert sales.run_id == f"run-{SALES}-{T + 1:.0f}"
+
+
+def test_runs_that_ended_unseen_are_counted_from_the_history() -> None:
+    cw = cloudworks()
+    clock = Clock()
+    p = poller(cw, clock)
+    p.tick()
+    cw.run(SALES, going(T + 1))
+    clock.now = T + 5
+    p.tick()
+    cw.run(SALES, done(T + 1, T + 30, ok=True))  # ended between two reads of the list ...
+    cw.run(SALES, going(T + 40))  # ... and the next one began
+    clock.now = T + 45
+    p.tick()
+    assert item(p.snapshot, SALES).completions["success"] == 1
+
+
+def test_a_failed_run_has_its_errors_read_once_scrubbed_of_sas_signatures() -> None:
+    cw = cloudworks()
+    clock = Clock()
+    p = poller(cw, clock)
+    p.tick()
+    assert (
+        cw.calls["runerror"] == 1
+    )  # Load orgs' latest run failed before the start: its errors are shown too
+    run_id = f"run-{SALES}-{T + 1:.0f}"
+    text = "Blob https://x.blob.core.windows.net/in/sales.csv?sv=2022&sig=SECRETSIG%2B%3D not found"
+    cw.errors[run_id] = [
+        RunError(action_id="112000000007", action_name="Sales", messages=(ResultDetail(message=text),))
+    ]
+    cw.run(SALES, done(T + 1, T + 4, ok=False))
+    clock.now = T + 5
+    p.tick()
+    for _ in range(3):
+        clock.now += 5
+        p.tick()
+    sales = item(p.snapshot, SALES)
+    assert cw.calls["runerror"] == 2
+    assert sales.run_errors_start == T + 1
+    (error,) = sales.run_errors
+    assert "SECRETSIG" not in error.message and "sig=***" in error.message
+    assert error.action_name == "Sales"
+
+
+def test_each_run_is_counted_once_across_a_restart_with_the_state_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    cw = cloudworks()
+    clock = Clock()
+    store = StateStore(path, clock=clock)
+    p = poller(cw, clock, state=store)
+    p.tick()
+    cw.run(SALES, done(T + 10, T + 20, ok=False))
+    clock.now = T + 25
+    p.tick()
+    assert item(p.snapshot, SALES).completions["failure"] == 1
+    p.stop()  # the last word at shutdown
+
+    # While the exporter is down, two more runs end.
+    cw.run(SALES, done(T + 100, T + 110, ok=True))
+    cw.run(SALES, done(T + 200, T + 210, ok=False))
+    clock.now = T + 300
+    store = StateStore(path, clock=clock)
+    store.load()
+    p = poller(cw, clock, state=store)
+    p.tick()
+    sales = item(p.snapshot, SALES)
+    assert dict(sales.completions) == {"success": 1, "partial": 0, "failure": 2, "cancelled": 0}
+    assert sales.last_failure_time == T + 210 and sales.last_success_time == T + 110
+    clock.now += 5
+    p.tick()
+    p.stop()
+
+    # Once more, with nothing new: nothing is counted again.
+    store = StateStore(path, clock=clock)
+    store.load()
+    p = poller(cw, clock, state=store)
+    p.tick()
+    assert sum(item(p.snapshot, SALES).completions.values()) == 3
+    p.stop()
+
+
+# -- schedules ---------------------------------------------------------------------------------------------
+
+
+def test_the_next_and_the_last_scheduled_run_follow_the_schedule() -> None:
+    cw = cloudworks()
+    cw.integrations[SALES] = integration(SALES, "Load sales", process_id=PROCESS, schedule=daily("06:00"))
+    cw.integrations[ORGS] = integration(ORGS, "Load orgs", schedule=daily("06:00", active=False))
+    clock = Clock()
+    p = poller(cw, clock)
+    p.tick()
+    sales = item(p.snapshot, SALES)
+    # Started in January (GMT): 06:00 UTC all year, also in May.
+    assert sales.next_run_time == datetime.datetime(2026, 5, 29, 6, tzinfo=datetime.timezone.utc).timestamp()
+    assert (
+        sales.last_scheduled_time
+        == datetime.datetime(2026, 5, 28, 6, tzinfo=datetime.timezone.utc).timestamp()
+    )
+    orgs = item(p.snapshot, ORGS)
+    assert orgs.next_run_time is None and orgs.last_scheduled_time is None  # inactive: none
+    clock.now = sales.next_run_time + 1
+    p.tick()
+    assert item(p.snapshot, SALES).last_scheduled_time == sales.next_run_time
+
+
+# -- fast detection -----------------------------------------------------------------------------------------
+
+
+def test_the_lists_are_read_every_few_seconds_ahead_of_idle_objects() -> None:
+    cw = cloudworks()
+    clock = Clock()
+    p = poller(cw, clock)
+    p.tick()
+    assert cw.calls["integrations"] == 1
+    clock.now += 4.9
+    p.tick()
+    assert cw.calls["integrations"] == 1
+    clock.now += 0.1
+    p.tick()
+    assert cw.calls["integrations"] == 2
+
+
+def test_a_run_of_a_linked_integration_polls_the_watched_object_at_once() -> None:
+    cw = cloudworks()
+    api = anaplan()
+    api.add(PROCESS, finished("P1", T - 3600))
+    clock = Clock()
+    p = poller(cw, clock, api=api)
+    p.tick()
+    listed = api.list_calls
+    cw.run(SALES, going(T + 3))
+    api.add(PROCESS, running("P2", T + 3))
+    clock.now = T + 5  # the process itself is not due for another 55 s
+    p.tick()
+    assert api.list_calls == listed + 1
+    process = p.snapshot.objects[0]
+    assert process.task is not None and process.task.task_id == "P2"
+
+
+# -- flows --------------------------------------------------------------------------------------------------
+
+
+def test_a_flow_shows_the_result_of_each_step_of_its_latest_run() -> None:
+    cw = cloudworks()
+    flow_run = done(T + 10, T + 60, ok=False)
+    cw.flows[FLOW_ID] = Flow(
+        id=FLOW_ID,
+        name="Nightly flow",
+        latest_run=going(T + 10),
+        steps=(
+            step(SALES, "Sales", done(T + 11, T + 30)),
+            step(ORGS, "Orgs", going(T + 31)),
+            step("c" * 32, "Report"),
+        ),
+    )
+    clock = Clock(T + 35)
+    p = poller(cw, clock)
+    p.tick()
+    flow = item(p.snapshot, FLOW_ID)
+    assert flow.kind == "flow" and flow.type == "flow" and flow.latest_result == "running"
+    assert [(s.position, s.name, s.result) for s in flow.steps] == [
+        (1, "Sales", "success"),
+        (2, "Orgs", "running"),
+    ]
+    cw.flows[FLOW_ID] = Flow(
+        id=FLOW_ID,
+        name="Nightly flow",
+        latest_run=flow_run,
+        steps=(
+            step(SALES, "Sales", done(T + 11, T + 30)),
+            step(ORGS, "Orgs", done(T + 31, T + 60, ok=False)),
+            step("c" * 32, "Report", done(T - 86400, T - 86300)),  # yesterday's: not run this time
+        ),
+    )
+    clock.now = T + 65
+    p.tick()
+    flow = item(p.snapshot, FLOW_ID)
+    assert [(s.position, s.integration_id, s.result) for s in flow.steps] == [
+        (1, SALES, "success"),
+        (2, ORGS, "failure"),
+        (3, "c" * 32, "skipped"),
+    ]
+    assert flow.completions["failure"] == 1  # seen running, then failed
+
+
+def test_the_lists_take_at_most_a_quarter_of_the_request_budget() -> None:
+    watch = CloudWorksWatch(ALL, str, page_size=25)
+    assert watch.interval(None) == 5.0
+    assert watch.interval(0.22) == 5.0  # 5 requests per second: two requests every 5 s is 8 % of it
+    assert watch.interval(1.1) == pytest.approx(8.8)  # 1 per second: two requests every 8.8 s
+    cw = cloudworks()
+    for n in range(60):  # three pages of integrations
+        cw.add(integration(f"{n:032x}", f"Integration {n}"))
+    watch.lists_done(ListsResult(cw.list_integrations(), []), T, (), lambda item: None)
+    assert watch.interval(1.1) == pytest.approx(4 * 1.1 / 0.25)  # 3 pages and the flows: every 17.6 s
