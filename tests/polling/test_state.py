@@ -499,3 +499,32 @@ def test_a_default_file_that_cannot_be_read_still_stops_the_start(tmp_path: Path
     os.mkfifo(path)
     with pytest.raises(StateFileError, match="named pipe"):
         StateStore.open(path, default=True)
+
+
+def test_two_exporters_saving_to_one_file_is_one_error_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two configurations run by one user both on the default file, or two replicas given one path: each save
+    overwrites the other's counts, so a restart may lose a failure. Said once; saving goes on."""
+    path = tmp_path / "state.json"
+    api = FakeAnaplan()
+    api.add(OBJ, finished("A", T + 100.0, ok=False))
+    tracker = ObjectTracker(ref())
+    tracker.poll(api, T + 200.0)
+    mine, other = StateStore.open(path), StateStore.open(path)
+    with caplog.at_level(logging.INFO):
+        assert mine.save([tracker])
+        api.add(OBJ, finished("B", T + 300.0, ok=True))
+        tracker.poll(api, T + 400.0)
+        assert mine.save([tracker])  # its own file: nothing to say
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert other.save([tracker])  # the file changed under it
+        api.add(OBJ, finished("C", T + 500.0, ok=True))
+        tracker.poll(api, T + 600.0)
+        assert mine.save([tracker]) and other.save([tracker])  # each warned once, both still save
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(errors) == 2  # once per store: "other" at its first save, "mine" at its third
+    assert errors[0] == (
+        f"state file {path} was written by another process since this exporter last read or wrote it: two "
+        "exporters share it and overwrite each other's counts; give each its own state.path"
+    )

@@ -98,6 +98,9 @@ class StateStore:
         """The file still holds times dropped when it was read: the next save writes it even if unchanged."""
         self.saves = 0
         """Files written so far (tests and the benchmark read it)."""
+        self._seen: _Stamp = _UNKNOWN
+        """The file as this store last read or wrote it; different at a save: another process writes it."""
+        self._shared = False
 
     @classmethod
     def open(cls, path: Path | None, save_interval: float = 5.0, *, default: bool = False) -> StateStore:
@@ -151,6 +154,11 @@ class StateStore:
 
         A file that cannot be read at all raises StateFileError and is left untouched.
         """
+        assert self.path is not None
+        self._read()
+        self._seen = _stamp(self.path)
+
+    def _read(self) -> None:
         assert self.path is not None
         try:
             data = _read_file(self.path)
@@ -299,10 +307,12 @@ class StateStore:
                 f'{{"version":{VERSION},"saved_at":{self._clock()!r},"objects":{{{",".join(parts)}}},'
                 f'"cloudworks":{{{cloudworks}}}}}\n'
             )
+            self._check_not_shared(path)
             try:
                 _write_synced(self._temp, text.encode())
                 os.replace(self._temp, path)
                 _sync_folder(path.parent)
+                self._seen = _stamp(path)
             except OSError as exc:
                 if not self._failing:
                     log.error("state file %s not saved: %s (trying again)", path, exc.strerror or exc)
@@ -317,6 +327,20 @@ class StateStore:
             self._fragments = {k: v for k, v in self._fragments.items() if k in save.current}
             self.saves += 1
             return True
+
+    def _check_not_shared(self, path: Path) -> None:
+        """One error line when the file changed since this store last read or wrote it: two exporters (two
+        configurations run by one user, or two replicas given one path) save over each other's counts."""
+        if self._shared or self._seen is _UNKNOWN:
+            return
+        found = _stamp(path)
+        if isinstance(found, tuple) and found != self._seen:  # a file removed meanwhile: someone's cleanup
+            self._shared = True
+            log.error(
+                "state file %s was written by another process since this exporter last read or wrote it: two "
+                "exporters share it and overwrite each other's counts; give each its own state.path",
+                path,
+            )
 
     def _fragment(self, key: Key, revision: int, state: TrackerState) -> str:
         """The tracker's JSON, re-encoded only after it changed (most objects are idle most of the time)."""
@@ -371,6 +395,25 @@ def _read_file(path: Path) -> bytes:
     with os.fdopen(fd, "rb") as file:
         _check_regular(os.fstat(file.fileno()).st_mode)
         return file.read()
+
+
+class _Unknown:
+    """The state file's identity is not known (not read yet, or stat failed): nothing to compare."""
+
+
+_UNKNOWN = _Unknown()
+_Stamp = tuple[int, int] | None | _Unknown
+"""A file's inode and modification time; None: there is no file."""
+
+
+def _stamp(path: Path) -> _Stamp:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return _UNKNOWN
+    return found.st_ino, found.st_mtime_ns
 
 
 def _write_synced(path: Path, data: bytes) -> None:
