@@ -28,6 +28,8 @@ WORKDIR /src
 RUN python -m venv /opt/anaplan-exporter
 COPY pyproject.toml README.md LICENSE ./
 COPY exporter/ exporter/
+# The runbook the exporter serves at /runbook (exporter/anaplan_exporter/serving/runbook.md links to it).
+COPY docs/runbook.md docs/
 # A plain (non-editable) install: the runtime stage gets the venv alone, without the sources.
 RUN /opt/anaplan-exporter/bin/pip install --no-cache-dir /src \
     && /opt/anaplan-exporter/bin/anaplan-exporter --version

@@ -4,6 +4,12 @@ The rule groups are copied as text, re-indented under ``spec:``, so the comments
 the result is then parsed back and compared with the rules file, so a copy that changes any rule is refused.
 Run ``python deploy/kubernetes/generate_prometheusrule.py`` after editing the rules, ``--check`` to verify
 the committed file is up to date (exit 1 when it is not).
+
+The alerts' links are written as by config/prometheus/generate_rules.py, with the same ``--runbook-url`` and
+``--grafana-url``; ``--output`` writes your site's copy elsewhere:
+
+  python deploy/kubernetes/generate_prometheusrule.py --grafana-url https://grafana.example.org \
+      --runbook-url https://anaplan-exporter.example.org/runbook --output anaplan-prometheusrule.yaml
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 RULES = REPO / "config" / "prometheus" / "anaplan-rules.yml"
 OUTPUT = HERE / "prometheusrule.yaml"
+sys.path.insert(0, str(RULES.parent))
+
+from generate_rules import RulesFileError, Site, add_site_options, with_links  # noqa: E402
 
 HEADER = """\
 # Generated from config/prometheus/anaplan-rules.yml by deploy/kubernetes/generate_prometheusrule.py:
@@ -34,13 +43,12 @@ spec:
 """
 
 
-class RulesFileError(ValueError):
-    """The rules file cannot be turned into a PrometheusRule."""
-
-
-def render(rules_text: str, source: str = "anaplan-rules.yml") -> str:
-    """The PrometheusRule manifest whose ``spec.groups`` are the groups of ``rules_text``."""
+def render(rules_text: str, source: str = "anaplan-rules.yml", site: Site | None = None) -> str:
+    """The PrometheusRule whose ``spec.groups`` are the groups of ``rules_text``, with links to ``site``."""
     data = yaml.safe_load(rules_text)
+    if isinstance(data, dict) and "groups" in data:
+        rules_text = with_links(rules_text, site, source)
+        data = yaml.safe_load(rules_text)
     if not isinstance(data, dict) or set(data) != {"groups"}:
         keys = sorted(data) if isinstance(data, dict) else type(data).__name__
         raise RulesFileError(f"{source}: expected a mapping with the single key 'groups', got {keys}")
@@ -65,25 +73,31 @@ def _shown(path: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="exit 1 if the committed file is out of date")
+    add_site_options(parser)
+    parser.add_argument(
+        "--output", type=Path, help="file to write (default: deploy/kubernetes/prometheusrule.yaml)"
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if the output file is out of date")
     args = parser.parse_args(argv)
+    output: Path = args.output or OUTPUT
     try:
-        wanted = render(RULES.read_text(encoding="utf-8"), _shown(RULES))
+        site = Site(args.runbook_url, args.grafana_url)
+        wanted = render(RULES.read_text(encoding="utf-8"), _shown(RULES), site)
     except (OSError, yaml.YAMLError, RulesFileError) as exc:
         print(f"generate_prometheusrule: {exc}", file=sys.stderr)
         return 1
-    current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else None
+    current = output.read_text(encoding="utf-8") if output.exists() else None
     if args.check:
         if current != wanted:
             print(
-                f"{_shown(OUTPUT)} is out of date; run python {_shown(Path(__file__).resolve())}",
+                f"{_shown(output)} is out of date; run python {_shown(Path(__file__).resolve())}",
                 file=sys.stderr,
             )
             return 1
         return 0
     if current != wanted:
-        OUTPUT.write_text(wanted, encoding="utf-8")
-        print(f"wrote {_shown(OUTPUT)}")
+        output.write_text(wanted, encoding="utf-8")
+        print(f"wrote {_shown(output)}")
     return 0
 
 

@@ -196,8 +196,14 @@ CASES: list[tuple[str, object, str]] = [
     (
         "web.telemetry_path",
         "/-/ready",
-        "web.telemetry_path: expected a path such as /metrics (not /, /-/healthy or /-/ready), "
+        "web.telemetry_path: expected a path such as /metrics (not /, /runbook, /-/healthy or /-/ready), "
         "got '/-/ready'",
+    ),
+    (
+        "web.telemetry_path",
+        "/runbook",
+        "web.telemetry_path: expected a path such as /metrics (not /, /runbook, /-/healthy or /-/ready), "
+        "got '/runbook'",
     ),
     (
         "web.basic_auth_users",

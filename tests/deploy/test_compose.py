@@ -126,6 +126,18 @@ def test_prometheus_scrapes_the_exporter_service(services: dict[str, Service]) -
     assert jobs["anaplan"].get("metrics_path", "/metrics") == "/metrics"
 
 
+def test_alert_links_open_from_the_machine_running_the_stack(services: dict[str, Service]) -> None:
+    """The default runbook link is http://{{ $labels.instance }}/runbook; the dashboard link Grafana's."""
+    _, config = _prometheus_config(services)
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "anaplan"]
+    instance = [r["replacement"] for r in job["relabel_configs"] if r["target_label"] == "instance"]
+    host, _, port = published(services["exporter"])[DEFAULT_PORT].rpartition(":")
+    assert host == "127.0.0.1" and instance == [f"localhost:{port}"]
+    assert published(services["grafana"])[3000] == "127.0.0.1:3000"
+    assert "http://localhost:3000/d/" in RULES.read_text(encoding="utf-8")
+    assert "http://{{ $labels.instance }}/runbook#" in RULES.read_text(encoding="utf-8")
+
+
 def test_prometheus_alerts_to_the_alertmanager_service(services: dict[str, Service]) -> None:
     _, config = _prometheus_config(services)
     targets = [

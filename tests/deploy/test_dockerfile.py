@@ -158,12 +158,13 @@ def test_build_context_holds_the_package_and_nothing_else() -> None:
     patterns = dockerignore_patterns(DOCKERIGNORE.read_text(encoding="utf-8"))
     context = set(build_context(REPO, patterns))
     packages = (REPO / "exporter" / "anaplan_exporter", REPO / "exporter" / "anaplan_simulator")
-    top_level = ("pyproject.toml", "README.md", "LICENSE")  # what the package build reads
+    # What the package build reads; the package's serving/runbook.md is a link to docs/runbook.md.
+    top_level = ("pyproject.toml", "README.md", "LICENSE", "docs/runbook.md")
     needed = set(top_level) | {
         p.relative_to(REPO).as_posix()
         for package in packages
         for p in package.rglob("*")
-        if p.is_file() and p.suffix in (".py", ".yml", ".typed")
+        if p.is_file() and p.suffix in (".py", ".yml", ".typed", ".md")
     }
     assert needed <= context, f"missing from the build context: {sorted(needed - context)[:10]}"
     assert "exporter/anaplan_simulator/default-scenario.yml" in context  # demo mode needs it

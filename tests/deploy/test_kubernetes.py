@@ -248,6 +248,24 @@ def test_generator_check_mode_reports_drift(tmp_path: Path, monkeypatch: pytest.
     assert stale.read_text() == (KUBERNETES / "prometheusrule.yaml").read_text(encoding="utf-8")
 
 
+def test_generator_writes_the_sites_links_into_the_operators_rules(tmp_path: Path) -> None:
+    module = generator()
+    output = tmp_path / "prometheusrule.yaml"
+    site = ["--grafana-url", "https://grafana.example.org", "--runbook-url", "https://ops.example.org/rb/%s"]
+    assert module.main([*site, "--output", str(output)]) == 0
+    groups = load_yaml(output)["spec"]["groups"]
+    alerts = [rule for group in groups for rule in group["rules"] if "alert" in rule]
+    assert alerts and len(alerts) == len(
+        [r for g in load_yaml(RULES)["groups"] for r in g["rules"] if "alert" in r]
+    )
+    for rule in alerts:
+        assert rule["annotations"]["runbook_url"] == f"https://ops.example.org/rb/{rule['alert'].lower()}"
+        assert rule["annotations"]["dashboard_url"].startswith("https://grafana.example.org/d/anaplan-")
+    assert module.main([*site, "--output", str(output), "--check"]) == 0
+    assert module.main(["--check"]) == 0, "the committed file keeps the defaults"
+    assert module.main(["--grafana-url", "grafana", "--output", str(output)]) == 1
+
+
 def test_generator_refuses_rules_it_cannot_copy_faithfully() -> None:
     module = generator()
     with pytest.raises(module.RulesFileError, match="single key 'groups'"):

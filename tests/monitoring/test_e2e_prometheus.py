@@ -29,6 +29,7 @@ from monitoring.artifacts import (
 )
 from monitoring.promql import grafana_escape, substitute
 from monitoring.servers import Server, running_alertmanager, running_exporter, running_prometheus, wait_for
+from support.net import http_get
 from support.simulator import SimulatorHandle, running_simulator
 
 pytestmark = pytest.mark.e2e
@@ -159,7 +160,11 @@ def test_task_failure_reaches_alertmanager(stack: Stack) -> None:
     assert alert["labels"]["object_type"] == "process"
     assert alert["labels"]["model_name"] == MODEL
     assert alert["labels"]["severity"] == "critical"
-    assert alert["annotations"]["runbook_url"].endswith("/docs/runbook.md#anaplantaskfailed")
+    # The runbook link as Prometheus filled it in opens the section on the exporter that reported it.
+    runbook = alert["annotations"]["runbook_url"]
+    assert runbook == f"http://{alert['labels']['instance']}/runbook#anaplantaskfailed"
+    status, page = http_get(runbook)
+    assert status == 200 and '<h2 id="anaplantaskfailed">' in page
     assert [receiver["name"] for receiver in alert["receivers"]] == ["pager"]
 
 

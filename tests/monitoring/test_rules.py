@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from anaplan_exporter.serving.runbook import github_anchor
+from generate_rules import Site
 from monitoring.artifacts import PROMETHEUS_CONFIG, REPO, RULES, load_rules, recording_rules
 from monitoring.promql import allowed, metric_names
 from support.binaries import find_binary
@@ -18,8 +20,7 @@ from support.binaries import find_binary
 # anaplan-rules.test.yml; anaplan-rules-schedules.test.yml for cases spanning days (evaluated every 5 min).
 RULE_TESTS = sorted(RULES.parent.glob("anaplan-rules*.test.yml"))
 RUNBOOK = REPO / "docs" / "runbook.md"
-RUNBOOK_URL = "https://github.com/anaplan-exporter/anaplan-exporter/blob/main/docs/runbook.md#"
-DASHBOARD_URL = re.compile(r"^https://[^/]+/d/(anaplan-tasks|anaplan-exporter|anaplan-cloudworks)/")
+DASHBOARD_URL = re.compile(r"^http://localhost:3000/d/(anaplan-tasks|anaplan-exporter|anaplan-cloudworks)/")
 REQUIRED_ALERTS = {
     "AnaplanTaskFailed",
     "AnaplanTaskStuck",
@@ -54,12 +55,6 @@ def promtool(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 
 def alerts() -> list[dict[str, Any]]:
     return [rule for rule in load_rules() if "alert" in rule]
-
-
-def github_anchor(heading: str) -> str:
-    """The anchor GitHub gives a Markdown heading."""
-    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
-    return text.replace(" ", "-")
 
 
 def test_promtool_accepts_the_rules() -> None:
@@ -97,7 +92,7 @@ def test_alert_labels_and_annotations(rule: dict[str, Any]) -> None:
     assert set(annotations) >= {"summary", "description", "runbook_url", "dashboard_url"}
     assert "{{" not in annotations["summary"] and annotations["summary"].endswith(".")
     assert "{{" in annotations["description"], "description should be templated"
-    assert annotations["runbook_url"] == RUNBOOK_URL + rule["alert"].lower()
+    assert annotations["runbook_url"] == Site().runbook(rule["alert"])
     assert DASHBOARD_URL.match(annotations["dashboard_url"]), annotations["dashboard_url"]
 
 

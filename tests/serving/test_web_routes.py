@@ -137,6 +137,19 @@ def test_landing_page_filters_need_basic_auth(start: Start) -> None:
     assert (status, body) == (200, b"<html>state=failed</html>")
 
 
+def test_runbook_is_served_next_to_the_status_page_behind_the_same_auth(start: Start) -> None:
+    hashed = bcrypt.hashpw(b"secret", bcrypt.gensalt(rounds=4)).decode()
+    server = start(basic_auth_users={"ops": hashed})
+    status, _, body = request(server, "/runbook")
+    assert status == 401 and b"Anaplan" not in body
+    token = base64.b64encode(b"ops:secret").decode()
+    status, headers, body = request(server, "/runbook", headers={"Authorization": f"Basic {token}"})
+    assert (status, headers["content-type"]) == (200, "text/html; charset=utf-8")
+    assert b'<h2 id="anaplantaskfailed">AnaplanTaskFailed</h2>' in body
+    assert request(server, "/runbook", "HEAD", {"Authorization": f"Basic {token}"})[2] == b""
+    assert request(server, "/runbook/", headers={"Authorization": f"Basic {token}"})[0] == 404
+
+
 def test_failing_landing_page_gives_500_and_server_survives(start: Start) -> None:
     def broken(query: str) -> str:
         raise RuntimeError("boom")

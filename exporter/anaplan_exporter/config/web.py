@@ -18,7 +18,7 @@ DEFAULT_PORT = 10118
 """Where the exporter listens unless told otherwise (``:10118``; demo mode on 127.0.0.1 only)."""
 
 WEB_KEYS = ("listen_address", "telemetry_path", "tls_server_config", "basic_auth_users")
-_RESERVED_PATHS = ("/", "/-/healthy", "/-/ready")
+_RESERVED_PATHS = ("/", "/runbook", "/-/healthy", "/-/ready")  # serving/web.py's other routes
 _BCRYPT_HASH = re.compile(r"\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}")
 
 
@@ -45,7 +45,8 @@ def parse_web(section: Section) -> WebConfig:
     if not telemetry.startswith("/") or telemetry in _RESERVED_PATHS or any(c.isspace() for c in telemetry):
         raise section.ctx.error(
             section.at("telemetry_path"),
-            f"expected a path such as /metrics (not /, /-/healthy or /-/ready), got {describe(telemetry)}",
+            "expected a path such as /metrics (not /, /runbook, /-/healthy or /-/ready), "
+            f"got {describe(telemetry)}",
         )
     cert, key, client_ca = parse_tls_server_config(section)
     return WebConfig(listen, telemetry, cert, key, client_ca, parse_basic_auth_users(section))

@@ -1,4 +1,5 @@
-"""The HTTP side: routes (``/``, metrics, ``/-/healthy``, ``/-/ready``), basic auth, a threaded TLS server.
+"""The HTTP side: routes (``/``, metrics, ``/runbook``, ``/-/healthy``, ``/-/ready``), basic auth, a threaded
+TLS server.
 
 Basic auth and TLS follow the Prometheus exporter-toolkit web config (bcrypt hashes, TLS 1.2 or later,
 client certificates verified against ``client_ca_file``). Health and readiness never touch Anaplan. The
@@ -20,6 +21,7 @@ from wsgiref.simple_server import WSGIRequestHandler
 
 from ..config.web import parse_listen_address
 from .connections import Acceptor, Limits, close_connection
+from .runbook import RUNBOOK_PATH, runbook_page
 from .web_auth import BasicAuth, Verdict, authorization_header
 from .web_refusals import Refusals
 
@@ -59,6 +61,8 @@ def make_app(
             return metrics_app(environ, start_response)
         if path == "/":
             return _respond(start_response, "200 OK", landing_page(environ.get("QUERY_STRING", "")), _HTML)
+        if path == RUNBOOK_PATH:
+            return _respond(start_response, "200 OK", runbook_page(), _HTML)
         if path == HEALTHY_PATH:
             return _respond(start_response, "200 OK", "OK\n")
         if path == READY_PATH:

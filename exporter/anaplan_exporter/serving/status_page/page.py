@@ -26,13 +26,14 @@ from ...anaplan.models import INVALID_TIME, ObjectType, iso_time, readable_time
 from ...calendar_rhythm import describe, slot_after_run
 from ...snapshot import CloudWorksView, ObjectStatus, Snapshot
 from ..render_errors import describe_object, problem
+from ..runbook import RUNBOOK_PATH
 from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters, matches
 from .outcomes import CANCELLED, DOWN, FAILED, LABEL, NONE, RANK, RUNNING, UNKNOWN, poll_health, task_outcome
 
 log = logging.getLogger(__name__)
 
 DOCS_URL = "https://github.com/anaplan-exporter/anaplan-exporter/blob/main/"
-"""Where the README and docs/ are read (the alerts' runbook_url points at the same place)."""
+"""Where the README and docs/ are read. The runbook is not: the exporter serves it itself (``runbook``)."""
 MAX_ROWS = 500
 
 
@@ -578,11 +579,15 @@ def badge(kind: str, text: str) -> str:
 
 
 class Links:
-    """Links into the project's documentation at ``docs_url``, and into the runbook by alert."""
+    """Links into the project's documentation at ``docs_url``, and into the runbook by alert.
+
+    The runbook is the exporter's own page, relative like the metrics link, so it opens wherever the status
+    page does (also behind a proxy's path prefix), at the anchor the alerts' ``runbook_url`` uses.
+    """
 
     def __init__(self, docs_url: str) -> None:
         self.docs = docs_url
-        self.runbook = docs_url + "docs/runbook.md"
+        self.runbook = RUNBOOK_PATH.lstrip("/")
 
     def alert(self, name: str) -> str:
         return f'<a class="runbook" href="{escape(self.runbook)}#{name.lower()}">runbook: {name}</a>'
