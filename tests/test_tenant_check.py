@@ -21,6 +21,7 @@ from anaplan_exporter.tenant_check import (
     Verdict,
     budget_row,
     check_tenant,
+    state_row,
     state_verdict,
 )
 from anaplan_simulator.scenario import parse_scenario
@@ -308,10 +309,44 @@ def test_cloudworks_is_reported_and_fails_only_when_required(simulator: Simulato
     )
 
 
-def test_no_state_path_warns(simulator: SimulatorServer) -> None:
+def test_an_empty_state_path_warns(simulator: SimulatorServer) -> None:
     report = check_tenant(_sim_config(simulator, [{"workspace": WS, "model": MODEL, "processes": ["Load"]}]))
     state = _by_check(report, "state")[0]
-    assert state.verdict is Verdict.WARN and "a restart forgets which runs were counted" in state.detail
+    assert (state.verdict, state.item) == (Verdict.WARN, "(none)")
+    assert state.detail.startswith('state.path is "": the state is kept in memory, and a restart forgets')
+
+
+def test_without_state_path_the_check_tries_the_exporters_default_file(tmp_path: Path) -> None:
+    """The same default as the exporter, its folders created as the exporter would; unwritable: a warning
+    (the exporter then runs in memory), where a configured path that cannot be written fails."""
+    target = {"workspace": WS, "model": MODEL, "processes": "*"}
+    data: dict[str, Any] = {"anaplan": {"auth": {"method": "token", "token": "t"}}, "targets": [target]}
+    home = tmp_path / "home"
+    config = parse_config(data, "exporter.yml", {"HOME": str(home)})
+    path = home / ".local" / "state" / "anaplan-exporter" / "state.json"
+    row = state_row(config.state)
+    assert (row.verdict, row.item) == (Verdict.OK, str(path))
+    assert (
+        row.detail == "the default state file (state.path not set): writable; the file does not exist yet "
+        "(written at the first save)"
+    )
+    assert path.parent.is_dir() and not path.exists()
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the state folder would go")
+    row = state_row(parse_config(data, "exporter.yml", {"XDG_STATE_HOME": str(blocked)}).state)
+    assert (row.verdict, row.item) == (Verdict.WARN, str(blocked / "anaplan-exporter" / "state.json"))
+    assert "cannot write the state file" in row.detail
+    assert row.detail.endswith(
+        "the exporter would keep its state in memory only (set state.path to a writable file)"
+    )
+
+    row = state_row(parse_config(data, "exporter.yml", {}).state)
+    assert (row.verdict, row.item) == (Verdict.WARN, "(none)")
+    assert row.detail.startswith("neither XDG_STATE_HOME nor HOME is set, so there is no default state file")
+
+    chosen = parse_config({**data, "state": {"path": str(blocked / "state.json")}}, "exporter.yml", {})
+    assert state_row(chosen.state).verdict is Verdict.FAIL
 
 
 def test_oauth_logs_in_only_where_a_rotated_refresh_token_is_kept(

@@ -37,10 +37,10 @@ from .anaplan.limiter import ARRIVAL_MARGIN
 from .anaplan.lookup import is_object_id, masks_no_access, matches
 from .anaplan.models import Model, ModelObject, ObjectType, TaskState, TaskSummary, Workspace, iso_time
 from .config.cloudworks import CloudWorksMode
-from .config.file import Config
+from .config.file import Config, StateConfig
 from .config.targets import ObjectSelector, TargetConfig
 from .logs import redact_logs
-from .polling.state import StateFileError, StateStore
+from .polling.state import StateFileError, StateStore, create_folder
 
 PAGE = 10
 """Runs read per task list: the newest, and enough to see whether the server honoured ``sort``."""
@@ -533,17 +533,7 @@ class _Check:
     # -- the state file --------------------------------------------------------------------------------
 
     def state(self) -> None:
-        path = self.config.state.path
-        if path is None:
-            self.add(
-                Verdict.WARN,
-                "state",
-                "(none)",
-                "state.path is not set: a restart forgets which runs were counted (a failure while the "
-                "exporter is down is not reported)",
-            )
-            return
-        self.rows.append(state_verdict(path))
+        self.rows.append(state_row(self.config.state))
 
 
 @dataclass(frozen=True)
@@ -630,6 +620,43 @@ def state_verdict(path: Path) -> Row:
     return Row(
         Verdict.OK, "state", item, f"readable and writable; {path.stat().st_size} bytes, saved {saved}"
     )
+
+
+def state_row(state: StateConfig) -> Row:
+    """Where the exporter would keep its state: the configured file, the default one, or none."""
+    if state.path is not None:
+        return default_state_verdict(state.path) if state.default else state_verdict(state.path)
+    why = (
+        "neither XDG_STATE_HOME nor HOME is set, so there is no default state file"
+        if state.default
+        else 'state.path is ""'
+    )
+    return Row(
+        Verdict.WARN,
+        "state",
+        "(none)",
+        f"{why}: the state is kept in memory, and a restart forgets which runs were counted (a failure while "
+        "the exporter is down is not reported)",
+    )
+
+
+def default_state_verdict(path: Path) -> Row:
+    """``state_verdict`` of the default state file (``state.path`` not set), whose folders are created as
+    the exporter would create them. One that cannot be written is a warning, not a failure: the exporter
+    then keeps its state in memory (``StateStore.open``)."""
+    try:
+        create_folder(path)
+        StateStore(path).check_writable()
+    except StateFileError as exc:
+        return Row(
+            Verdict.WARN,
+            "state",
+            str(path),
+            f"the default state file: {exc}; the exporter would keep its state in memory only (set "
+            "state.path to a writable file)",
+        )
+    row = state_verdict(path)
+    return replace(row, detail=f"the default state file (state.path not set): {row.detail}")
 
 
 def _default_cloudworks_elsewhere(settings: ClientSettings) -> bool:
