@@ -114,6 +114,18 @@ def test_a_budget_nearly_spent_or_stretched_warns_and_one_past_the_behind_alert_
     assert "more than 3 idle intervals (AnaplanPollingBehind)" in behind.detail
 
 
+def test_the_cloudworks_lists_count_with_their_interval_up_to_their_share_of_the_budget() -> None:
+    lists = dataclasses.replace(_load(100, running=2), cloudworks_list_requests=2)
+    row = budget_row(_config(), lists)
+    # 2.47 as above + 2 requests every 5 s (cloudworks.list_interval)
+    assert row.detail.startswith("needs 2.87 req/s = 63% of the 4.55 req/s the limiter sustains")
+    assert "discovery and step names, 0.40 CloudWorks lists)" in row.detail
+    many_pages = dataclasses.replace(_load(100, running=2), cloudworks_list_requests=40)
+    capped = budget_row(_config(), many_pages)  # read less often: at most a quarter of the budget
+    assert "1.14 CloudWorks lists" in capped.detail and capped.detail.startswith("needs 3.61 req/s = 79%")
+    assert "CloudWorks" not in budget_row(_config(), _load(100)).detail
+
+
 def test_shards_share_the_deployments_budget() -> None:
     config = dataclasses.replace(_config(), shard_total=4)
     row = budget_row(config, _load(500))
@@ -294,7 +306,7 @@ def test_cloudworks_is_reported_and_fails_only_when_required(simulator: Simulato
     cloudworks_url = f"{simulator.url}/cloudworks/2/0"
     config = _sim_config(simulator, targets, cloudworks_url=cloudworks_url)
     readable = _by_check(check_tenant(_with_cloudworks(config, "true")), "cloudworks")[0]
-    assert (readable.verdict, readable.detail) == (Verdict.OK, "readable: 0 integrations")
+    assert (readable.verdict, readable.detail) == (Verdict.OK, "readable: 0 integrations, 0 flows")
     no_role = {"method": "basic", "username": "no-role@example.com", "password": "pw"}
     forbidden = _sim_config(simulator, targets, cloudworks_url=cloudworks_url, auth=no_role)
     for mode, verdict in (("auto", Verdict.INFO), ("true", Verdict.FAIL)):

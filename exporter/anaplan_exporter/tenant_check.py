@@ -40,6 +40,7 @@ from .config.cloudworks import CloudWorksMode
 from .config.file import Config, StateConfig
 from .config.targets import ObjectSelector, TargetConfig
 from .logs import redact_logs
+from .polling.cloudworks import MAX_BUDGET_SHARE
 from .polling.state import StateFileError, StateStore, create_folder
 
 PAGE = 10
@@ -215,6 +216,8 @@ class _Check:
         self.clock = clock
         self.rows: list[Row] = []
         self.tally = _Tally()
+        self.cloudworks_list_requests = 0
+        """Requests of one read of the CloudWorks lists, once they were read."""
         self.watched: list[_Watched] = []
         self._explicit: dict[ObjectKey, str] = {}
         self._models: dict[str, list[Model]] = {}
@@ -499,6 +502,7 @@ class _Check:
             running=self.tally.running,
             processes=self.tally.processes,
             catalog_requests=self.log.count("list_workspaces", "list_models", "list_objects"),
+            cloudworks_list_requests=self.cloudworks_list_requests,
         )
         self.rows.append(budget_row(self.config, load))
 
@@ -520,15 +524,22 @@ class _Check:
             )
             return
         failed = Verdict.FAIL if mode is CloudWorksMode.ON else Verdict.INFO
+        cloudworks = CloudWorksClient(self.client)
         try:
-            integrations = CloudWorksClient(self.client).list_integrations()
-        except CloudWorksAccessError as exc:
+            integrations = cloudworks.list_integrations()
+            flows = cloudworks.list_flows()
+        except (CloudWorksAccessError, AnaplanError) as exc:
             self.add(failed, "cloudworks", url, f"not readable: {exc}")
             return
-        except AnaplanError as exc:
-            self.add(failed, "cloudworks", url, f"not readable: {exc}")
-            return
-        self.add(Verdict.OK, "cloudworks", url, f"readable: {_count(len(integrations), 'integration')}")
+        self.cloudworks_list_requests = _pages(len(integrations), cloudworks.page_size) + _pages(
+            len(flows), cloudworks.page_size
+        )
+        self.add(
+            Verdict.OK,
+            "cloudworks",
+            url,
+            f"readable: {_count(len(integrations), 'integration')}, {_count(len(flows), 'flow')}",
+        )
 
     # -- the state file --------------------------------------------------------------------------------
 
@@ -549,6 +560,13 @@ class Load:
     """Processes (their step names are read at start and every ``metadata_refresh_interval``)."""
     catalog_requests: int
     """Requests of one discovery (workspaces, models, object lists), made every ``discovery_interval``."""
+    cloudworks_list_requests: int = 0
+    """Requests of one read of CloudWorks' integration and flow lists (0: CloudWorks is not read)."""
+
+
+def _pages(items: int, page_size: int) -> int:
+    """Requests to read a list of ``items`` (an empty list takes one too)."""
+    return max(1, math.ceil(items / page_size))
 
 
 def budget_row(config: Config, load: Load) -> Row:
@@ -566,7 +584,13 @@ def budget_row(config: Config, load: Load) -> Row:
         load.catalog_requests / polling.discovery_interval
         + load.processes / polling.metadata_refresh_interval
     )
-    need = idle + running + steady
+    # Every replica reads the CloudWorks lists each list_interval, or less often to stay within its share.
+    cloudworks = config.shard_total * min(
+        load.cloudworks_list_requests / config.cloudworks.list_interval,
+        MAX_BUDGET_SHARE * sustained / config.shard_total,
+    )
+    need = idle + running + steady + cloudworks
+    lists = f", {cloudworks:.2f} CloudWorks lists" if cloudworks else ""
     start = 1 + load.catalog_requests + load.objects + load.with_runs + load.processes
     shards = f", {config.shard_total} shards" if config.shard_total > 1 else ""
     every = _number(polling.idle_interval)
@@ -575,14 +599,14 @@ def budget_row(config: Config, load: Load) -> Row:
     detail = (
         f"needs {need:.2f} req/s = {share:.0%} of the {sustained:.2f} req/s the limiter sustains "
         f"({idle:.2f} idle looks, {running:.2f} for {load.running} running now, {steady:.3f} "
-        f"discovery and step names); start-up about {start} requests, ready in about "
+        f"discovery and step names{lists}); start-up about {start} requests, ready in about "
         f"{math.ceil(start / sustained)} s"
     )
     if share <= COMFORTABLE_SHARE:
         return Row(Verdict.OK, "budget", item, detail)
     if share <= 1.0:
         return Row(Verdict.WARN, "budget", item, detail + "; little room left for running tasks' checks")
-    spare = sustained - running - steady
+    spare = sustained - running - steady - cloudworks
     sweep = load.objects / spare if spare > 0 else math.inf
     if sweep <= BEHIND_FACTOR * polling.idle_interval:
         return Row(
@@ -701,8 +725,8 @@ def check_tenant(config: Config, *, clock: Callable[[], float] = time.time) -> R
         if workspaces is not None:
             check.resolve(workspaces)
             check.read_task_lists()
-            check.budget()
             check.cloudworks()
+            check.budget()
         check.state()
     finally:
         client.close(logout=False)
