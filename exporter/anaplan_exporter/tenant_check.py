@@ -584,8 +584,9 @@ def budget_row(config: Config, load: Load) -> Row:
         load.catalog_requests / polling.discovery_interval
         + load.processes / polling.metadata_refresh_interval
     )
-    # Every replica reads the CloudWorks lists each list_interval, or less often to stay within its share.
-    cloudworks = config.shard_total * min(
+    # Replica 0 reads the CloudWorks lists each list_interval, or less often to stay within a quarter of its
+    # share of the budget.
+    cloudworks = min(
         load.cloudworks_list_requests / config.cloudworks.list_interval,
         MAX_BUDGET_SHARE * sustained / config.shard_total,
     )
