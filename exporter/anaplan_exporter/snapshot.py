@@ -136,8 +136,8 @@ class CloudWorksStep:
 
 @dataclass(frozen=True, slots=True)
 class CloudWorksRunError:
-    """One failing action of a failed (or partial) run, from the run-error endpoint. ``message`` is Anaplan's text,
-    scrubbed of secrets and SAS signatures but not escaped (the page escapes it)."""
+    """One failing action of a failed (or partial) run, from the run-error endpoint. ``message`` is
+    Anaplan's text, scrubbed of secrets and SAS signatures but not escaped (the page escapes it)."""
 
     task_id: str
     action_id: str
