@@ -13,11 +13,6 @@ class Row:
     name: str = ""
 
     @property
-    def rows(self) -> list[Row]:
-        """The object table's rows."""
-        return self.tables.get("objects", [])
-
-    @property
     def text(self) -> str:
         return " | ".join(self.cells)
 
