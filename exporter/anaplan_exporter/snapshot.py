@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .anaplan.cloudworks_models import Run, Schedule
+from .anaplan.lookup import Absence
 from .anaplan.models import ImportRowCounts, ObjectType, Task
 from .calendar_rhythm import Pattern
 
@@ -118,6 +119,9 @@ class ObjectStatus:
     success_due_time: float | None = None
     """When a success is next due by that pattern: the first slot after the newest success (after the newest
     run while none is on record)."""
+    absence: Absence | None = None
+    """Why Anaplan does not confirm the object (not found, no access), while its task list lists no run;
+    ``up`` is False meanwhile. None for a confirmed object, one that never ran included."""
 
 
 # --------------------------------------------------------------------------- CloudWorks

@@ -120,12 +120,14 @@ def test_groups_objects_of_a_model_together(tmp_path: Path) -> None:
 def test_inhibitions(tmp_path: Path) -> None:
     """Exporter down (per job), refused logins and an unreachable Anaplan (per exporter) hold back the
     per-object alerts they explain, and the polling alerts of that exporter; a stuck run holds back its own
-    slow-run alert; nothing else."""
+    slow-run alert, an object Anaplan does not confirm its own overdue alert; nothing else."""
     eu = {**OBJECT, "job": "anaplan-eu", "instance": "exporter-eu:10118"}
     eu_other_shard = {**OBJECT, "job": "anaplan-eu", "instance": "exporter-eu-1:10118"}
     us = {**OBJECT, "job": "anaplan-us", "instance": "exporter-us:10118"}
     stuck = {**OBJECT, "job": "anaplan-ap", "instance": "exporter-2:10118"}
     slow = {**OBJECT, "job": "anaplan-ap", "instance": "exporter-3:10118"}
+    missing = {**OBJECT, "job": "anaplan-ap", "instance": "exporter-4:10118", "object_id": "118000000099"}
+    overdue = {**OBJECT, "job": "anaplan-ap", "instance": "exporter-5:10118"}
     failed = {"alertname": "AnaplanTaskFailed", "result": "failure", "severity": "critical"}
 
     def exporter_wide(labels: dict[str, str], alertname: str, severity: str) -> dict[str, str]:
@@ -151,6 +153,9 @@ def test_inhibitions(tmp_path: Path) -> None:
         {**stuck, "alertname": "AnaplanTaskStuck", "severity": "warning"},
         {**stuck, "alertname": "AnaplanTaskSlow", "severity": "warning"},
         {**slow, "alertname": "AnaplanTaskSlow", "severity": "warning"},
+        {**missing, "alertname": "AnaplanTargetNotFound", "reason": "not_found", "severity": "warning"},
+        {**missing, "alertname": "AnaplanTaskOverdue", "severity": "warning"},
+        {**overdue, "alertname": "AnaplanTaskOverdue", "severity": "warning"},
     ]
     expected = {
         ("AnaplanExporterDown", "anaplan"): "active",
@@ -167,6 +172,9 @@ def test_inhibitions(tmp_path: Path) -> None:
         ("AnaplanTaskStuck", "exporter-2:10118"): "active",
         ("AnaplanTaskSlow", "exporter-2:10118"): "suppressed",  # the same run is stuck
         ("AnaplanTaskSlow", "exporter-3:10118"): "active",
+        ("AnaplanTargetNotFound", "exporter-4:10118"): "active",
+        ("AnaplanTaskOverdue", "exporter-4:10118"): "suppressed",  # it lists no run: not found says why
+        ("AnaplanTaskOverdue", "exporter-5:10118"): "active",
     }
     suppressed = [key for key, state in expected.items() if state == "suppressed"]
 

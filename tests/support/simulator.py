@@ -70,6 +70,10 @@ class SimulatorHandle:
     def expire_tokens(self) -> None:
         self._call("/__sim/expire-tokens", {})
 
+    def set_access(self, model_id: str, no_access: bool) -> None:
+        """Mask the model as NO ACCESS (``True``) or grant the role back, while the simulator runs."""
+        self._call("/__sim/access", {"model": model_id, "no_access": no_access})
+
 
 def _read_first_line(process: subprocess.Popen[str], timeout: float) -> str:
     assert process.stdout is not None

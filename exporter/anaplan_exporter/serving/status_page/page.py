@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ...anaplan.auth_backoff import AuthRefusal
+from ...anaplan.lookup import Absence
 from ...anaplan.models import ObjectType, iso_time
 from ...calendar_rhythm import describe, slot_after_run
 from ...snapshot import CloudWorksView, ObjectStatus, Snapshot
@@ -313,7 +314,8 @@ def discovery(snapshot: Snapshot, links: Links) -> str:
     return (
         f'<section class="box alert" id="discovery"><b>Discovery errors ({len(errors)})</b>: targets '
         "that could not be resolved (authentication, connection, names or &quot;*&quot; that matched "
-        f"nothing). <ul>{items}</ul>{links.alert('AnaplanAuthFailing')} · "
+        "nothing, IDs Anaplan does not list, models with NO ACCESS). "
+        f"<ul>{items}</ul>{links.alert('AnaplanAuthFailing')} · {links.alert('AnaplanTargetNotFound')} · "
         f"{links.alert('AnaplanTargetDown')}</section>\n"
     )
 
@@ -424,9 +426,38 @@ def unreadable_row(obj: ObjectStatus, exc: BaseException) -> str:
     )
 
 
+ABSENCE_LABEL = {Absence.NOT_FOUND: "NOT FOUND", Absence.NO_ACCESS: "NO ACCESS"}
+ABSENCE_TEXT = {
+    Absence.NOT_FOUND: (
+        "Anaplan does not confirm this {kind}: it is not in the model's list of {kinds} (or its workspace or "
+        "model is not listed, or its metadata answers 404). A wrong ID, a deleted object, or one hidden from "
+        "this user; its empty task list proves nothing. Fix the ID and reload, or remove it."
+    ),
+    Absence.NO_ACCESS: (
+        "The model is listed, but this user cannot read it: Anaplan's answer for NO ACCESS (404 on the "
+        "model, an empty task list whatever runs). Give the exporter's user a role in the model."
+    ),
+}
+
+
+def _absence(obj: ObjectStatus, links: Links) -> str:
+    """What Anaplan does not confirm of ``obj`` and what to do, with its alert's runbook link."""
+    absence = obj.absence
+    if absence is None:
+        return ""
+    kind = obj.ref.object_type
+    text = ABSENCE_TEXT[absence].format(kind=kind.value, kinds=kind.collection)
+    return (
+        f'{badge(DOWN, ABSENCE_LABEL[absence])} <span class="error small">{escape(text)}</span> '
+        + links.alert("AnaplanTargetNotFound")
+    )
+
+
 def _task_cell(obj: ObjectStatus, outcome: str, now: float, links: Links) -> str:
     task = obj.task
     if task is None:
+        if obj.absence is not None:  # not "never ran": Anaplan would not say if it ran
+            return badge(DOWN, ABSENCE_LABEL[obj.absence])
         return badge(NONE, LABEL[NONE])
     state = task.raw_state or task.state.value
     parts = [f'{badge(outcome, LABEL[outcome])} <span class="muted">{escape(state)}</span>']
@@ -544,6 +575,8 @@ def _poll_cell(obj: ObjectStatus, health: str, now: float, links: Links) -> str:
         badge(health, health.upper())
         + f' <span class="small">polled {when(obj.last_poll_time, now, "not yet")}</span>'
     ]
+    if obj.absence is not None:
+        parts.append(_absence(obj, links))
     error = obj.last_error
     if error is not None:
         message = error.message if len(error.message) <= _MAX_MESSAGE else error.message[:_MAX_MESSAGE] + "…"
@@ -553,7 +586,7 @@ def _poll_cell(obj: ObjectStatus, health: str, now: float, links: Links) -> str:
             f'<span class="{"muted" if recovered else "error"} small">{label}: <b>{escape(error.reason)}</b> '
             f"{escape(message)}<br>at {when(error.time, now)}</span>"
         )
-    if health == "down":
+    if health == "down" and obj.absence is None:
         reason = error.reason if error is not None else ""
         alert = {"auth": "AnaplanAuthFailing", "rate_limited": "AnaplanRateLimited"}.get(
             reason, "AnaplanTargetDown"
