@@ -44,6 +44,7 @@ LONGEST_FIRST = (
     "e2e/test_rhythm_e2e.py",
     "e2e/test_not_found_e2e.py",
     "e2e/test_status_page_e2e.py",
+    "e2e/test_status_page_cloudworks_e2e.py",
     "e2e/test_cli_e2e.py",
     "anaplan/over_http/test_limiter.py",
 )

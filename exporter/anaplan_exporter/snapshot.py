@@ -140,8 +140,8 @@ class CloudWorksStep:
 
 @dataclass(frozen=True, slots=True)
 class CloudWorksRunError:
-    """One failing action of a failed run, from the run-error endpoint. ``message`` is Anaplan's text,
-    scrubbed of secrets and SAS signatures but not escaped (the page escapes it)."""
+    """One failing action of a failed (or partial) run, from the run-error endpoint. ``message`` is
+    Anaplan's text, scrubbed of secrets and SAS signatures but not escaped (the page escapes it)."""
 
     task_id: str
     action_id: str
@@ -154,8 +154,8 @@ class CloudWorksStatus:
     """One watched integration (``kind`` ``integration``) or integration flow (``flow``).
 
     ``latest_run`` is the newest run as CloudWorks lists it, its ``message`` already scrubbed (not cut);
-    ``run_id`` its ID once known (the list does not carry it). ``run_errors`` belong to the failed run that
-    started at ``run_errors_start`` (the latest failure whose errors were read, once per run).
+    ``run_id`` its ID once known (the list does not carry it). ``run_errors`` belong to the failed or partial
+    run that started at ``run_errors_start`` (the latest such run whose errors were read, once per run).
     """
 
     kind: str

@@ -293,6 +293,32 @@ def test_a_failed_run_has_its_errors_read_once_scrubbed_of_sas_signatures() -> N
     assert error.action_name == "Sales"
 
 
+def test_a_partial_success_has_its_errors_read_once_too_and_a_success_none() -> None:
+    cw = cloudworks()
+    clock = Clock()
+    p = poller(cw, clock)
+    p.tick()
+    before = cw.calls["runerror"]
+    run_id = f"run-{SALES}-{T + 1:.0f}"
+    rows = "Sales: 8 (of 120) rows failed to load"
+    cw.errors[run_id] = [RunError(action_id="112000000007", messages=(ResultDetail(message=rows),))]
+    partial = replace(done(T + 1, T + 4, execution_error_code=38), message="100 rows loaded, 8 failed")
+    cw.run(SALES, partial)
+    for _ in range(4):
+        clock.now += 5
+        p.tick()
+    sales = item(p.snapshot, SALES)
+    assert sales.latest_result == "partial"
+    assert cw.calls["runerror"] == before + 1
+    assert sales.run_errors_start == T + 1 and [e.message for e in sales.run_errors] == [rows]
+    cw.run(SALES, done(T + 30, T + 32))  # a success: no run-error read
+    for _ in range(4):
+        clock.now += 5
+        p.tick()
+    assert cw.calls["runerror"] == before + 1
+    assert item(p.snapshot, SALES).latest_result == "success"
+
+
 def test_each_run_is_counted_once_across_a_restart_with_the_state_file(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     cw = cloudworks()

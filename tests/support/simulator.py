@@ -54,6 +54,11 @@ class SimulatorHandle:
         result: list[dict[str, Any]] = self._call("/__sim/ground-truth")
         return result
 
+    def cloudworks_truth(self) -> list[dict[str, Any]]:
+        """Every CloudWorks run (and flow run) so far, as the simulator ran it."""
+        result: list[dict[str, Any]] = self._call("/__sim/cloudworks-truth")
+        return result
+
     def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("/__sim/stats")
         return result
