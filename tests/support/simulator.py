@@ -30,6 +30,9 @@ from anaplan_simulator.scenario import Scenario
 from anaplan_simulator.server import SimulatorServer, make_server
 from support.net import wait_http
 
+DEFAULT_PASSWORD = "demo-password"
+"""The password of demo@example.com in the packaged default scenario (the demo's)."""
+
 START_TIMEOUT = 15.0
 
 
