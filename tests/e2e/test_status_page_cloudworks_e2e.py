@@ -168,8 +168,8 @@ def test_a_connector_failure_and_a_failed_flow_on_the_status_page(tmp_path: Path
         assert "Signed expiry time has passed. ErrorCode: AuthenticationFailed" in run
         assert failure.endswith("ago")
         assert "no Anaplan task (failed before Anaplan ran it)" in errors
-        blob = "planningexports.blob.core.windows.net/exports/revenue/sales-revenue.xls?sv=2022-11-02"
-        assert blob in errors
+        blob_url = "planningexports.blob.core.windows.net/exports/revenue/sales-revenue.xls?sv=2022-11-02"
+        assert blob_url in errors
         assert "sig=***" in errors
 
         # Never the signature, and every string escaped.
