@@ -3,7 +3,9 @@ shipped rules and a real Alertmanager with the shipped routing, notifying a webh
 
 - A manual run whose S3 file is missing fails before Anaplan has a task: AnaplanCloudWorksRunFailed is
   notified once, and no AnaplanTaskFailed (there is no task).
-- A flow that failed at its second step names that step and the steps that did not run.
+- A flow that failed at its second step names that step and the steps that did not run; that step's own
+  integration run failed too, and the Anaplan export it ran: one notification all the same, the flow's
+  (the step's run and task alerts fire 3 minutes after the failure and are held back by Alertmanager).
 - Overdue, from the schedule and relative to the real clock (any day of the week): a daily integration that
   missed today's slot pages; one whose days leave out today and yesterday, and which ran on its last day,
   does not. The rule compares with what the exporter said 75 minutes ago, and waits 5 minutes: Prometheus
@@ -501,6 +503,72 @@ def test_a_flow_failure_names_its_failed_step_and_the_skipped_ones(stack: Stack)
     )
     assert labels["object_id"] == PNL and alert["receiver"] == "pager"
     assert 'Failed step 2: "P&L to S3"' in description, description
+    assert 'Skipped: step 3 "Forecast S3 load", step 4 "Headcount to S3".' in description, description
+
+
+@pytest.mark.timeout(300)
+def test_a_flow_step_that_failed_its_task_notifies_once(stack: Stack) -> None:
+    """The flow's failed step "P&L to S3" failed its Anaplan export too, and that integration's run (started
+    by the flow, trigger ``scheduled_inf``) failed: three alerts for one failure. Only the flow's is notified;
+    the step's AnaplanCloudWorksRunFailed and the export's AnaplanTaskFailed fire too (Prometheus) and are
+    held back (Alertmanager), long after the flow's alert went out (the rules hold the step's alerts for
+    3 minutes, until the flow's, which waits 1 minute for the steps, has reached Alertmanager)."""
+    try:
+        wait_for(lambda: stack.notified("AnaplanCloudWorksFlowFailed"), 150, "FlowFailed notified")
+    except AssertionError:
+        raise AssertionError(stack.diagnostics()) from None
+    (flow_run,) = [r for r in cloudworks_truth(stack.sim) if r.get("record") == "cloudworks_flow_run"]
+    step_integration = flow_run["stopped_after"]
+    (step_run,) = [
+        r
+        for r in cloudworks_truth(stack.sim)
+        if r.get("integration_id") == step_integration and r.get("record") == "cloudworks_run"
+    ]
+    assert step_run["trigger_source"] == "scheduled_inf" and step_run["task_id"], step_run
+    assert step_run["object_id"] == PNL and step_run["result"] == "failure", step_run
+
+    def step_alerts_fire() -> list[dict[str, Any]] | None:
+        run_failed = stack.query(
+            f'ALERTS{{alertname="AnaplanCloudWorksRunFailed", alertstate="firing",'
+            f' integration_id="{step_integration}"}}'
+        )
+        task_failed = stack.query(
+            f'ALERTS{{alertname="AnaplanTaskFailed", alertstate="firing", object_id="{PNL}"}}'
+        )
+        return run_failed + task_failed if run_failed and task_failed else None
+
+    # The held alerts fire by 3 minutes after the failure; Alertmanager then has had them for a while.
+    try:
+        wait_for(step_alerts_fire, max(5.0, step_run["finish_time"] + 230 - time.time()), "the step's alerts")
+    except AssertionError:
+        raise AssertionError(stack.diagnostics()) from None
+    time.sleep(5)  # longer than the test's group_wait (2 s): anything not held back is sent by now
+    about_it = [
+        (alert["labels"]["alertname"], message["receiver"])
+        for message in list(stack.catcher.received)
+        for alert in message["alerts"]
+        if alert["status"] == "firing"
+        and (
+            alert["labels"].get("integration_id") == step_integration
+            or alert["labels"].get("object_id") == PNL
+            or alert["labels"].get("cloudworks_id") == step_integration
+        )
+    ]
+    assert about_it == [("AnaplanCloudWorksFlowFailed", "pager")], about_it
+    held = {
+        alert["labels"]["alertname"]: alert["status"]["state"]
+        for alert in stack.manager.get_json("/api/v2/alerts")
+        if alert["labels"].get("integration_id") == step_integration
+        or alert["labels"].get("object_id") == PNL
+    }
+    assert held == {
+        "AnaplanCloudWorksFlowFailed": "active",
+        "AnaplanCloudWorksRunFailed": "suppressed",
+        "AnaplanTaskFailed": "suppressed",
+    }, held
+    (alert,) = stack.notified("AnaplanCloudWorksFlowFailed")
+    description = alert["annotations"]["description"]
+    assert '"Month-end close" failed' in description and 'Failed step 2: "P&L to S3"' in description
     assert 'Skipped: step 3 "Forecast S3 load", step 4 "Headcount to S3".' in description, description
 
 
