@@ -12,7 +12,8 @@
 # The state file (what each watched object has already counted, so a restart neither loses nor repeats a
 # completion) is /var/lib/anaplan-exporter/state.json, a volume: keep it across container replacements with
 #   docker run ... -v anaplan-exporter-state:/var/lib/anaplan-exporter anaplan-exporter
-# (state.path in the config, or ANAPLAN_EXPORTER_STATE_PATH, moves it; demo mode keeps its state in memory).
+# (state.path in the config, or ANAPLAN_EXPORTER_STATE_PATH, moves it; state.path "" keeps the state in
+# memory, as demo mode always does). Outside the image the default is ~/.local/state/anaplan-exporter/.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 

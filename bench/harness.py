@@ -74,6 +74,8 @@ def exporter_config(
         },
         "targets": targets,
         "cloudworks": {"enabled": False},
+        # A fresh start every time (the figures are of one), and nothing left in the home folder.
+        "state": {"path": ""},
     }
 
 

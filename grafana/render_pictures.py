@@ -98,7 +98,7 @@ def demo_scenario() -> dict[str, Any]:
 
 
 def exporter_config(simulator_url: str, scenario: dict[str, Any]) -> dict[str, Any]:
-    """Watch every object of the scenario, polling as demo mode does."""
+    """Watch every object and CloudWorks integration and flow of the scenario, polling as demo mode does."""
     from support.exporter import simulator_config
 
     targets = [
@@ -116,6 +116,7 @@ def exporter_config(simulator_url: str, scenario: dict[str, Any]) -> dict[str, A
         targets=targets,
         polling={"idle_interval": 10, "active_interval": 5, "discovery_interval": 300},
         defaults={"expected_every": "10m", "max_duration": "5m"},
+        cloudworks={"enabled": True},  # the demo scenario's integrations and flow
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,10 @@ sys.path.insert(0, str(TESTS))
 from support.binaries import PACKAGES, BinaryUnavailable, locate_binary  # noqa: E402
 
 LONGEST_FIRST = (
+    "monitoring/test_cloudworks_e2e.py",
     "monitoring/test_e2e_prometheus.py",
     "monitoring/test_restart_e2e.py",
+    "e2e/test_default_state_e2e.py",
     "e2e/test_exporter_e2e.py",
     "e2e/test_state_e2e.py",
     "e2e/test_slow_run_e2e.py",
@@ -39,7 +42,9 @@ LONGEST_FIRST = (
     "e2e/test_nesting_e2e.py",
     "e2e/test_state_path_e2e.py",
     "e2e/test_rhythm_e2e.py",
+    "e2e/test_not_found_e2e.py",
     "e2e/test_status_page_e2e.py",
+    "e2e/test_status_page_cloudworks_e2e.py",
     "e2e/test_cli_e2e.py",
     "anaplan/over_http/test_limiter.py",
 )
@@ -84,3 +89,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         for name in PACKAGES:
             with contextlib.suppress(BinaryUnavailable):
                 locate_binary(name)
+
+
+def _own_state_home(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Without ``state:`` an exporter keeps its state under $XDG_STATE_HOME: point it at ``folder``, so that
+    no test writes to the real home, and no exporter restores what an earlier one (watching a simulator with
+    the same IDs) saved."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
+    monkeypatch.delenv("ANAPLAN_EXPORTER_STATE_PATH", raising=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """For exporters a module-scoped fixture starts (autouse fixtures come first within their scope)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _own_state_home(monkeypatch, tmp_path_factory.mktemp("state-home"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _test_state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For exporters a test starts."""
+    _own_state_home(monkeypatch, tmp_path_factory.mktemp("state-home"))

@@ -91,6 +91,7 @@ def test_a_secret_in_an_unexpected_exception_never_reaches_the_log(
         {
             "anaplan": {"auth": {"method": "basic", "username": "alice@example.com", "password": password}},
             "targets": [{"workspace": "w", "model": "m", "processes": "*"}],
+            "state": {"path": ""},
         },
         "exporter.yml",
         {},

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from anaplan_exporter.anaplan.models import Model, ModelObject, ObjectType, Workspace
 from anaplan_exporter.config.cloudworks import CloudWorksMode
 from anaplan_exporter.config.file import Config, parse_config
 from anaplan_exporter.tenant_check import (
@@ -22,7 +21,7 @@ from anaplan_exporter.tenant_check import (
     Verdict,
     budget_row,
     check_tenant,
-    matches,
+    state_row,
     state_verdict,
 )
 from anaplan_simulator.scenario import parse_scenario
@@ -80,26 +79,6 @@ def test_the_table_lines_up_its_columns_and_shortens_long_items_in_the_middle() 
     assert lines[4] == ""
 
 
-# --- matching names as discovery does ---
-
-
-def test_an_id_wins_over_a_name_then_case_then_code_then_names() -> None:
-    a = ModelObject("118000000001", "118000000002", ObjectType.PROCESS)  # named like another's ID
-    b = ModelObject("118000000002", "Nightly", ObjectType.PROCESS, code="NIGHT")
-    c = ModelObject("118000000003", "nightly", ObjectType.PROCESS)
-    items = [a, b, c]
-    assert matches(items, "118000000002") == [b]
-    assert matches(items, "NIGHT") == [b]
-    assert matches(items, "NIGHTLY") == [b, c]
-    assert matches(items, "missing") == []
-    models = [Model("ABC", "Plan"), Model("DEF", "plan")]
-    assert matches(models, "abc") == [models[0]]
-    assert matches([Workspace("w1", "W"), Workspace("w2", "w")], "W") == [
-        Workspace("w1", "W"),
-        Workspace("w2", "w"),
-    ]
-
-
 # --- the request budget ---
 
 
@@ -133,6 +112,18 @@ def test_a_budget_nearly_spent_or_stretched_warns_and_one_past_the_behind_alert_
     behind = budget_row(_config(), _load(1000, running=10))
     assert behind.verdict is Verdict.FAIL
     assert "more than 3 idle intervals (AnaplanPollingBehind)" in behind.detail
+
+
+def test_the_cloudworks_lists_count_with_their_interval_up_to_their_share_of_the_budget() -> None:
+    lists = dataclasses.replace(_load(100, running=2), cloudworks_list_requests=2)
+    row = budget_row(_config(), lists)
+    # 2.47 as above + 2 requests every 5 s (cloudworks.list_interval)
+    assert row.detail.startswith("needs 2.87 req/s = 63% of the 4.55 req/s the limiter sustains")
+    assert "discovery and step names, 0.40 CloudWorks lists)" in row.detail
+    many_pages = dataclasses.replace(_load(100, running=2), cloudworks_list_requests=40)
+    capped = budget_row(_config(), many_pages)  # read less often: at most a quarter of the budget
+    assert "1.14 CloudWorks lists" in capped.detail and capped.detail.startswith("needs 3.61 req/s = 79%")
+    assert "CloudWorks" not in budget_row(_config(), _load(100)).detail
 
 
 def test_shards_share_the_deployments_budget() -> None:
@@ -315,7 +306,7 @@ def test_cloudworks_is_reported_and_fails_only_when_required(simulator: Simulato
     cloudworks_url = f"{simulator.url}/cloudworks/2/0"
     config = _sim_config(simulator, targets, cloudworks_url=cloudworks_url)
     readable = _by_check(check_tenant(_with_cloudworks(config, "true")), "cloudworks")[0]
-    assert (readable.verdict, readable.detail) == (Verdict.OK, "readable: 0 integrations")
+    assert (readable.verdict, readable.detail) == (Verdict.OK, "readable: 0 integrations, 0 flows")
     no_role = {"method": "basic", "username": "no-role@example.com", "password": "pw"}
     forbidden = _sim_config(simulator, targets, cloudworks_url=cloudworks_url, auth=no_role)
     for mode, verdict in (("auto", Verdict.INFO), ("true", Verdict.FAIL)):
@@ -330,10 +321,44 @@ def test_cloudworks_is_reported_and_fails_only_when_required(simulator: Simulato
     )
 
 
-def test_no_state_path_warns(simulator: SimulatorServer) -> None:
+def test_an_empty_state_path_warns(simulator: SimulatorServer) -> None:
     report = check_tenant(_sim_config(simulator, [{"workspace": WS, "model": MODEL, "processes": ["Load"]}]))
     state = _by_check(report, "state")[0]
-    assert state.verdict is Verdict.WARN and "a restart forgets which runs were counted" in state.detail
+    assert (state.verdict, state.item) == (Verdict.WARN, "(none)")
+    assert state.detail.startswith('state.path is "": the state is kept in memory, and a restart forgets')
+
+
+def test_without_state_path_the_check_tries_the_exporters_default_file(tmp_path: Path) -> None:
+    """The same default as the exporter, its folders created as the exporter would; unwritable: a warning
+    (the exporter then runs in memory), where a configured path that cannot be written fails."""
+    target = {"workspace": WS, "model": MODEL, "processes": "*"}
+    data: dict[str, Any] = {"anaplan": {"auth": {"method": "token", "token": "t"}}, "targets": [target]}
+    home = tmp_path / "home"
+    config = parse_config(data, "exporter.yml", {"HOME": str(home)})
+    path = home / ".local" / "state" / "anaplan-exporter" / "state.json"
+    row = state_row(config.state)
+    assert (row.verdict, row.item) == (Verdict.OK, str(path))
+    assert (
+        row.detail == "the default state file (state.path not set): writable; the file does not exist yet "
+        "(written at the first save)"
+    )
+    assert path.parent.is_dir() and not path.exists()
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the state folder would go")
+    row = state_row(parse_config(data, "exporter.yml", {"XDG_STATE_HOME": str(blocked)}).state)
+    assert (row.verdict, row.item) == (Verdict.WARN, str(blocked / "anaplan-exporter" / "state.json"))
+    assert "cannot write the state file" in row.detail
+    assert row.detail.endswith(
+        "the exporter would keep its state in memory only (set state.path to a writable file)"
+    )
+
+    row = state_row(parse_config(data, "exporter.yml", {}).state)
+    assert (row.verdict, row.item) == (Verdict.WARN, "(none)")
+    assert row.detail.startswith("neither XDG_STATE_HOME nor HOME is set, so there is no default state file")
+
+    chosen = parse_config({**data, "state": {"path": str(blocked / "state.json")}}, "exporter.yml", {})
+    assert state_row(chosen.state).verdict is Verdict.FAIL
 
 
 def test_oauth_logs_in_only_where_a_rotated_refresh_token_is_kept(

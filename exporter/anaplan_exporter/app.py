@@ -61,7 +61,9 @@ class Exporter:
         )
         redact_logs(self.client.redactor.scrub)
         self.own_registry.register(AuthCollector(lambda: self.client.auth_refusal))
-        self.state = StateStore.open(config.state.path, config.state.save_interval)
+        self.state = StateStore.open(
+            config.state.path, config.state.save_interval, default=config.state.default
+        )
         self.stats.state_values_ignored(BAD_TIMESTAMP, self.state.ignored_times)
         self.poller = Poller(
             self.client,

@@ -18,7 +18,7 @@ from prometheus_client import generate_latest
 
 from . import __version__
 from .app import Exporter
-from .config.file import Config, apply_web_config_file, load_config
+from .config.file import Config, apply_web_config_file, load_config, with_shard
 from .config.source import ConfigError
 from .config.web import parse_listen_address
 from .demo import DEMO_LISTEN_ADDRESS, DemoSimulator, demo_config, start_demo_simulator
@@ -183,7 +183,7 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
             shard, total = parse_shard(args.shard)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        config = dataclasses.replace(config, shard=shard, shard_total=total)
+        config = with_shard(config, shard, total)
     return config
 
 

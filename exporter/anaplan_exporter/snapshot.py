@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .anaplan.cloudworks_models import Run, Schedule
+from .anaplan.lookup import Absence
 from .anaplan.models import ImportRowCounts, ObjectType, Task
 from .calendar_rhythm import Pattern
 
@@ -118,6 +119,9 @@ class ObjectStatus:
     success_due_time: float | None = None
     """When a success is next due by that pattern: the first slot after the newest success (after the newest
     run while none is on record)."""
+    absence: Absence | None = None
+    """Why Anaplan does not confirm the object (not found, no access), while its task list lists no run;
+    ``up`` is False meanwhile. None for a confirmed object, one that never ran included."""
 
 
 # --------------------------------------------------------------------------- CloudWorks
@@ -136,8 +140,8 @@ class CloudWorksStep:
 
 @dataclass(frozen=True, slots=True)
 class CloudWorksRunError:
-    """One failing action of a failed run, from the run-error endpoint. ``message`` is Anaplan's text,
-    scrubbed of secrets and SAS signatures but not escaped (the page escapes it)."""
+    """One failing action of a failed (or partial) run, from the run-error endpoint. ``message`` is
+    Anaplan's text, scrubbed of secrets and SAS signatures but not escaped (the page escapes it)."""
 
     task_id: str
     action_id: str
@@ -150,8 +154,8 @@ class CloudWorksStatus:
     """One watched integration (``kind`` ``integration``) or integration flow (``flow``).
 
     ``latest_run`` is the newest run as CloudWorks lists it, its ``message`` already scrubbed (not cut);
-    ``run_id`` its ID once known (the list does not carry it). ``run_errors`` belong to the failed run that
-    started at ``run_errors_start`` (the latest failure whose errors were read, once per run).
+    ``run_id`` its ID once known (the list does not carry it). ``run_errors`` belong to the failed or partial
+    run that started at ``run_errors_start`` (the latest such run whose errors were read, once per run).
     """
 
     kind: str

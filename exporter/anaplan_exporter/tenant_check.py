@@ -22,25 +22,26 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
 from urllib.parse import urlsplit
 
 from . import __version__
 from .anaplan.auth import BasicCredentials, Credentials, OAuthCredentials
 from .anaplan.client import AnaplanClient, ClientSettings
 from .anaplan.cloudworks import CloudWorksAccessError, CloudWorksClient
-from .anaplan.errors import AnaplanAuthError, AnaplanError, AnaplanNotFoundError, AnaplanPermissionError
+from .anaplan.errors import AnaplanAuthError, AnaplanError
 from .anaplan.limiter import ARRIVAL_MARGIN
+from .anaplan.lookup import is_object_id, masks_no_access, matches
 from .anaplan.models import Model, ModelObject, ObjectType, TaskState, TaskSummary, Workspace, iso_time
 from .config.cloudworks import CloudWorksMode
-from .config.file import Config
+from .config.file import Config, StateConfig
 from .config.targets import ObjectSelector, TargetConfig
 from .logs import redact_logs
-from .polling.state import StateFileError, StateStore
+from .polling.cloudworks import MAX_BUDGET_SHARE
+from .polling.state import StateFileError, StateStore, create_folder
 
 PAGE = 10
 """Runs read per task list: the newest, and enough to see whether the server honoured ``sort``."""
@@ -182,27 +183,6 @@ class _RequestLog:
 
 # --- resolving the targets ---
 
-_Named = TypeVar("_Named", Workspace, Model, ModelObject)
-
-
-def matches(items: Iterable[_Named], wanted: str) -> list[_Named]:
-    """Every item matching ``wanted`` by the first rule that matches any, in discovery's order: ID exactly,
-    ID ignoring case, code (objects), name ignoring case. Discovery watches the first of several."""
-    items = list(items)
-    folded = wanted.casefold()
-    rules: tuple[Callable[[_Named], bool], ...] = (
-        lambda item: item.id == wanted,
-        lambda item: item.id.casefold() == folded,
-        lambda item: isinstance(item, ModelObject) and bool(item.code) and item.code.casefold() == folded,
-        lambda item: item.name.casefold() == folded,
-    )
-    for rule in rules:
-        found = [item for item in items if rule(item)]
-        if found:
-            return found
-    return []
-
-
 ObjectKey = tuple[str, str, ObjectType, str]
 
 
@@ -236,6 +216,8 @@ class _Check:
         self.clock = clock
         self.rows: list[Row] = []
         self.tally = _Tally()
+        self.cloudworks_list_requests = 0
+        """Requests of one read of the CloudWorks lists, once they were read."""
         self.watched: list[_Watched] = []
         self._explicit: dict[ObjectKey, str] = {}
         self._models: dict[str, list[Model]] = {}
@@ -364,7 +346,12 @@ class _Check:
                 continue
             try:
                 lists[kind] = self.client.list_objects(workspace.id, model.id, kind)
-            except (AnaplanNotFoundError, AnaplanPermissionError) as exc:
+            except AnaplanError as exc:
+                if not masks_no_access(exc):
+                    lists[kind] = []
+                    verdict = Verdict.FAIL
+                    notes.append(f"cannot list its {kind.collection}: {exc}")
+                    continue
                 self.add(
                     Verdict.FAIL,
                     "target",
@@ -375,10 +362,6 @@ class _Check:
                 )
                 self._unconfirmed_ids(target, workspace.id, model.id)
                 return
-            except AnaplanError as exc:
-                lists[kind] = []
-                verdict = Verdict.FAIL
-                notes.append(f"cannot list its {kind.collection}: {exc}")
         self.add(verdict, "target", item, "; ".join(notes))
         for kind, available in lists.items():
             self._objects(name, target, workspace, model, kind, available)
@@ -456,7 +439,7 @@ class _Check:
         detail = (
             f"not among the model's {listed} {kind.collection}: a wrong ID or name, or hidden from this user"
         )
-        if _is_object_id(selector.ref):
+        if is_object_id(selector.ref):
             self.tally.watched.add((workspace.id, model.id, kind, selector.ref))
             detail += " (polled by its ID, its task list would be empty whatever runs)"
         self.add(Verdict.FAIL, label, where, detail)
@@ -465,7 +448,7 @@ class _Check:
         """A target that did not resolve: the exporter still polls the objects it names by ID."""
         for kind, selection in target.selections.items():
             for selector in selection.items:
-                if _is_object_id(selector.ref):
+                if is_object_id(selector.ref):
                     key = (workspace_id or target.workspace, model_id or target.model, kind, selector.ref)
                     self.tally.watched.add(key)
 
@@ -519,6 +502,7 @@ class _Check:
             running=self.tally.running,
             processes=self.tally.processes,
             catalog_requests=self.log.count("list_workspaces", "list_models", "list_objects"),
+            cloudworks_list_requests=self.cloudworks_list_requests,
         )
         self.rows.append(budget_row(self.config, load))
 
@@ -540,30 +524,27 @@ class _Check:
             )
             return
         failed = Verdict.FAIL if mode is CloudWorksMode.ON else Verdict.INFO
+        cloudworks = CloudWorksClient(self.client)
         try:
-            integrations = CloudWorksClient(self.client).list_integrations()
-        except CloudWorksAccessError as exc:
+            integrations = cloudworks.list_integrations()
+            flows = cloudworks.list_flows()
+        except (CloudWorksAccessError, AnaplanError) as exc:
             self.add(failed, "cloudworks", url, f"not readable: {exc}")
             return
-        except AnaplanError as exc:
-            self.add(failed, "cloudworks", url, f"not readable: {exc}")
-            return
-        self.add(Verdict.OK, "cloudworks", url, f"readable: {_count(len(integrations), 'integration')}")
+        self.cloudworks_list_requests = _pages(len(integrations), cloudworks.page_size) + _pages(
+            len(flows), cloudworks.page_size
+        )
+        self.add(
+            Verdict.OK,
+            "cloudworks",
+            url,
+            f"readable: {_count(len(integrations), 'integration')}, {_count(len(flows), 'flow')}",
+        )
 
     # -- the state file --------------------------------------------------------------------------------
 
     def state(self) -> None:
-        path = self.config.state.path
-        if path is None:
-            self.add(
-                Verdict.WARN,
-                "state",
-                "(none)",
-                "state.path is not set: a restart forgets which runs were counted (a failure while the "
-                "exporter is down is not reported)",
-            )
-            return
-        self.rows.append(state_verdict(path))
+        self.rows.append(state_row(self.config.state))
 
 
 @dataclass(frozen=True)
@@ -579,6 +560,13 @@ class Load:
     """Processes (their step names are read at start and every ``metadata_refresh_interval``)."""
     catalog_requests: int
     """Requests of one discovery (workspaces, models, object lists), made every ``discovery_interval``."""
+    cloudworks_list_requests: int = 0
+    """Requests of one read of CloudWorks' integration and flow lists (0: CloudWorks is not read)."""
+
+
+def _pages(items: int, page_size: int) -> int:
+    """Requests to read a list of ``items`` (an empty list takes one too)."""
+    return max(1, math.ceil(items / page_size))
 
 
 def budget_row(config: Config, load: Load) -> Row:
@@ -596,7 +584,14 @@ def budget_row(config: Config, load: Load) -> Row:
         load.catalog_requests / polling.discovery_interval
         + load.processes / polling.metadata_refresh_interval
     )
-    need = idle + running + steady
+    # Replica 0 reads the CloudWorks lists each list_interval, or less often to stay within a quarter of its
+    # share of the budget.
+    cloudworks = min(
+        load.cloudworks_list_requests / config.cloudworks.list_interval,
+        MAX_BUDGET_SHARE * sustained / config.shard_total,
+    )
+    need = idle + running + steady + cloudworks
+    lists = f", {cloudworks:.2f} CloudWorks lists" if cloudworks else ""
     start = 1 + load.catalog_requests + load.objects + load.with_runs + load.processes
     shards = f", {config.shard_total} shards" if config.shard_total > 1 else ""
     every = _number(polling.idle_interval)
@@ -605,14 +600,14 @@ def budget_row(config: Config, load: Load) -> Row:
     detail = (
         f"needs {need:.2f} req/s = {share:.0%} of the {sustained:.2f} req/s the limiter sustains "
         f"({idle:.2f} idle looks, {running:.2f} for {load.running} running now, {steady:.3f} "
-        f"discovery and step names); start-up about {start} requests, ready in about "
+        f"discovery and step names{lists}); start-up about {start} requests, ready in about "
         f"{math.ceil(start / sustained)} s"
     )
     if share <= COMFORTABLE_SHARE:
         return Row(Verdict.OK, "budget", item, detail)
     if share <= 1.0:
         return Row(Verdict.WARN, "budget", item, detail + "; little room left for running tasks' checks")
-    spare = sustained - running - steady
+    spare = sustained - running - steady - cloudworks
     sweep = load.objects / spare if spare > 0 else math.inf
     if sweep <= BEHIND_FACTOR * polling.idle_interval:
         return Row(
@@ -652,15 +647,48 @@ def state_verdict(path: Path) -> Row:
     )
 
 
+def state_row(state: StateConfig) -> Row:
+    """Where the exporter would keep its state: the configured file, the default one, or none."""
+    if state.path is not None:
+        return default_state_verdict(state.path) if state.default else state_verdict(state.path)
+    why = (
+        "neither XDG_STATE_HOME nor HOME is set, so there is no default state file"
+        if state.default
+        else 'state.path is ""'
+    )
+    return Row(
+        Verdict.WARN,
+        "state",
+        "(none)",
+        f"{why}: the state is kept in memory, and a restart forgets which runs were counted (a failure while "
+        "the exporter is down is not reported)",
+    )
+
+
+def default_state_verdict(path: Path) -> Row:
+    """``state_verdict`` of the default state file (``state.path`` not set), whose folders are created as
+    the exporter would create them. One that cannot be written is a warning, not a failure: the exporter
+    then keeps its state in memory (``StateStore.open``)."""
+    try:
+        create_folder(path)
+        StateStore(path).check_writable()
+    except StateFileError as exc:
+        return Row(
+            Verdict.WARN,
+            "state",
+            str(path),
+            f"the default state file: {exc}; the exporter would keep its state in memory only (set "
+            "state.path to a writable file)",
+        )
+    row = state_verdict(path)
+    return replace(row, detail=f"the default state file (state.path not set): {row.detail}")
+
+
 def _default_cloudworks_elsewhere(settings: ClientSettings) -> bool:
     """Anaplan's own CloudWorks URL with an API that is not Anaplan's: the token would go to another host."""
     default = ClientSettings().cloudworks_url
     host = (urlsplit(settings.api_url).hostname or "").lower()
     return settings.cloudworks_url == default and not (host == "anaplan.com" or host.endswith(".anaplan.com"))
-
-
-def _is_object_id(ref: str) -> bool:
-    return len(ref) == 12 and ref.isdigit()
 
 
 def _who(credentials: Credentials, method: str) -> str:
@@ -698,8 +726,8 @@ def check_tenant(config: Config, *, clock: Callable[[], float] = time.time) -> R
         if workspaces is not None:
             check.resolve(workspaces)
             check.read_task_lists()
-            check.budget()
             check.cloudworks()
+            check.budget()
         check.state()
     finally:
         client.close(logout=False)

@@ -221,6 +221,8 @@ class Simulator:
         self.stats = Stats(clock, started=self.engine.epoch)
         self.cloudworks = CloudWorksAPI(self.engine)
         self.base_url = ""
+        self.no_access = {m.id for ws in scenario.workspaces for m in ws.models if m.no_access}
+        """IDs of the models masked as NO ACCESS: the scenario's, changed at run time by ``/__sim/access``."""
 
     def handle_auth(self, kind: str, method: str, authorization: str | None, body: bytes) -> Response:
         expected = "GET" if kind == "validate" else "POST"
@@ -266,7 +268,8 @@ class Simulator:
         return Response(status, body)
 
     def control(self, method: str, path: str, body: bytes) -> Response:
-        """The ``/__sim/`` endpoints for tests and benchmarks: ground truth, stats, faults, token expiry."""
+        """The ``/__sim/`` endpoints for tests and benchmarks: ground truth, stats, faults, token expiry, and
+        which models the users have NO ACCESS to."""
         now = self.clock()
         if path == "/__sim/ground-truth" and method == "GET":
             return Response(200, self.engine.ground_truth(now))
@@ -292,7 +295,30 @@ class Simulator:
                 return Response(400, {"error": message})
         if path == "/__sim/expire-tokens" and method == "POST":
             return Response(200, {"expired": self.tokens.expire_all()})
+        if path == "/__sim/access" and method == "GET":
+            return Response(200, {"no_access": sorted(self.no_access)})
+        if path == "/__sim/access" and method == "POST":
+            return self.set_access(body)
         return Response(404, {"error": f"no control endpoint {method} {path}"})
+
+    def set_access(self, body: bytes) -> Response:
+        """``{"model": ID, "no_access": true|false}``: mask a model as NO ACCESS, or grant the role back."""
+        try:
+            data = json.loads(body or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            return Response(400, {"error": f"access: body is not JSON ({exc})"})
+        model_id = data.get("model") if isinstance(data, dict) else None
+        masked = data.get("no_access") if isinstance(data, dict) else None
+        if not isinstance(model_id, str) or not isinstance(masked, bool):
+            expected = 'access: expected {"model": "<model ID>", "no_access": true|false}'
+            return Response(400, {"error": expected})
+        if self.engine.model(model_id) is None:
+            return Response(404, {"error": f"access: no model {model_id!r} in the scenario"})
+        if masked:
+            self.no_access.add(model_id)
+        else:
+            self.no_access.discard(model_id)
+        return Response(200, {"no_access": sorted(self.no_access)})
 
 
 # --- the Integration API ---
@@ -346,7 +372,7 @@ class IntegrationRequest:
             return Response(
                 200, payloads.envelope(payloads.schema(None, "model"), model=payloads.model_item(ws, model))
             )
-        if rest[0] not in KINDS or model.no_access:  # NO ACCESS is masked as 404
+        if rest[0] not in KINDS or model.id in self.sim.no_access:  # NO ACCESS is masked as 404
             return error_response(404, self.path)
         kind = KINDS[rest[0]]
         if len(rest) == 1:
@@ -364,7 +390,7 @@ class IntegrationRequest:
         self, ws_id: str | None, model_id: str, kind: ObjectType, obj_id: str, task_id: str | None
     ) -> Response:
         found = self.engine.model(model_id, ws_id)
-        if found is not None and found[1].no_access:
+        if found is not None and found[1].id in self.sim.no_access:
             found = None  # NO ACCESS: an empty task list, a 404 for a task, as for an unknown model
         model: SimModel | None = found[1] if found else None
         obj = model.by_id.get(obj_id) if model else None

@@ -376,7 +376,7 @@ class CloudWorksRuns:
                 "Error Code: ExpiredToken)"
             )
         if integration.connector == "azure_blob":
-            url = f"https://demostorage.blob.core.windows.net/{location}"
+            url = f"https://planningexports.blob.core.windows.net/{location}"
             if failure is ConnectorFailure.FILE_MISSING:
                 return f"The specified blob does not exist. ErrorCode: BlobNotFound. {url}"
             return (

@@ -5,8 +5,8 @@ Routes:
   POST /oauth/token
   GET  /2/0/...                               Integration API (any other method: 405, and counted)
   GET  /cloudworks/2/0/...                    CloudWorks API (likewise)
-  GET  /__sim/ground-truth, /__sim/cloudworks-truth, /__sim/stats, /__sim/faults;
-  POST /__sim/faults, /__sim/expire-tokens
+  GET  /__sim/ground-truth, /__sim/cloudworks-truth, /__sim/stats, /__sim/faults, /__sim/access;
+  POST /__sim/faults, /__sim/expire-tokens, /__sim/access ({"model": ID, "no_access": true|false})
 
 This module binds and runs the server and does the HTTP plumbing of each connection (``RequestHandler``):
 read a request, pass it through the fault injector (latency, dropped connections, injected errors) to the

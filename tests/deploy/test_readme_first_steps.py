@@ -17,7 +17,7 @@ from anaplan_simulator.scenario import load_scenario
 from .files import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
-ENV = {"ANAPLAN_PASSWORD": "demo"}
+ENV = {"ANAPLAN_PASSWORD": "demo-password"}
 
 
 def _section(title: str) -> str:

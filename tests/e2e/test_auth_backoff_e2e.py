@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from support.exporter import ExporterHandle, running_exporter, simulator_config
 from support.net import http_get
-from support.simulator import SimulatorHandle, running_simulator
+from support.simulator import DEFAULT_PASSWORD, SimulatorHandle, running_simulator
 
 pytestmark = pytest.mark.e2e
 
@@ -110,7 +110,7 @@ def test_a_refused_password_is_tried_once_then_at_once_after_sighup_or_a_fixed_f
             assert value(text, "anaplan_exporter_config_last_reload_successful") == 1
 
             # The fixed password file is used at once, without a signal; the objects come up.
-            password.write_text("demo\n")
+            password.write_text(f"{DEFAULT_PASSWORD}\n")
             wait_for(
                 lambda: all(up == 1 for _, up in samples(exporter.metrics(), "anaplan_target_up")),
                 "every object up after the password file was fixed",

@@ -65,7 +65,9 @@ def test_port_in_use_in_demo_mode_is_one_line_with_a_hint(taken_port: int) -> No
 
 
 def test_port_in_use_with_a_config_is_one_line(taken_port: int, tmp_path: Path) -> None:
-    result = _run("--config", str(_config_file(tmp_path)), "--web.listen-address", f"127.0.0.1:{taken_port}")
+    # The state in memory: ENV has no HOME, so the default state file would add its warning to stderr.
+    config = _config_file(tmp_path, state={"path": ""})
+    result = _run("--config", str(config), "--web.listen-address", f"127.0.0.1:{taken_port}")
     assert result.returncode == 3
     assert "address already in use" in _one_line(result)
 

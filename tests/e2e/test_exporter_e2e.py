@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from support.binaries import find_binary
 from support.exporter import exporter_command, running_exporter, simulator_config
-from support.simulator import running_simulator
+from support.simulator import DEFAULT_PASSWORD, running_simulator
 
 pytestmark = pytest.mark.e2e
 
@@ -271,7 +271,7 @@ def test_sigterm_stops_the_exporter_within_seconds(tmp_path: Path) -> None:
     with running_simulator(None, tmp_path) as sim:
         config = exporter_config(sim.url)
         config["targets"] = [{"workspace": WS, "model": MODEL, "processes": "*"}]
-        with running_exporter(config, tmp_path) as exporter:
+        with running_exporter(config, tmp_path, env={"SIM_PASSWORD": DEFAULT_PASSWORD}) as exporter:
             sim.set_faults(latency={"min": 3, "max": 3})  # requests in flight when the signal comes
             time.sleep(1)
             started = time.monotonic()
@@ -289,7 +289,7 @@ def test_once_prints_the_exposition_and_fails_when_a_poll_fails(tmp_path: Path) 
         import yaml
 
         path.write_text(yaml.safe_dump(config))
-        env = {"SIM_PASSWORD": "demo", "PATH": "/usr/bin:/bin"}
+        env = {"SIM_PASSWORD": DEFAULT_PASSWORD, "PATH": "/usr/bin:/bin"}
         ok = subprocess.run(
             [*exporter_command(), "--config", str(path), "--once"], capture_output=True, text=True, env=env
         )

@@ -20,7 +20,7 @@ import yaml
 
 from anaplan_exporter.polling.state import decode
 from support.exporter import exporter_command, running_exporter, simulator_config
-from support.simulator import running_simulator
+from support.simulator import DEFAULT_PASSWORD, running_simulator
 
 pytestmark = pytest.mark.e2e
 
@@ -71,7 +71,7 @@ def test_a_deeply_nested_config_on_sighup_keeps_the_running_one_and_shutdown_sav
         )
         path = tmp_path / "exporter.yml"
         path.write_text(yaml.safe_dump(config))
-        with running_exporter(path, tmp_path) as exporter:
+        with running_exporter(path, tmp_path, env={"SIM_PASSWORD": DEFAULT_PASSWORD}) as exporter:
             before = exporter.metrics()
             assert _sample(before, RELOAD_OK) == 1
             path.write_text(_deep_config(config))
@@ -102,7 +102,7 @@ def test_a_deeply_nested_state_file_is_set_aside_with_one_log_line(tmp_path: Pat
             targets=[{"workspace": WS, "model": MODEL, "processes": [PROCESS]}],
             state={"path": str(state), "save_interval": 1},
         )
-        with running_exporter(config, tmp_path) as exporter:
+        with running_exporter(config, tmp_path, env={"SIM_PASSWORD": DEFAULT_PASSWORD}) as exporter:
             assert f'object_id="{PROCESS}"' in exporter.metrics()
             logs = exporter.logs()
     assert "Traceback" not in logs

@@ -13,7 +13,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from support.exporter import ExporterHandle, running_exporter, simulator_config
-from support.simulator import running_simulator
+from support.simulator import DEFAULT_PASSWORD, running_simulator
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +56,7 @@ def test_sighup_reloads_targets_and_refuses_bad_or_restart_only_changes(tmp_path
         config["targets"] = [{"workspace": WS, "model": MODEL, "processes": ["118000000002"]}]
         path = tmp_path / "exporter.yml"
         path.write_text(yaml.safe_dump(config))
-        with running_exporter(path, tmp_path) as exporter:
+        with running_exporter(path, tmp_path, env={"SIM_PASSWORD": DEFAULT_PASSWORD}) as exporter:
             first = exporter.metrics()
             assert watched(first) == {"118000000002"}
             assert value(first, RELOAD_OK) == 1

@@ -136,7 +136,7 @@ def test_the_tenant_check_reports_problems_in_one_table_and_sends_only_gets(tmp_
     budget = next(row for row in rows if row[1] == "budget")
     assert budget[0] == "ok" and budget[2] == f"5 objects every 60 s at {RATE} req/s"
     cloudworks = next(row for row in rows if row[1] == "cloudworks")
-    assert cloudworks[0] == "ok" and cloudworks[3] == "readable: 0 integrations"
+    assert cloudworks[0] == "ok" and cloudworks[3] == "readable: 0 integrations, 0 flows"
     state_row = next(row for row in rows if row[1] == "state")
     assert state_row[0] == "ok" and state_row[2].endswith("/state/state.json")
     assert list(state.parent.iterdir()) == []  # only tried beside it: nothing written, nothing left

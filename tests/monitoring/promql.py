@@ -30,6 +30,7 @@ CONTRACT_METRICS = frozenset(
         "anaplan_task_success_due_timestamp_seconds",
         "anaplan_task_usual_duration_seconds",
         "anaplan_target_up",
+        "anaplan_target_not_found",
         "anaplan_poll_errors_total",
         "anaplan_up",
         "anaplan_last_poll_success_timestamp_seconds",

@@ -49,9 +49,11 @@ def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval:
 
 
 @contextmanager
-def _running(command: list[str], log_path: Path, ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
+def _running(
+    command: list[str], log_path: Path, ready_url: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         try:
             wait_http(ready_url, timeout=30)
@@ -85,8 +87,10 @@ def running_alertmanager(config: Path, tmp_path: Path) -> Iterator[Server]:
 
 
 @contextmanager
-def running_prometheus(config: dict[str, Any], tmp_path: Path) -> Iterator[Server]:
-    """Prometheus with the given configuration (written to ``tmp_path``) on a free loopback port."""
+def running_prometheus(config: dict[str, Any], tmp_path: Path, *extra_args: str) -> Iterator[Server]:
+    """Prometheus with the given configuration (written to ``tmp_path``) on a free loopback port.
+
+    Its TSDB is ``tmp_path / "prometheus-data"``: blocks written there beforehand (a backfill) are history."""
     config_path = tmp_path / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     port = free_port()
@@ -98,6 +102,7 @@ def running_prometheus(config: dict[str, Any], tmp_path: Path) -> Iterator[Serve
         f"--web.listen-address=127.0.0.1:{port}",
         # Alerts reach Alertmanager again at every evaluation, so their annotations stay current.
         "--rules.alert.resend-delay=1s",
+        *extra_args,
     ]
     log_path = tmp_path / "prometheus.log"
     with _running(command, log_path, url + "/-/ready") as process:
@@ -105,13 +110,16 @@ def running_prometheus(config: dict[str, Any], tmp_path: Path) -> Iterator[Serve
 
 
 @contextmanager
-def running_exporter(script: Path, config: Path, tmp_path: Path, port: int | None = None) -> Iterator[Server]:
+def running_exporter(
+    script: Path, config: Path, tmp_path: Path, port: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[Server]:
     """``anaplan-exporter --config FILE --web.listen-address 127.0.0.1:PORT``, once its first poll is done.
 
-    ``port``: the same one again for a restart (Prometheus keeps scraping one address)."""
+    ``port``: the same one again for a restart (Prometheus keeps scraping one address); ``env``: the whole
+    environment (default: the test's)."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     command = [str(script), "--config", str(config), "--web.listen-address", f"127.0.0.1:{port}"]
     log_path = tmp_path / f"exporter-{time.monotonic_ns()}.log"
-    with _running(command, log_path, url + "/-/ready") as process:
+    with _running(command, log_path, url + "/-/ready", env) as process:
         yield Server(url, process, log_path)

@@ -2,7 +2,8 @@
 
 A process fails (with a dump) on every run. AnaplanTaskFailed must reach Alertmanager with the failed step
 and the dump's download path that the simulator's ground truth gives, and every dashboard query, with its
-variables filled in as Grafana would, must run on that Prometheus and return data.
+variables filled in as Grafana would, must run on that Prometheus and return data (the CloudWorks dashboard's
+too: the simulator serves CloudWorks integrations and a flow over the import and the export).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.e2e
 
 USER, PASSWORD = "monitor@example.com", "e2e-secret"
 WORKSPACE, MODEL, FAILING = "E2E Workspace", "E2E Planning", "Failing Load"
+CLOUDWORKS_IMPORT, CLOUDWORKS_FLOW = "Sales from S3", "Sales round trip"
 SCENARIO: dict[str, Any] = {
     "users": [{"username": USER, "password": PASSWORD}],
     "token_lifetime_seconds": 2100,
@@ -88,6 +90,53 @@ SCENARIO: dict[str, Any] = {
             ],
         }
     ],
+    # CloudWorks runs the import (partly succeeding on its rejected rows; every third run the file is
+    # missing in the bucket, a failure with no Anaplan task) and the export; a flow runs both, failing at
+    # its first step every other run. The failing process is no integration's: AnaplanTaskFailed stays.
+    "cloudworks": {
+        "integrations": [
+            {
+                "name": CLOUDWORKS_IMPORT,
+                "object": "112000000009",
+                "connector": "amazon_s3",
+                "location": "finance-bucket/sales/sales.csv",
+                "schedule": {
+                    "name": "Every night",
+                    "type": "daily",
+                    "time": "02:00",
+                    "timezone": "Europe/London",
+                },
+                "connector_failures": ["none", "none", "file_missing"],
+            },
+            {
+                "name": "Revenue to Azure Blob",
+                "object": "116000000002",
+                "connector": "azure_blob",
+                "schedule": {
+                    "type": "weekly",
+                    "time": "06:30",
+                    "daysOfWeek": [1, 2, 3, 4, 5],
+                    "timezone": "Europe/Paris",
+                },
+            },
+        ],
+        "flows": [
+            {
+                "name": CLOUDWORKS_FLOW,
+                "every": 30,
+                "offset": 5,
+                "schedule": {"type": "hourly", "fromTime": "00:00", "toTime": "23:00", "repeatEvery": 1},
+                "steps": [
+                    {
+                        "integration": CLOUDWORKS_IMPORT,
+                        "on_failure": "stop",
+                        "outcomes": ["success", "file_missing"],
+                    },
+                    {"integration": "Revenue to Azure Blob"},
+                ],
+            }
+        ],
+    },
 }
 
 
@@ -97,10 +146,11 @@ def exporter_config(simulator_url: str) -> dict[str, Any]:
             "api_url": f"{simulator_url}/2/0",
             "auth_url": simulator_url,
             "oauth_url": simulator_url,
+            "cloudworks_url": f"{simulator_url}/cloudworks/2/0",
             "auth": {"method": "basic", "username": USER, "password": PASSWORD},
         },
         "polling": {"idle_interval": 2, "active_interval": 5},
-        "cloudworks": {"enabled": False},
+        "cloudworks": {"enabled": True},
         "defaults": {"expected_every": "1h", "max_duration": "10m"},
         "targets": [
             {"workspace": WORKSPACE, "model": MODEL, "processes": "*", "imports": "*", "exports": "*"}
@@ -227,8 +277,9 @@ def variable_values(prometheus: Server, dashboard: dict[str, Any], instance: str
             continue
         options = label_values(prometheus, variable["query"], values)
         assert options, f"variable {variable['name']} has no values"
-        if variable["name"] == "object":
-            values["object"] = variable["allValue"]  # every object: the panels show different kinds
+        if variable["name"] in ("object", "kind", "cloudworks"):
+            # every object, integration and flow: the panels show different kinds
+            values[variable["name"]] = variable["allValue"]
         elif variable["name"] != "instance":
             values[variable["name"]] = grafana_escape(options[0])
     return values
@@ -249,15 +300,16 @@ def empty_or_failing(prometheus: Server, exprs: list[str], start: float) -> dict
     return problems
 
 
-# CloudWorks is off in this stack until the simulator serves it; test_cloudworks_dashboard.py runs that
-# dashboard's queries on a real Prometheus meanwhile.
-@pytest.mark.parametrize("uid", [uid for uid in DASHBOARDS if uid != "anaplan-cloudworks"])
+@pytest.mark.parametrize("uid", DASHBOARDS)
 def test_dashboard_queries_return_data(stack: Stack, uid: str) -> None:
     prometheus, manager, instance, _ = stack
     wait_for(lambda: firing_failures(manager), 120, "AnaplanTaskFailed in Alertmanager")
     dashboard = load_dashboard(uid)
     values = variable_values(prometheus, dashboard, instance)
-    assert values["workspace"] == WORKSPACE and values["model"] == MODEL
+    if uid == "anaplan-cloudworks":
+        assert values["kind"] == values["cloudworks"] == ".*"  # every integration and flow, as it opens
+    else:
+        assert values["workspace"] == WORKSPACE and values["model"] == MODEL
     start = time.time() - 600
     timings = {"__range": "600s", "__rate_interval": "5s", "__interval": "1s"}
     exprs = sorted(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import http.server
 import json
 import subprocess
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 import yaml
 
 from monitoring.artifacts import ALERTMANAGER_CONFIG as CONFIG
+from monitoring.notifications import Notifications, fast_config
 from monitoring.servers import Server, running_alertmanager, wait_for
 from support.binaries import find_binary
 
@@ -120,12 +119,14 @@ def test_groups_objects_of_a_model_together(tmp_path: Path) -> None:
 def test_inhibitions(tmp_path: Path) -> None:
     """Exporter down (per job), refused logins and an unreachable Anaplan (per exporter) hold back the
     per-object alerts they explain, and the polling alerts of that exporter; a stuck run holds back its own
-    slow-run alert; nothing else."""
+    slow-run alert, an object Anaplan does not confirm its own overdue alert; nothing else."""
     eu = {**OBJECT, "job": "anaplan-eu", "instance": "exporter-eu:10118"}
     eu_other_shard = {**OBJECT, "job": "anaplan-eu", "instance": "exporter-eu-1:10118"}
     us = {**OBJECT, "job": "anaplan-us", "instance": "exporter-us:10118"}
     stuck = {**OBJECT, "job": "anaplan-ap", "instance": "exporter-2:10118"}
     slow = {**OBJECT, "job": "anaplan-ap", "instance": "exporter-3:10118"}
+    missing = {**OBJECT, "job": "anaplan-ap", "instance": "exporter-4:10118", "object_id": "118000000099"}
+    overdue = {**OBJECT, "job": "anaplan-ap", "instance": "exporter-5:10118"}
     failed = {"alertname": "AnaplanTaskFailed", "result": "failure", "severity": "critical"}
 
     def exporter_wide(labels: dict[str, str], alertname: str, severity: str) -> dict[str, str]:
@@ -151,6 +152,9 @@ def test_inhibitions(tmp_path: Path) -> None:
         {**stuck, "alertname": "AnaplanTaskStuck", "severity": "warning"},
         {**stuck, "alertname": "AnaplanTaskSlow", "severity": "warning"},
         {**slow, "alertname": "AnaplanTaskSlow", "severity": "warning"},
+        {**missing, "alertname": "AnaplanTargetNotFound", "reason": "not_found", "severity": "warning"},
+        {**missing, "alertname": "AnaplanTaskOverdue", "severity": "warning"},
+        {**overdue, "alertname": "AnaplanTaskOverdue", "severity": "warning"},
     ]
     expected = {
         ("AnaplanExporterDown", "anaplan"): "active",
@@ -167,6 +171,9 @@ def test_inhibitions(tmp_path: Path) -> None:
         ("AnaplanTaskStuck", "exporter-2:10118"): "active",
         ("AnaplanTaskSlow", "exporter-2:10118"): "suppressed",  # the same run is stuck
         ("AnaplanTaskSlow", "exporter-3:10118"): "active",
+        ("AnaplanTargetNotFound", "exporter-4:10118"): "active",
+        ("AnaplanTaskOverdue", "exporter-4:10118"): "suppressed",  # it lists no run: not found says why
+        ("AnaplanTaskOverdue", "exporter-5:10118"): "active",
     }
     suppressed = [key for key, state in expected.items() if state == "suppressed"]
 
@@ -181,48 +188,6 @@ def test_inhibitions(tmp_path: Path) -> None:
         post_alerts(server, alerts)
         found = wait_for(lambda: settled(server), 20, "the alerts and their inhibitions")
     assert found == expected
-
-
-class Notifications:
-    """A webhook receiver on a loopback port that keeps every notification Alertmanager sends it."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, Any]] = []
-        self.received = received
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def alerts(self) -> list[dict[str, str]]:
-        """The labels of every alert in every notification, once per notification it was in."""
-        return [alert["labels"] for message in self.received for alert in message["alerts"]]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def fast_config(tmp_path: Path, url: str) -> Path:
-    """The example configuration with every receiver sent to ``url`` and a short group_wait."""
-    config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
-    config["route"]["group_wait"] = "2s"
-    for receiver in config["receivers"]:
-        for webhook in receiver["webhook_configs"]:
-            webhook["url"] = url + receiver["name"]
-    path = tmp_path / "alertmanager.yml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return path
 
 
 def test_cloudworks_failures_notify_once(tmp_path: Path) -> None:

@@ -249,6 +249,29 @@ def test_runs_that_ended_unseen_are_counted_from_the_history() -> None:
     assert item(p.snapshot, SALES).completions["success"] == 1
 
 
+def test_a_run_listed_as_running_counts_when_the_list_shows_how_it_ended() -> None:
+    """The history read for a new run's ID may find it ended already: it is counted when the list says so,
+    with the latest run's result, never while the exported latest run still shows it running (a failure
+    would page without its message)."""
+    cw = cloudworks()
+    clock = Clock()
+    p = poller(cw, clock)
+    p.tick()
+    cw.run(SALES, going(T + 1))
+    cw.run(SALES, done(T + 1, T + 3, ok=False), listed=False)  # ended before its history is read
+    clock.now = T + 5
+    p.tick()
+    sales = item(p.snapshot, SALES)
+    assert cw.calls["history"] >= 1 and sales.run_id == f"run-{SALES}-{T + 1:.0f}"
+    assert sales.latest_result == "running" and sales.completions["failure"] == 0
+    cw.run(SALES, done(T + 1, T + 3, ok=False))  # the list catches up
+    clock.now = T + 10
+    p.tick()
+    sales = item(p.snapshot, SALES)
+    assert sales.latest_result == "failure" and sales.completions["failure"] == 1
+    assert sum(sales.completions.values()) == 1 and sales.last_failure_time == T + 3
+
+
 def test_a_failed_run_has_its_errors_read_once_scrubbed_of_sas_signatures() -> None:
     cw = cloudworks()
     clock = Clock()
@@ -274,6 +297,32 @@ def test_a_failed_run_has_its_errors_read_once_scrubbed_of_sas_signatures() -> N
     (error,) = sales.run_errors
     assert "SECRETSIG" not in error.message and "sig=***" in error.message
     assert error.action_name == "Sales"
+
+
+def test_a_partial_success_has_its_errors_read_once_too_and_a_success_none() -> None:
+    cw = cloudworks()
+    clock = Clock()
+    p = poller(cw, clock)
+    p.tick()
+    before = cw.calls["runerror"]
+    run_id = f"run-{SALES}-{T + 1:.0f}"
+    rows = "Sales: 8 (of 120) rows failed to load"
+    cw.errors[run_id] = [RunError(action_id="112000000007", messages=(ResultDetail(message=rows),))]
+    partial = replace(done(T + 1, T + 4, execution_error_code=38), message="100 rows loaded, 8 failed")
+    cw.run(SALES, partial)
+    for _ in range(4):
+        clock.now += 5
+        p.tick()
+    sales = item(p.snapshot, SALES)
+    assert sales.latest_result == "partial"
+    assert cw.calls["runerror"] == before + 1
+    assert sales.run_errors_start == T + 1 and [e.message for e in sales.run_errors] == [rows]
+    cw.run(SALES, done(T + 30, T + 32))  # a success: no run-error read
+    for _ in range(4):
+        clock.now += 5
+        p.tick()
+    assert cw.calls["runerror"] == before + 1
+    assert item(p.snapshot, SALES).latest_result == "success"
 
 
 def test_each_run_is_counted_once_across_a_restart_with_the_state_file(tmp_path: Path) -> None:

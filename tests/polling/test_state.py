@@ -436,3 +436,95 @@ def test_impossible_saved_times_are_dropped_counted_and_never_written_back(
     for bad in ("1e+300", "253402300800", "NaN", "Infinity", "-1.0", str(T + 86_400.0 * 3)):
         assert bad not in text, bad
     assert decode(path.read_bytes(), TimeCheck(T + 400.0))  # and it reads back cleanly
+
+
+def test_the_default_path_gets_its_folders_created_and_is_written_at_the_first_save(tmp_path: Path) -> None:
+    path = tmp_path / "home" / ".local" / "state" / "anaplan-exporter" / "state.json"
+    store = StateStore.open(path, default=True)
+    assert store.path == path
+    assert path.parent.is_dir() and (path.parent.stat().st_mode & 0o777) == 0o700  # the user's alone
+    assert not path.exists()
+    api = FakeAnaplan()
+    api.add(OBJ, finished("A", T + 100.0, ok=False))
+    tracker = ObjectTracker(ref())
+    tracker.poll(api, T + 200.0)
+    assert store.save([tracker]) and path.exists()
+
+
+@pytest.mark.parametrize("blocker", ["home", "folder"])
+def test_an_unwritable_default_path_is_one_warning_and_the_state_in_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, blocker: str
+) -> None:
+    # A file where a folder should be stops even root (who may write anywhere).
+    home = tmp_path / "home"
+    path = home / ".local" / "state" / "anaplan-exporter" / "state.json"
+    if blocker == "home":
+        home.write_text("not a folder")
+    else:
+        path.parent.parent.mkdir(parents=True)
+        path.parent.write_text("not a folder")
+    with caplog.at_level(logging.INFO):
+        store = StateStore.open(path, default=True)
+    assert store.path is None and not store.save([])
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    line = record.getMessage()
+    assert "\n" not in line
+    assert line.startswith(f"{path}: cannot write the state file: ")
+    assert "Not a directory" in line or "File exists" in line  # the reason, as the system gives it
+    assert "the state is kept in memory only" in line
+    assert 'Set state.path (or ANAPLAN_EXPORTER_STATE_PATH) to a writable file, or state.path to ""' in line
+    # The same path configured is refused, as before.
+    with pytest.raises(StateFileError, match="cannot write the state file"):
+        StateStore.open(path)
+
+
+def test_without_a_home_folder_the_state_is_in_memory_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO):
+        store = StateStore.open(None, default=True)
+    assert store.path is None
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage().startswith("no state file: neither XDG_STATE_HOME nor HOME is set")
+    caplog.clear()
+    StateStore.open(None)  # state.path "": chosen, so nothing to say
+    assert not caplog.records
+
+
+def test_a_default_file_that_cannot_be_read_still_stops_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "anaplan-exporter" / "state.json"
+    path.parent.mkdir()
+    os.mkfifo(path)
+    with pytest.raises(StateFileError, match="named pipe"):
+        StateStore.open(path, default=True)
+
+
+def test_two_exporters_saving_to_one_file_is_one_error_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two configurations run by one user both on the default file, or two replicas given one path: each save
+    overwrites the other's counts, so a restart may lose a failure. Said once; saving goes on."""
+    path = tmp_path / "state.json"
+    api = FakeAnaplan()
+    api.add(OBJ, finished("A", T + 100.0, ok=False))
+    tracker = ObjectTracker(ref())
+    tracker.poll(api, T + 200.0)
+    mine, other = StateStore.open(path), StateStore.open(path)
+    with caplog.at_level(logging.INFO):
+        assert mine.save([tracker])
+        api.add(OBJ, finished("B", T + 300.0, ok=True))
+        tracker.poll(api, T + 400.0)
+        assert mine.save([tracker])  # its own file: nothing to say
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert other.save([tracker])  # the file changed under it
+        api.add(OBJ, finished("C", T + 500.0, ok=True))
+        tracker.poll(api, T + 600.0)
+        assert mine.save([tracker]) and other.save([tracker])  # each warned once, both still save
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(errors) == 2  # once per store: "other" at its first save, "mine" at its third
+    assert errors[0] == (
+        f"state file {path} was written by another process since this exporter last read or wrote it: two "
+        "exporters share it and overwrite each other's counts; give each its own state.path"
+    )

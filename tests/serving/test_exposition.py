@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
+from anaplan_exporter.anaplan.lookup import Absence
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
 from anaplan_exporter.serving.exposition import make_metrics_app, render_snapshot
 from anaplan_exporter.serving.metrics import FAMILIES, SnapshotCollector, build_families
@@ -60,6 +61,7 @@ def statuses(draw: st.DrawFn) -> ObjectStatus:
         errors={"connection": draw(st.integers(0, 10))},
         learned_interval_seconds=draw(st.none() | FLOATS),
         usual_duration_seconds=draw(st.none() | FLOATS),
+        absence=draw(st.none() | st.sampled_from(list(Absence))),
     )
 
 

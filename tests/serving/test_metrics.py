@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
+from anaplan_exporter.anaplan.lookup import Absence
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
 from anaplan_exporter.serving.metrics import ApiStats, SnapshotCollector
 from anaplan_exporter.snapshot import ObjectStatus, Snapshot, StepStatus
@@ -177,6 +178,25 @@ def test_object_with_no_task_yet_has_health_and_counters_only() -> None:
     assert value(s, "anaplan_target_up", object_id="116000000001") == 1
     assert value(s, "anaplan_task_completions_total", object_id="116000000001", result="success") == 0
     assert value(s, "anaplan_task_state", object_id="116000000001", state="COMPLETE") is None
+
+
+def test_an_object_anaplan_does_not_confirm_is_down_with_its_reason_and_a_never_run_one_is_up() -> None:
+    wrong = ObjectStatus(ref=ref("118000000099"), up=False, absence=Absence.NOT_FOUND, last_poll_time=1.0)
+    masked = ObjectStatus(
+        ref=ref("112000000001", ObjectType.IMPORT), up=False, absence=Absence.NO_ACCESS, last_poll_time=1.0
+    )
+    idle = ObjectStatus(ref=ref("116000000001", ObjectType.EXPORT), up=True, last_poll_time=1.0)
+    text, s = scrape(Snapshot(objects=(wrong, masked, idle), ready=True))
+    assert value(s, "anaplan_target_not_found", object_id="118000000099", reason="not_found") == 1
+    assert value(s, "anaplan_target_not_found", object_id="112000000001", reason="no_access") == 1
+    assert value(s, "anaplan_target_up", object_id="118000000099") == 0
+    assert value(s, "anaplan_target_up", object_id="112000000001") == 0
+    # One series per unconfirmed object, none for the others: a healthy tenant's series are unchanged.
+    assert value(s, "anaplan_target_not_found", object_id="116000000001") is None
+    assert value(s, "anaplan_target_up", object_id="116000000001") == 1
+    assert text.count("anaplan_target_not_found{") == 2
+    # Not a poll error: its polls did not fail, Anaplan answered "nothing".
+    assert value(s, "anaplan_poll_errors_total", object_id="118000000099", reason="not_found") == 0
 
 
 def test_api_stats_count_requests_retries_and_auth_failures() -> None:

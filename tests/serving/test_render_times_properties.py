@@ -12,12 +12,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from anaplan_exporter.anaplan.models import ObjectType, Task, TaskResult, TaskState, iso_time
 from anaplan_exporter.serving.exposition import render_snapshot
 from anaplan_exporter.serving.metrics import SnapshotCollector
-from anaplan_exporter.serving.status_page.page import (
-    PageInfo,
-    format_duration,
-    relative_time,
-    render_status_page,
-)
+from anaplan_exporter.serving.status_page.page import PageInfo, render_status_page
+from anaplan_exporter.serving.status_page.pieces import format_duration, relative_time
 from anaplan_exporter.snapshot import ObjectRef, ObjectStatus, PollError, Snapshot, StepStatus
 
 ANY_FLOAT = st.floats() | st.sampled_from(

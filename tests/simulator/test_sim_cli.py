@@ -13,12 +13,12 @@ from pathlib import Path
 import requests
 
 from anaplan_simulator.scenario import parse_scenario
-from support.simulator import running_simulator, serve_in_thread
+from support.simulator import DEFAULT_PASSWORD, running_simulator, serve_in_thread
 
 
 def test_default_scenario_serves_the_demo_and_stops_cleanly_on_sigterm() -> None:
     with running_simulator() as sim:
-        auth = "Basic " + base64.b64encode(b"demo@example.com:demo").decode()
+        auth = "Basic " + base64.b64encode(f"demo@example.com:{DEFAULT_PASSWORD}".encode()).decode()
         login = requests.post(sim.url + "/token/authenticate", headers={"Authorization": auth}, timeout=10)
         token = login.json()["tokenInfo"]["tokenValue"]
         headers = {"Authorization": f"AnaplanAuthToken {token}"}

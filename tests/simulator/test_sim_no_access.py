@@ -74,3 +74,37 @@ def test_its_reads_are_masked(api: tuple[str, requests.Session]) -> None:
         tasks = http.get(f"{base}/processes/118000000002/tasks", timeout=10)
         assert tasks.status_code == 200
         assert bool(tasks.json().get("tasks")) is (model == OPEN)
+
+
+def test_access_can_be_taken_and_granted_while_it_runs() -> None:
+    with serve_in_thread(SCENARIO) as server:
+        http = requests.Session()
+        token = http.post(
+            server.url + "/token/authenticate",
+            headers={"Authorization": "Basic " + base64.b64encode(b"u:p").decode()},
+            timeout=10,
+        ).json()["tokenInfo"]["tokenValue"]
+        http.headers["Authorization"] = f"AnaplanAuthToken {token}"
+        base = f"{server.url}/2/0/workspaces/{WS}/models"
+
+        def readable(model: str) -> tuple[int, bool]:
+            listed = http.get(f"{base}/{model}/processes", timeout=10).status_code
+            runs = http.get(f"{base}/{model}/processes/118000000002/tasks", timeout=10).json().get("tasks")
+            return listed, bool(runs)
+
+        assert http.get(f"{server.url}/__sim/access", timeout=10).json() == {"no_access": [CLOSED]}
+        assert readable(CLOSED) == (404, False)
+        granted = http.post(
+            f"{server.url}/__sim/access", json={"model": CLOSED, "no_access": False}, timeout=10
+        )
+        assert granted.status_code == 200 and granted.json() == {"no_access": []}
+        assert readable(CLOSED) == (200, True)
+        taken = http.post(f"{server.url}/__sim/access", json={"model": OPEN, "no_access": True}, timeout=10)
+        assert taken.json() == {"no_access": [OPEN]}
+        assert readable(OPEN) == (404, False)
+        unknown = http.post(
+            f"{server.url}/__sim/access", json={"model": "NOPE", "no_access": True}, timeout=10
+        )
+        assert unknown.status_code == 404
+        bad = http.post(f"{server.url}/__sim/access", json={"model": OPEN}, timeout=10)
+        assert bad.status_code == 400

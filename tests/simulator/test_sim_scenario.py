@@ -55,7 +55,7 @@ def test_default_scenario_is_a_lively_demo() -> None:
     scenario = load_scenario()
     ((ws, model, _), *_) = scenario.objects()
     assert (ws.id, model.id) == ("8a8b8c8d8e8f8g8i", "75A40874E6B64FA3AE0743278996850F")
-    assert scenario.users == {"demo@example.com": "demo"}
+    assert scenario.users == {"demo@example.com": "demo-password"}
     kinds = [obj.type for obj in model.objects]
     assert kinds.count(ObjectType.PROCESS) == 3 and kinds.count(ObjectType.IMPORT) == 2
     assert model.by_id["117000000019"].action_type == "DELETE_BY_SELECTION"

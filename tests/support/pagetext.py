@@ -18,11 +18,13 @@ class Row:
 
 
 class PageText(HTMLParser):
-    """The object table's rows (class and cell text), every tag seen, and the text outside ``<style>``."""
+    """The rows (class and cell text) of each table by its ID, every tag seen, and the text outside
+    ``<style>``. ``rows`` are the object table's; ``tables["cloudworks-items"]`` the CloudWorks table's."""
 
     def __init__(self, page: str) -> None:
         super().__init__(convert_charrefs=True)
-        self.rows: list[Row] = []
+        self.tables: dict[str, list[Row]] = {}
+        self._table: list[Row] = []
         self.tags: list[tuple[str, dict[str, str]]] = []
         self.text_parts: list[str] = []
         self._in_body_rows = False
@@ -37,10 +39,12 @@ class PageText(HTMLParser):
         self.tags.append((tag, values))
         if tag in ("style", "script"):
             self._skip += 1
+        elif tag == "table":
+            self._table = self.tables.setdefault(values.get("id", ""), [])
         elif tag == "tbody":
             self._in_body_rows = True
         elif tag == "tr" and self._in_body_rows:
-            self.rows.append(Row(values.get("class", "")))
+            self._table.append(Row(values.get("class", "")))
         elif tag == "td" and self._in_body_rows:
             self._cell = []
         elif tag == "br" and self._cell is not None:
@@ -54,10 +58,10 @@ class PageText(HTMLParser):
         elif tag == "tbody":
             self._in_body_rows = False
         elif tag == "b" and self._name is not None:
-            self.rows[-1].name = "".join(self._name)
+            self._table[-1].name = "".join(self._name)
             self._name = None
         elif tag == "td" and self._cell is not None:
-            self.rows[-1].cells.append(" ".join("".join(self._cell).split()))
+            self._table[-1].cells.append(" ".join("".join(self._cell).split()))
             self._cell = None
 
     def handle_data(self, data: str) -> None:
@@ -68,6 +72,11 @@ class PageText(HTMLParser):
             self._cell.append(data)
         if self._name is not None:
             self._name.append(data)
+
+    @property
+    def rows(self) -> list[Row]:
+        """The object table's rows."""
+        return self.tables.get("objects", [])
 
     @property
     def text(self) -> str:

@@ -30,6 +30,9 @@ from anaplan_simulator.scenario import Scenario
 from anaplan_simulator.server import SimulatorServer, make_server
 from support.net import wait_http
 
+DEFAULT_PASSWORD = "demo-password"
+"""The password of demo@example.com in the packaged default scenario (the demo's)."""
+
 START_TIMEOUT = 15.0
 
 
@@ -69,6 +72,10 @@ class SimulatorHandle:
 
     def expire_tokens(self) -> None:
         self._call("/__sim/expire-tokens", {})
+
+    def set_access(self, model_id: str, no_access: bool) -> None:
+        """Mask the model as NO ACCESS (``True``) or grant the role back, while the simulator runs."""
+        self._call("/__sim/access", {"model": model_id, "no_access": no_access})
 
 
 def _read_first_line(process: subprocess.Popen[str], timeout: float) -> str:

@@ -46,6 +46,11 @@ class StateConfig:
 
     path: Path | None = None
     save_interval: float = 5.0
+    default: bool = False
+    """No ``state.path`` nor $ANAPLAN_EXPORTER_STATE_PATH: ``path`` is the conventional default (None when
+    there is no home folder to put it in). Its folders are created, and when it cannot be written the
+    exporter keeps the state in memory with a warning instead of refusing to start (as for a configured
+    path)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,7 @@ def parse_config(data: object, source: str, environ: Mapping[str, str]) -> Confi
     defaults = parse_policy(top.section("defaults", ("expected_every", "max_duration")), DurationPolicy())
     sharding = top.section("sharding", ("shard", "total", "replica_requests_per_second"))
     shard, shard_total = _sharding(sharding)
+    state = _state(top.section("state", ("path", "save_interval")), environ, shard, shard_total)
     return Config(
         client=parse_client_settings(anaplan),
         credentials=parse_credentials(anaplan),
@@ -109,11 +115,19 @@ def parse_config(data: object, source: str, environ: Mapping[str, str]) -> Confi
         shard=shard,
         shard_total=shard_total,
         replica_requests_per_second=sharding.number("replica_requests_per_second", None),
-        state=_state(top.section("state", ("path", "save_interval")), environ),
+        state=state,
         cloudworks=parse_cloudworks(top.section("cloudworks", CLOUDWORKS_KEYS)),
         source=source,
         credential_files=credential_files(anaplan),
     )
+
+
+def with_shard(config: Config, shard: int, total: int) -> Config:
+    """``config`` as shard ``shard`` of ``total`` (``--shard``); a default state file gets its name."""
+    state = config.state
+    if state.default and state.path is not None:
+        state = replace(state, path=state.path.with_name(default_state_name(shard, total)))
+    return replace(config, shard=shard, shard_total=total, state=state)
 
 
 def apply_web_config_file(config: Config, path: Path, environ: Mapping[str, str] = os.environ) -> Config:
@@ -191,17 +205,42 @@ def _sharding(section: Section) -> tuple[int, int]:
 STATE_PATH_ENV = "ANAPLAN_EXPORTER_STATE_PATH"
 """The state file when ``state.path`` is not set (the container image sets it)."""
 
+STATE_FOLDER = "anaplan-exporter"
+"""The default state file's folder under $XDG_STATE_HOME (else ~/.local/state)."""
 
-def _state(section: Section, environ: Mapping[str, str]) -> StateConfig:
-    """``state.path``: a file; "" keeps the state in memory; unset: $ANAPLAN_EXPORTER_STATE_PATH, if set."""
+
+def _state(section: Section, environ: Mapping[str, str], shard: int, total: int) -> StateConfig:
+    """``state.path``: a file; "" keeps the state in memory; unset: $ANAPLAN_EXPORTER_STATE_PATH if set, else
+    the conventional default (``default_state_path``)."""
     raw = section.raw("path")
-    if isinstance(raw, str) and not raw.strip():
-        path = None
-    elif raw is None:
-        value = environ.get(STATE_PATH_ENV, "").strip()
-        path = Path(value) if value else None
-    else:
-        path = section.file_path("path")
     interval = section.duration("save_interval", StateConfig.save_interval)
     assert interval is not None
-    return StateConfig(path, interval)
+    if isinstance(raw, str) and not raw.strip():
+        return StateConfig(None, interval)
+    if raw is not None:
+        return StateConfig(section.file_path("path"), interval)
+    value = environ.get(STATE_PATH_ENV, "").strip()
+    if value:
+        return StateConfig(Path(value), interval)
+    return StateConfig(default_state_path(environ, shard, total), interval, default=True)
+
+
+def default_state_path(environ: Mapping[str, str], shard: int = 0, total: int = 1) -> Path | None:
+    """``$XDG_STATE_HOME/anaplan-exporter/state.json``, else ``$HOME/.local/state/anaplan-exporter/...``
+    (the XDG Base Directory convention; a relative value is ignored, as the convention says); None when
+    neither is set. Each shard of a sharded set-up gets its own file (``state-shard-<I>.json``): replicas
+    run by one user on one machine must not share a file."""
+    xdg = environ.get("XDG_STATE_HOME", "").strip()
+    home = environ.get("HOME", "").strip()
+    if xdg and Path(xdg).is_absolute():
+        base = Path(xdg)
+    elif home and Path(home).is_absolute():
+        base = Path(home) / ".local" / "state"
+    else:
+        return None
+    return base / STATE_FOLDER / default_state_name(shard, total)
+
+
+def default_state_name(shard: int, total: int) -> str:
+    """The default state file's name: ``state.json``, or ``state-shard-<I>.json`` for shard I of several."""
+    return "state.json" if total == 1 else f"state-shard-{shard}.json"

@@ -5,7 +5,9 @@ to the discovery interval). Changed only on the poller's scheduling thread."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
+from ..anaplan.lookup import Absence
 from ..snapshot import Key
 from .discovery import DiscoveryResult, WatchedObject
 
@@ -42,7 +44,11 @@ class DiscoveryRecord:
         for index in range(target_count):
             if index in result.failed_targets:
                 # Keep what an earlier discovery found; else watch the objects configured by ID.
-                found[index] = self.by_target.get(index) or result.fallbacks.get(index, [])
+                kept = self.by_target.get(index) or result.fallbacks.get(index, [])
+                absence = result.absent_targets.get(index)
+                if absence is not None:  # Anaplan says the workspace or model is gone or masked
+                    kept = [replace(watched, absence=absence) for watched in kept]
+                found[index] = kept
         self.by_target = found
         self.discovered = True
         self.ok = result.ok
@@ -60,12 +66,14 @@ class DiscoveryRecord:
 
 
 class StepNameRecord:
-    """Each process's step names with when they were read, and the error of a read that failed."""
+    """Each process's step names with when they were read, and the error of a read that failed (and
+    whether Anaplan answered it with 404: the process is not found)."""
 
     def __init__(self) -> None:
         self._names: dict[Key, tuple[dict[str, str], float]] = {}
         self._errors: dict[Key, str] = {}
         self._failures: dict[Key, int] = {}
+        self._not_found: set[Key] = set()
 
     @property
     def errors(self) -> tuple[str, ...]:
@@ -83,18 +91,26 @@ class StepNameRecord:
         """When the process's step names were last read (minus infinity: never)."""
         return self._names.get(key, ({}, float("-inf")))[1]
 
+    def absence(self, key: Key) -> Absence | None:
+        """``NOT_FOUND`` while the latest read of the process's metadata answered 404."""
+        return Absence.NOT_FOUND if key in self._not_found else None
+
     def read(self, key: Key, names: dict[str, str], now: float) -> None:
         self._names[key] = (names, now)
         self._errors.pop(key, None)
         self._failures.pop(key, None)
+        self._not_found.discard(key)
 
-    def failed(self, key: Key, message: str, interval: float) -> float:
-        """Note a failed read; return when to try again (in seconds)."""
+    def failed(self, key: Key, message: str, interval: float, not_found: bool = False) -> float:
+        """Note a failed read (``not_found``: Anaplan answered 404); return when to try again (in seconds)."""
         failures = self._failures[key] = self._failures.get(key, 0) + 1
         self._errors[key] = message
+        if not_found:
+            self._not_found.add(key)  # a passing failure after it says nothing new: it stays
         return retry_delay(failures, interval)
 
     def forget(self, key: Key) -> None:
         self._names.pop(key, None)
         self._errors.pop(key, None)
         self._failures.pop(key, None)
+        self._not_found.discard(key)

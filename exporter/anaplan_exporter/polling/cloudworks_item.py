@@ -3,8 +3,8 @@
 The integration and flow lists carry each one's ``latestRun`` (start, end, success, message, error code; no
 run ID) and ``schedule``. A :class:`CloudWorksItem` takes in what each read of the lists says
 (:meth:`CloudWorksItem.observe`) and decides what else to read (:meth:`CloudWorksItem.plan`), at most once per
-run: the run history (the run's ID, and runs that finished unseen), the run's errors when it failed, an
-integration's Anaplan objects (``GET /integrations/{id}``, rarely), a flow's steps (``GET
+run: the run history (the run's ID, and runs that finished unseen), the run's errors when it failed or partly
+succeeded, an integration's Anaplan objects (``GET /integrations/{id}``, rarely), a flow's steps (``GET
 /integrationflows/{id}``, when its run changes and while it runs).
 
 **Counting once.** Runs of one integration do not overlap, so a run is known by its start: ``watermark`` is
@@ -39,6 +39,8 @@ MAX_ERROR_TEXT = 2000
 """Characters kept of one run error's text (the status page shows it; alerts cut it further)."""
 MAX_RUN_ERRORS = 20
 """Run errors kept per failed run."""
+ERRORS_READ_FOR = ("failure", "partial")
+"""Results whose run errors are read (once per run): a failure's cause, a partial success's rejected rows."""
 
 Scrub = Callable[[str], str]
 CloudWorksKey = tuple[str, str]
@@ -55,7 +57,7 @@ class CloudWorksState:
     last_success: float | None = None
     last_failure: float | None = None
     errors_start: float | None = None
-    """Start of the failed run whose errors were read (they are not read again)."""
+    """Start of the failed (or partial) run whose errors were read (they are not read again)."""
     run_errors: tuple[CloudWorksRunError, ...] = ()
 
 
@@ -275,9 +277,9 @@ class CloudWorksItem:
         if self.kind == INTEGRATION and start is not None:
             unseen = self.gap and self._is_new(start)
             no_id = not same_start(self.history_start, start)
-            failed = self.latest_result == "failure" and not same_start(self.errors_start, start)
-            history = unseen or no_id or failed
-            errors_for = start if failed else None
+            erred = self.latest_result in ERRORS_READ_FOR and not same_start(self.errors_start, start)
+            history = unseen or no_id or erred
+            errors_for = start if erred else None
         detail = now >= self.detail_due
         if self.kind == FLOW and run is not None:
             stale = self.steps_for != (run.start, run.end)
@@ -320,15 +322,26 @@ class CloudWorksItem:
 
     def _take_history(self, history: RunHistory, read_for: float | None) -> None:
         """Count what the history shows finished after the watermark; note the latest run's ID. The read
-        covers the run that was latest when it was planned (a newer one needs a read of its own)."""
+        covers the run that was latest when it was planned (a newer one needs a read of its own). The latest
+        run, while the list shows it running, is left to the list even when the history shows it ended:
+        counted with its result as the list shows it, never before the exported latest run says how it
+        ended (a failure counted while its run still shows as running pages without its message)."""
         latest = self.latest
         start = None if latest is None else latest.start
         self.history_start = read_for
         for run in history.runs:
             if run.id and same_start(run.start, start):
                 self.run_id, self.run_id_start = run.id, start
+        listed_running = latest is not None and latest.end is None
         finished = sorted(
-            (r for r in history.runs if r.start is not None and r.end is not None and self._is_new(r.start)),
+            (
+                r
+                for r in history.runs
+                if r.start is not None
+                and r.end is not None
+                and self._is_new(r.start)
+                and not (listed_running and same_start(r.start, start))
+            ),
             key=lambda r: r.start or 0.0,
         )
         for run in finished:

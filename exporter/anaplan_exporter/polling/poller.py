@@ -8,6 +8,10 @@ their learned rhythm, then idle objects oldest first (every ``idle_interval``, s
 budget cannot cover them all), then discovery and process metadata. No request waits for another object's
 answer, and each outcome is published within a second.
 
+An object that discovery could not confirm (``lookup.Absence``: not found, no access; or its process metadata
+answered 404) is watched all the same, and its status says so (``unconfirmed``: down, with the reason) while
+its task list lists no run; a run listed confirms it, and so does the next discovery that finds it.
+
 After a poll, ``schedule_next_poll`` says when the object is due again: on the active interval while its
 newest run is unfinished, else after the idle interval, and also just after the next slot of its learned
 rhythm, so that a scheduled run shows within seconds of its start. With sharding, each replica polls only its
@@ -27,10 +31,11 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ..anaplan.errors import AnaplanError
+from ..anaplan.errors import AnaplanError, AnaplanNotFoundError
+from ..anaplan.lookup import Absence
 from ..anaplan.models import ObjectType
 from ..config.cloudworks import CloudWorksConfig, CloudWorksMode
 from ..config.file import PollingConfig
@@ -141,6 +146,11 @@ class Poller:
         self._watched = WatchedObjects()
         self._in_flight: set[Hashable] = set()
         self._discovery = DiscoveryRecord()
+        self._absences: dict[Key, Absence] = {}
+        """What the latest discovery could not confirm, by object."""
+        self._resolved: set[Key] = set()
+        """Objects whose target the latest discovery resolved: their model's listings answered, so a 404 to
+        their metadata means the object is gone (elsewhere it may be a wrong URL or an outage)."""
         self._step_names = StepNameRecord()
         self._next_dispatch = 0.0
         self._problems = ProblemLog()
@@ -317,7 +327,8 @@ class Poller:
                 names = self._discoverer.step_names(subject)
             except AnaplanError as exc:
                 message = f"process {subject.object_id} metadata: {exc}"
-                return lambda now: self._metadata_failed(key.key, message, now)
+                not_found = isinstance(exc, AnaplanNotFoundError)
+                return lambda now: self._metadata_failed(key.key, message, not_found, now)
             return lambda now: self._metadata_done(key.key, names, now)
         if not isinstance(subject, ObjectTracker):
             return lambda now: None  # no longer watched
@@ -329,6 +340,7 @@ class Poller:
         key = tracker.ref.key
         if self._watched.trackers.get(key) is not tracker:
             return  # no longer watched
+        status = self._unconfirmed(key, tracker, status)
         self._watched.polled(key, tracker, status, now)
         if not tracker.up and status.last_error is not None:
             self._problems.failed(tracker.ref, status.last_error.reason, status.last_error.message, now)
@@ -351,12 +363,14 @@ class Poller:
         self._refresh_status(key, tracker, now)
         self._schedule.put(_Metadata(key), Urgency.LOW, now + self._polling.metadata_refresh_interval)
 
-    def _metadata_failed(self, key: Key, message: str, now: float) -> None:
-        if key not in self._watched.trackers:
+    def _metadata_failed(self, key: Key, message: str, not_found: bool, now: float) -> None:
+        tracker = self._watched.trackers.get(key)
+        if tracker is None:
             return
-        delay = self._step_names.failed(key, message, self._polling.discovery_interval)
+        delay = self._step_names.failed(key, message, self._polling.discovery_interval, not_found)
         log.warning("discovery: %s", message)
         self._schedule.put(_Metadata(key), Urgency.LOW, now + delay)
+        self._refresh_status(key, tracker, now)
         self._publisher.changed = True
 
     def _reschedule_after_bug(self, key: Hashable, now: float) -> None:
@@ -376,8 +390,19 @@ class Poller:
         """Recompute a polled object's status on the scheduling thread (only while no worker has it)."""
         statuses = self._watched.statuses
         if key in statuses and key not in self._in_flight:
-            statuses[key] = tracker.status(now)
+            self._watched.refreshed(key, self._unconfirmed(key, tracker, tracker.status(now)))
             self._publisher.changed = True
+
+    def _unconfirmed(self, key: Key, tracker: ObjectTracker, status: ObjectStatus) -> ObjectStatus:
+        """``status``, down and with its reason, while Anaplan does not confirm the object: discovery (or
+        its process metadata) could not, and its task list lists no run (which it would for an object that
+        exists and is readable, had it ever run). Only while no worker has the tracker."""
+        absence = self._absences.get(key)
+        if absence is None and key in self._resolved:
+            absence = self._step_names.absence(key)
+        if absence is None or tracker.listed_runs:
+            return status
+        return replace(status, up=False, absence=absence)
 
     # -- discovery ------------------------------------------------------------------------------------
 
@@ -406,8 +431,12 @@ class Poller:
         }
         for key in [k for k in self._watched.trackers if k not in wanted]:
             self._forget(key)
+        absences, self._absences = self._absences, {k: w.absence for k, w in wanted.items() if w.absence}
+        resolved = self._resolved
+        self._resolved = {k for k, w in wanted.items() if w.target_index not in result.failed_targets}
         for key, watched in wanted.items():
-            self._watch(key, watched.ref, now)
+            changed = absences.get(key) != watched.absence or (key in resolved) != (key in self._resolved)
+            self._watch(key, watched.ref, now, changed=changed)
         if self._state is not None and result.ok:
             self._state.prune(wanted)  # saved objects no longer watched leave the state file
         self._schedule.put(DISCOVERY, Urgency.LOW, now + next_in)
@@ -419,10 +448,11 @@ class Poller:
             "" if result.ok else f"; trying again in {next_in:.0f}s",
         )
 
-    def _watch(self, key: Key, ref: ObjectRef, now: float) -> None:
+    def _watch(self, key: Key, ref: ObjectRef, now: float, changed: bool = False) -> None:
+        """Watch ``key`` from now on (``changed``: what discovery confirms of it changed)."""
         tracker = self._watched.trackers.get(key)
         if tracker is not None:
-            if tracker.ref != ref:
+            if tracker.ref != ref or changed:
                 tracker.ref = ref
                 self._refresh_status(key, tracker, now)
             return

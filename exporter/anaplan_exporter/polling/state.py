@@ -11,7 +11,9 @@ format: another ``version``, a field missing) is moved aside with one log line a
 as well. One that cannot be read at all (no permission, or a folder, named pipe, device or socket at the
 path) stops the start instead, left as it is: its counts may be good. Objects no longer watched leave the file
 after a discovery that resolved every target (a failed one cannot tell a removed object from an unreachable
-tenant); integrations and flows after a successful read of the CloudWorks lists.
+tenant); integrations and flows after a successful read of the CloudWorks lists. A save that finds the file
+written by someone else since this store last read or wrote it says so once: two exporters share the file
+(the default path is per user, not per configuration).
 
 Saves while running are written by a short-lived background thread: the scheduling thread only takes each
 tracker's immutable saved state (a few milliseconds at 10,000 objects), so encoding and writing a file of
@@ -36,6 +38,7 @@ from typing import Any
 from ..anaplan.models import ImportRowCounts, Task, TaskResult, TaskState
 from ..anaplan.nesting import loads_json
 from ..anaplan.timestamps import TimeCheck
+from ..config.file import STATE_PATH_ENV
 from ..snapshot import CloudWorksRunError
 from .cloudworks_item import CloudWorksItem, CloudWorksState
 from .rhythm import Rhythm
@@ -97,14 +100,37 @@ class StateStore:
         """The file still holds times dropped when it was read: the next save writes it even if unchanged."""
         self.saves = 0
         """Files written so far (tests and the benchmark read it)."""
+        self._seen: _Stamp = _UNKNOWN
+        """The file as this store last read or wrote it; different at a save: another process writes it."""
+        self._shared = False
 
     @classmethod
-    def open(cls, path: Path | None, save_interval: float = 5.0) -> StateStore:
-        """Check that ``path`` can be written (raising StateFileError), then read what it holds."""
+    def open(cls, path: Path | None, save_interval: float = 5.0, *, default: bool = False) -> StateStore:
+        """Check that ``path`` can be written (raising StateFileError), then read what it holds.
+
+        ``default``: ``path`` is the conventional default, not configured. Its folders are created, and when
+        they or the file cannot be written the state is kept in memory after one warning naming the path and
+        the reason: a default the user never chose should not stop the exporter, which works without it. A
+        default file that exists but cannot be read still stops the start (it may hold good counts)."""
+        if path is None:
+            if default:
+                log.warning(
+                    "no state file: neither XDG_STATE_HOME nor HOME is set, so the state is kept in memory "
+                    "only%s",
+                    _MEMORY_ONLY,
+                )
+            return cls(None, save_interval)
         store = cls(path, save_interval)
-        if path is not None:
+        try:
+            if default:
+                create_folder(path)
             store.check_writable()
-            store.load()
+        except StateFileError as exc:
+            if not default:
+                raise
+            log.warning("%s; the state is kept in memory only%s", exc, _MEMORY_ONLY)
+            return cls(None, save_interval)
+        store.load()
         return store
 
     # -- start-up -------------------------------------------------------------------------------------
@@ -130,6 +156,11 @@ class StateStore:
 
         A file that cannot be read at all raises StateFileError and is left untouched.
         """
+        assert self.path is not None
+        self._read()
+        self._seen = _stamp(self.path)
+
+    def _read(self) -> None:
         assert self.path is not None
         try:
             data = _read_file(self.path)
@@ -278,10 +309,12 @@ class StateStore:
                 f'{{"version":{VERSION},"saved_at":{self._clock()!r},"objects":{{{",".join(parts)}}},'
                 f'"cloudworks":{{{cloudworks}}}}}\n'
             )
+            self._check_not_shared(path)
             try:
                 _write_synced(self._temp, text.encode())
                 os.replace(self._temp, path)
                 _sync_folder(path.parent)
+                self._seen = _stamp(path)
             except OSError as exc:
                 if not self._failing:
                     log.error("state file %s not saved: %s (trying again)", path, exc.strerror or exc)
@@ -297,6 +330,20 @@ class StateStore:
             self.saves += 1
             return True
 
+    def _check_not_shared(self, path: Path) -> None:
+        """One error line when the file changed since this store last read or wrote it: two exporters (two
+        configurations run by one user, or two replicas given one path) save over each other's counts."""
+        if self._shared or self._seen is _UNKNOWN:
+            return
+        found = _stamp(path)
+        if isinstance(found, tuple) and found != self._seen:  # a file removed meanwhile: someone's cleanup
+            self._shared = True
+            log.error(
+                "state file %s was written by another process since this exporter last read or wrote it: two "
+                "exporters share it and overwrite each other's counts; give each its own state.path",
+                path,
+            )
+
     def _fragment(self, key: Key, revision: int, state: TrackerState) -> str:
         """The tracker's JSON, re-encoded only after it changed (most objects are idle most of the time)."""
         cached = self._fragments.get(key)
@@ -305,6 +352,23 @@ class StateStore:
         fragment = encode_object(state)
         self._fragments[key] = (revision, fragment)
         return fragment
+
+
+_MEMORY_ONLY = (
+    ": a run that fails while the exporter restarts may not page. Set state.path (or "
+    f'{STATE_PATH_ENV}) to a writable file, or state.path to "" to keep the state in memory without this '
+    "warning"
+)
+
+
+def create_folder(path: Path) -> None:
+    """Create the folders of the state file at ``path`` (the last one private to the user), if missing."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateFileError(
+            path, f"{exc.strerror or exc} (creating {exc.filename or path.parent})"
+        ) from None
 
 
 class _NotAFile(OSError):
@@ -333,6 +397,25 @@ def _read_file(path: Path) -> bytes:
     with os.fdopen(fd, "rb") as file:
         _check_regular(os.fstat(file.fileno()).st_mode)
         return file.read()
+
+
+class _Unknown:
+    """The state file's identity is not known (not read yet, or stat failed): nothing to compare."""
+
+
+_UNKNOWN = _Unknown()
+_Stamp = tuple[int, int] | None | _Unknown
+"""A file's inode and modification time; None: there is no file."""
+
+
+def _stamp(path: Path) -> _Stamp:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return _UNKNOWN
+    return found.st_ino, found.st_mtime_ns
 
 
 def _write_synced(path: Path, data: bytes) -> None:

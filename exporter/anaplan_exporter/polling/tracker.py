@@ -148,6 +148,8 @@ class ObjectTracker:
         self._last_error: PollError | None = None
         self._newest_changed = False
         """True when the last poll found a new newest run or saw it finish (not on the first poll)."""
+        self._listed_runs = False
+        """The last task list read listed at least one run."""
         self._rhythm = NO_RHYTHM
         self._rhythm_from: str | None = None
         """The newest listed task when the rhythm last took in a task list (a new run lists again)."""
@@ -174,6 +176,12 @@ class ObjectTracker:
     @property
     def active_since(self) -> float | None:
         return self._newest.creation_time if self.active and self._newest is not None else None
+
+    @property
+    def listed_runs(self) -> bool:
+        """True when the last task list read listed a run: Anaplan knows the object and lets the user see it
+        (its list is empty for an unknown ID, a model with NO ACCESS, and an object that never ran alike)."""
+        return self._listed_runs
 
     @property
     def newest_created(self) -> float | None:
@@ -334,6 +342,7 @@ class ObjectTracker:
         summaries = client.list_tasks(
             r.workspace_id, r.model_id, r.object_type, r.object_id, since=since, limit=TASK_PAGE
         )
+        self._listed_runs = bool(summaries)
         if not summaries:
             # Anaplan answers an empty list for objects with no runs (and masks NO ACCESS the same way).
             self._ledger.baseline_taken = True

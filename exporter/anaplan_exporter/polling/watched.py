@@ -48,14 +48,11 @@ class WatchedObjects:
             members.discard(key)
 
     def polled(self, key: Key, tracker: ObjectTracker, status: ObjectStatus, now: float) -> None:
-        """Take in a poll's outcome; the sweep is complete once every object was polled since it began."""
-        self.statuses[key] = status
+        """Take in a poll's outcome (an unconfirmed object's status is down); the sweep is complete once every
+        object was polled since it began."""
+        self.refreshed(key, status)
         self.last_polled[key] = now
         self.unpolled.discard(key)
-        if tracker.up:
-            self.down.discard(key)
-        else:
-            self.down.add(key)
         if tracker.active_since is not None:
             self.active.add(key)
         else:
@@ -64,6 +61,14 @@ class WatchedObjects:
         if not self._sweep_pending and self._sweep_started is not None:
             self.sweep_duration = now - self._sweep_started
             self._sweep_started, self._sweep_pending = now, set(self.trackers)
+
+    def refreshed(self, key: Key, status: ObjectStatus) -> None:
+        """Take in a polled object's status computed again (not a poll: a rename, its absence, its steps)."""
+        self.statuses[key] = status
+        if status.up:
+            self.down.discard(key)
+        else:
+            self.down.add(key)
 
 
 PUBLISH_COALESCE = 0.2

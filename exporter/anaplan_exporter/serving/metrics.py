@@ -128,6 +128,10 @@ def _rows(obj: ObjectStatus) -> Sequence[Sample]:
     return [((outcome,), float(count)) for outcome, count in obj.row_counts.as_dict().items()]
 
 
+def _not_found(obj: ObjectStatus) -> Sequence[Sample]:
+    return _NONE if obj.absence is None else (((obj.absence.value,), 1.0),)
+
+
 def _errors(obj: ObjectStatus) -> Sequence[Sample]:
     return [((reason,), float(obj.errors.get(reason, 0))) for reason in ERROR_REASONS]
 
@@ -268,10 +272,19 @@ FAMILIES: tuple[Family, ...] = (
     ),
     Family(
         "anaplan_target_up",
-        "1 if the last poll of the object succeeded.",
+        "1 if the last poll of the object succeeded (0 too while Anaplan does not confirm the object).",
         "gauge",
         (),
         lambda obj: (((), 1.0 if obj.up else 0.0),),
+    ),
+    Family(
+        "anaplan_target_not_found",
+        "1 while Anaplan does not confirm the object and its task list lists no run, by reason: not_found "
+        "(not in its model's list, its workspace or model not listed, or its metadata answers 404) or "
+        "no_access (its model is listed, but masked as NO ACCESS); absent for confirmed objects.",
+        "gauge",
+        ("reason",),
+        _not_found,
     ),
     Family(
         "anaplan_poll_errors",

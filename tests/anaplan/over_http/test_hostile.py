@@ -174,6 +174,7 @@ def test_a_silent_server_is_a_retried_read_timeout(
     sim: SimulatorHandle, connect: Connect, observer: RecordingObserver, book: SecretBook
 ) -> None:
     client = connect(read_timeout=0.3, max_retries=1)
+    delta = StatsDelta(sim)
     sim.set_faults(latency=1.0)
     with book.raises(AnaplanTimeoutError) as info:
         list_tasks(client)
@@ -181,6 +182,12 @@ def test_a_silent_server_is_a_retried_read_timeout(
     assert error_reason(info.value) == "timeout"
     assert [code for endpoint, code in observer.requests if endpoint == "list_tasks"] == ["error", "error"]
     assert observer.retries == ["connection"]
+    # The simulator counts a request once it has answered (after its latency): wait for both, so that the
+    # next test's counts start after them.
+    deadline = time.monotonic() + 10
+    while delta("task_list") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert delta("task_list") == 2
 
 
 # --------------------------------------------------------------------------- size

@@ -10,12 +10,8 @@ import pytest
 from anaplan_exporter.anaplan.auth_backoff import AuthRefusal
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState, iso_time
 from anaplan_exporter.calendar_rhythm import WeeklySlots
-from anaplan_exporter.serving.status_page.page import (
-    PageInfo,
-    format_duration,
-    relative_time,
-    render_status_page,
-)
+from anaplan_exporter.serving.status_page.page import PageInfo, render_status_page
+from anaplan_exporter.serving.status_page.pieces import format_duration, relative_time
 from anaplan_exporter.snapshot import (
     CloudWorksStatus,
     CloudWorksView,

@@ -17,12 +17,12 @@ DEFAULT_REFRESH = 30
 _MAX_QUERY_VALUE = 200
 STATE_FILTERS = {
     "problems": "problems (down or failed)",
-    DOWN: "down (polls failing)",
+    DOWN: "down (polls failing, not found, no access)",
     FAILED: "failed",
     RUNNING: "running",
     CANCELLED: "cancelled",
     SUCCEEDED: "succeeded",
-    NONE: "no runs",
+    NONE: "never ran",
     UNKNOWN: "unknown",
 }
 

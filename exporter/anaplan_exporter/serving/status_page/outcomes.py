@@ -26,7 +26,7 @@ LABEL = {
     RUNNING: "RUNNING",
     CANCELLED: "CANCELLED",
     UNKNOWN: "UNKNOWN",
-    NONE: "NO RUNS",
+    NONE: "NEVER RAN",
     SUCCEEDED: "OK",
 }
 _ACTIVE = (TaskState.NOT_STARTED, TaskState.IN_PROGRESS, TaskState.CANCELLING)
@@ -47,7 +47,8 @@ def task_outcome(obj: ObjectStatus) -> str:
 
 
 def poll_health(obj: ObjectStatus) -> str:
-    """``up``, ``down`` (the last poll failed) or ``pending`` (not polled yet)."""
+    """``up``, ``down`` (the last poll failed, or Anaplan does not confirm the object) or ``pending`` (not
+    polled yet)."""
     if obj.up:
         return "up"
     if obj.last_poll_time is None and obj.last_error is None:

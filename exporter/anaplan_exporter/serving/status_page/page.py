@@ -14,21 +14,20 @@ ISO 8601 UTC with their relative age (``3 h ago``), durations as ``12 min 3 s``.
 
 from __future__ import annotations
 
-import datetime
-import html
 import logging
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ...anaplan.auth_backoff import AuthRefusal
-from ...anaplan.models import INVALID_TIME, ObjectType, iso_time, readable_time
+from ...anaplan.lookup import Absence
+from ...anaplan.models import ObjectType, iso_time
 from ...calendar_rhythm import describe, slot_after_run
 from ...snapshot import CloudWorksView, ObjectStatus, Snapshot
 from ..render_errors import describe_object, problem
-from ..runbook import RUNBOOK_PATH
+from . import cloudworks
 from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters, matches
 from .outcomes import CANCELLED, DOWN, FAILED, LABEL, NONE, RANK, RUNNING, UNKNOWN, poll_health, task_outcome
+from .pieces import Links, badge, escape, format_duration, relative_time, time_of_day, when
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +86,14 @@ def render_status_page(
     parts = [
         head(filters),
         _section("header", lambda: header(snapshot, info, filters, links)),
-        _section("summary", lambda: summary(counts, len(snapshot.objects), filters)),
+        _section("summary", lambda: summary(counts, len(snapshot.objects), filters, snapshot.cloudworks)),
         _section("exporter facts", lambda: exporter_facts(snapshot, info, links)),
         _section("discovery errors", lambda: discovery(snapshot, links)),
+        _section("CloudWorks problems", lambda: cloudworks.problems(snapshot.cloudworks, now, links)),
         _section("filter form", lambda: filter_form(snapshot, filters, notes)),
         table_intro(len(shown), len(matching), len(snapshot.objects), filters),
         table(rows) if shown else "",
+        _section("CloudWorks table", lambda: cloudworks.section(snapshot, now, links)),
         footer(info),
     ]
     return "".join(parts)
@@ -178,7 +179,7 @@ def header(snapshot: Snapshot, info: PageInfo, filters: Filters, links: Links) -
     )
 
 
-def summary(counts: Mapping[str, int], total: int, filters: Filters) -> str:
+def summary(counts: Mapping[str, int], total: int, filters: Filters, view: CloudWorksView) -> str:
     cards = []
     for kind, label, state in (
         (DOWN, "down", DOWN),
@@ -191,6 +192,13 @@ def summary(counts: Mapping[str, int], total: int, filters: Filters) -> str:
         href = filters.href(state=state, workspace="", model="", type="", name="")
         cards.append(
             f'<a class="{kind}{zero}" id="count-{kind}" href="{escape(href)}"><b>{count}</b>{label}</a>'
+        )
+    if view.enabled:
+        failed = cloudworks.failed_count(view)
+        zero = " zero" if failed == 0 else ""
+        cards.append(
+            f'<a class="failed{zero}" id="count-cloudworks-failed" href="#cloudworks"><b>{failed}</b>'
+            "CloudWorks failed</a>"
         )
     return f'<section class="summary">{"".join(cards)}</section>\n'
 
@@ -306,7 +314,8 @@ def discovery(snapshot: Snapshot, links: Links) -> str:
     return (
         f'<section class="box alert" id="discovery"><b>Discovery errors ({len(errors)})</b>: targets '
         "that could not be resolved (authentication, connection, names or &quot;*&quot; that matched "
-        f"nothing). <ul>{items}</ul>{links.alert('AnaplanAuthFailing')} · "
+        "nothing, IDs Anaplan does not list, models with NO ACCESS). "
+        f"<ul>{items}</ul>{links.alert('AnaplanAuthFailing')} · {links.alert('AnaplanTargetNotFound')} · "
         f"{links.alert('AnaplanTargetDown')}</section>\n"
     )
 
@@ -417,9 +426,38 @@ def unreadable_row(obj: ObjectStatus, exc: BaseException) -> str:
     )
 
 
+ABSENCE_LABEL = {Absence.NOT_FOUND: "NOT FOUND", Absence.NO_ACCESS: "NO ACCESS"}
+ABSENCE_TEXT = {
+    Absence.NOT_FOUND: (
+        "Anaplan does not confirm this {kind}: it is not in the model's list of {kinds} (or its workspace or "
+        "model is not listed, or its metadata answers 404). A wrong ID, a deleted object, or one hidden from "
+        "this user; its empty task list proves nothing. Fix the ID and reload, or remove it."
+    ),
+    Absence.NO_ACCESS: (
+        "The model is listed, but this user cannot read it: Anaplan's answer for NO ACCESS (404 on the "
+        "model, an empty task list whatever runs). Give the exporter's user a role in the model."
+    ),
+}
+
+
+def _absence(obj: ObjectStatus, links: Links) -> str:
+    """What Anaplan does not confirm of ``obj`` and what to do, with its alert's runbook link."""
+    absence = obj.absence
+    if absence is None:
+        return ""
+    kind = obj.ref.object_type
+    text = ABSENCE_TEXT[absence].format(kind=kind.value, kinds=kind.collection)
+    return (
+        f'{badge(DOWN, ABSENCE_LABEL[absence])} <span class="error small">{escape(text)}</span> '
+        + links.alert("AnaplanTargetNotFound")
+    )
+
+
 def _task_cell(obj: ObjectStatus, outcome: str, now: float, links: Links) -> str:
     task = obj.task
     if task is None:
+        if obj.absence is not None:  # not "never ran": Anaplan would not say if it ran
+            return badge(DOWN, ABSENCE_LABEL[obj.absence])
         return badge(NONE, LABEL[NONE])
     state = task.raw_state or task.state.value
     parts = [f'{badge(outcome, LABEL[outcome])} <span class="muted">{escape(state)}</span>']
@@ -537,6 +575,8 @@ def _poll_cell(obj: ObjectStatus, health: str, now: float, links: Links) -> str:
         badge(health, health.upper())
         + f' <span class="small">polled {when(obj.last_poll_time, now, "not yet")}</span>'
     ]
+    if obj.absence is not None:
+        parts.append(_absence(obj, links))
     error = obj.last_error
     if error is not None:
         message = error.message if len(error.message) <= _MAX_MESSAGE else error.message[:_MAX_MESSAGE] + "…"
@@ -546,105 +586,13 @@ def _poll_cell(obj: ObjectStatus, health: str, now: float, links: Links) -> str:
             f'<span class="{"muted" if recovered else "error"} small">{label}: <b>{escape(error.reason)}</b> '
             f"{escape(message)}<br>at {when(error.time, now)}</span>"
         )
-    if health == "down":
+    if health == "down" and obj.absence is None:
         reason = error.reason if error is not None else ""
         alert = {"auth": "AnaplanAuthFailing", "rate_limited": "AnaplanRateLimited"}.get(
             reason, "AnaplanTargetDown"
         )
         parts.append(links.alert(alert))
     return "<br>".join(parts)
-
-
-# --- shared HTML pieces ---
-
-
-def escape(value: object) -> str:
-    """``value`` as text safe in HTML content and in quoted attribute values."""
-    return html.escape(str(value), quote=True)
-
-
-def when(timestamp: float | None, now: float, never: str = "never") -> str:
-    """A ``<time>`` in UTC with its relative age, or ``never`` (muted) when there is no timestamp."""
-    if timestamp is None:
-        return f'<span class="muted">{escape(never)}</span>'
-    if not readable_time(timestamp):
-        return f'<span class="muted">{INVALID_TIME}</span>'
-    iso = iso_time(timestamp)
-    ago = escape(relative_time(timestamp, now))
-    return f'<time datetime="{iso}">{iso}</time> <span class="rel">{ago}</span>'
-
-
-def badge(kind: str, text: str) -> str:
-    return f'<span class="badge {kind}">{escape(text)}</span>'
-
-
-class Links:
-    """Links into the project's documentation at ``docs_url``, and into the runbook by alert.
-
-    The runbook is the exporter's own page, relative like the metrics link, so it opens wherever the status
-    page does (also behind a proxy's path prefix), at the anchor the alerts' ``runbook_url`` uses.
-    """
-
-    def __init__(self, docs_url: str) -> None:
-        self.docs = docs_url
-        self.runbook = RUNBOOK_PATH.lstrip("/")
-
-    def alert(self, name: str) -> str:
-        return f'<a class="runbook" href="{escape(self.runbook)}#{name.lower()}">runbook: {name}</a>'
-
-
-# --- times and durations, as plain text ---
-
-
-_CENTURY = 100 * 365 * 86400
-"""Longer durations are written ``over 100 years``, not as a number of days hundreds of digits long."""
-
-
-def time_of_day(timestamp: float) -> str:
-    """``15:14:48 UTC``: the time in UTC, to the second, without the date."""
-    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
-    return moment.strftime("%H:%M:%S UTC")
-
-
-def format_duration(seconds: float) -> str:
-    """``45 s``, ``12 min 3 s``, ``3 h 5 min``, ``2 d 4 h``; ``unknown`` for NaN and infinities."""
-    if not math.isfinite(seconds):
-        return "unknown"
-    if seconds > _CENTURY:
-        return "over 100 years"
-    total = int(max(0.0, seconds))
-    if total < 60:
-        return f"{total} s"
-    if total < 3600:
-        minutes, secs = divmod(total, 60)
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    if total < 86400:
-        hours, rest = divmod(total, 3600)
-        return f"{hours} h {rest // 60} min" if rest // 60 else f"{hours} h"
-    days, rest = divmod(total, 86400)
-    return f"{days} d {rest // 3600} h" if rest // 3600 else f"{days} d"
-
-
-def relative_time(timestamp: float, now: float) -> str:
-    """``3 h ago``, ``in 25 min``, ``just now``: the largest whole unit only; ``at an unknown time`` when
-    either time is NaN or infinite."""
-    delta = now - timestamp
-    if not math.isfinite(delta):
-        return "at an unknown time"
-    amount = abs(delta)
-    if amount < 1:
-        return "just now"
-    if amount > _CENTURY:
-        text = "over 100 years"
-    elif amount < 60:
-        text = f"{int(amount)} s"
-    elif amount < 3600:
-        text = f"{int(amount // 60)} min"
-    elif amount < 2 * 86400:
-        text = f"{int(amount // 3600)} h"
-    else:
-        text = f"{int(amount // 86400)} d"
-    return f"{text} ago" if delta > 0 else f"in {text}"
 
 
 # --- the stylesheet ---
@@ -663,7 +611,8 @@ time,.rel{white-space:nowrap}
 dl.facts{display:grid;grid-template-columns:max-content 1fr max-content 1fr;gap:.25em 1.2em;margin:0}
 dl.facts dt{font-weight:600}dl.facts dd{margin:0}
 .box{border:1px solid #d7dbe0;border-radius:6px;padding:.6em 1em;background:#fff;margin:.8em 0}
-.box.alert{border-color:#d12d2d;background:#fff3f3}.box ul{margin:.3em 0;padding-left:1.4em}
+.box.alert{border-color:#d12d2d;background:#fff3f3}.box.warning{border-color:#c98a00;background:#fffaf0}
+.box ul{margin:.3em 0;padding-left:1.4em}
 form.filters{display:flex;gap:.8em;align-items:flex-end;flex-wrap:wrap}
 form.filters label{display:flex;flex-direction:column;font-size:.85em;color:#4b5563}
 form.filters input,form.filters select{font-size:1em;padding:.2em .3em;min-width:9em}
@@ -672,15 +621,15 @@ th,td{padding:.35em .5em;text-align:left;vertical-align:top;border-bottom:1px so
 th{background:#eef1f5;position:sticky;top:0}
 tr.down td:first-child{border-left:5px solid #8b1a1a}tr.failed td:first-child{border-left:5px solid #d12d2d}
 tr.running td:first-child{border-left:5px solid #1f6fd1}
-tr.cancelled td:first-child{border-left:5px solid #c98a00}
+tr.cancelled td:first-child,tr.partial td:first-child{border-left:5px solid #c98a00}
 tr.succeeded td:first-child{border-left:5px solid #2e8b57}
 tr.none td:first-child,tr.unknown td:first-child{border-left:5px solid #9ca3af}
 .badge{display:inline-block;padding:.05em .5em;border-radius:4px;font-size:.85em;font-weight:700;color:#fff}
 .badge.down{background:#8b1a1a}.badge.failed{background:#d12d2d}.badge.running{background:#1f6fd1}
-.badge.cancelled{background:#c98a00}.badge.succeeded,.badge.up{background:#2e8b57}
+.badge.cancelled,.badge.partial{background:#c98a00}.badge.succeeded,.badge.up{background:#2e8b57}
 .badge.none,.badge.unknown,.badge.pending{background:#9ca3af}
 code{font-size:.9em;background:#f1f3f6;padding:0 .25em;border-radius:3px;word-break:break-all}
 code.id{white-space:nowrap;word-break:normal}.small{font-size:.9em}.error{color:#8b1a1a;word-break:break-word}.warn{color:#9a5b00}
-progress{width:8em;vertical-align:middle}ul.steps{margin:0;padding-left:1.1em}
+progress{width:8em;vertical-align:middle}ul.steps,ol.steps{margin:0;padding-left:1.1em}ol.steps{list-style:none;padding-left:0}
 .note{color:#9a5b00;font-weight:600}
 """
