@@ -1,5 +1,6 @@
 """The poller's background thread: no object waits for another, outcomes are published at once, running
-tasks are checked on time while the budget is spent on an overdue idle sweep."""
+tasks are checked on time while the budget is spent on an overdue idle sweep, the first discovery comes
+before the CloudWorks integrations' first reads."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import threading
 import time
 from collections.abc import Callable
 
+from anaplan_exporter.anaplan.cloudworks_models import Integration, IntegrationType
 from anaplan_exporter.anaplan.limiter import Limiter
-from anaplan_exporter.anaplan.models import ModelObject, ObjectType, Task, TaskSummary
+from anaplan_exporter.anaplan.models import ModelObject, ObjectType, Task, TaskSummary, Workspace
+from anaplan_exporter.config.cloudworks import CloudWorksConfig
 from anaplan_exporter.config.file import PollingConfig
 from anaplan_exporter.config.targets import ObjectSelection, TargetConfig
 from anaplan_exporter.polling.poller import Poller
 from support.fake_anaplan import MODEL, WS, FakeAnaplan, finished, running
+from support.fake_cloudworks import FakeCloudWorks, integration
 
 FAST = PollingConfig(
     idle_interval=0.2, active_interval=0.2, active_max_interval=0.2, discovery_interval=600, workers=4
@@ -126,3 +130,58 @@ def test_a_run_ends_on_the_metrics_within_its_check_interval_while_the_idle_swee
     assert polled < 200 + 60, "the sweep may not be finished: the running task did not wait for it"
     assert snapshot.oldest_poll_age_seconds is not None and snapshot.oldest_poll_age_seconds > 0.5
     assert snapshot.budget_used_ratio is not None and snapshot.budget_used_ratio > 0
+
+
+class Recorded(ThreadSafeAnaplan):
+    """Notes discovery's first call and each task list in ``log``."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__(imports=5)
+        self.log = log
+
+    def list_workspaces(self) -> list[Workspace]:
+        self.log.append("discovery")
+        return super().list_workspaces()
+
+    def list_tasks(
+        self,
+        workspace_id: str,
+        model_id: str,
+        object_type: ObjectType,
+        object_id: str,
+        *,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> list[TaskSummary]:
+        self.log.append("poll")
+        return super().list_tasks(workspace_id, model_id, object_type, object_id)
+
+
+class RecordedCloudWorks(FakeCloudWorks):
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+
+    def integration(self, integration_id: str) -> Integration:
+        self.log.append("jobs")
+        return super().integration(integration_id)
+
+
+def test_the_first_discovery_goes_before_the_cloudworks_integrations_first_reads() -> None:
+    """At the start the lists name many integrations whose jobs (their Anaplan objects) are read once: the
+    objects are discovered first, so that a run starting meanwhile finds its object watched and polls it."""
+    log: list[str] = []
+    cw = RecordedCloudWorks(log)
+    for i in range(30):
+        cw.add(integration(f"{i:032x}", f"Load {i}", kind=IntegrationType.IMPORT))
+    polling = PollingConfig(idle_interval=60, active_interval=5, discovery_interval=600, workers=1)
+    poller = Poller(
+        Recorded(log), every_import(), polling, cloudworks=cw, cloudworks_config=CloudWorksConfig()
+    )
+    poller.start()
+    try:
+        assert wait_for(lambda: log.count("jobs") == 30 and log.count("poll") >= 5)
+    finally:
+        poller.stop()
+    assert log.index("discovery") < log.index("jobs")
+    assert log.index("jobs") < log.index("poll")  # the jobs before the objects' first polls

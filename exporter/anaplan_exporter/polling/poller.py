@@ -142,7 +142,9 @@ class Poller:
         self._executor = ThreadPoolExecutor(max_workers=max(1, polling.workers), thread_name_prefix="poll")
         self._discoverer = Discoverer(client)
         self._schedule = Schedule(polling.idle_interval)
-        self._schedule.put(DISCOVERY, Urgency.LOW, 0.0)
+        # The first discovery goes before the CloudWorks integrations' first reads (new work too): a run that
+        # starts meanwhile can poll its Anaplan object at once only once that object is watched.
+        self._schedule.put(DISCOVERY, Urgency.NEW, 0.0)
         self._watched = WatchedObjects()
         self._in_flight: set[Hashable] = set()
         self._discovery = DiscoveryRecord()
