@@ -125,8 +125,21 @@ def _pair(password: str) -> str:
         (SPACED, f"password {SPACED} refused"),
         (SPACED, f"password {''.join(SPACED.split())} refused"),
         ("pw", f"credentials {_pair('pw').rstrip('=')} unknown"),
+        # "ᾀ" upper-cased is two characters, "ἈΙ": each URL-escaped on its own.
+        ("000ᾀ", f"password {quote('000ᾀ'.upper(), safe='')} refused"),
     ],
-    ids=["unpadded", "wrapped", "html", "upper", "url-lower-hex", "collapsed", "tab", "no-space", "short"],
+    ids=[
+        "unpadded",
+        "wrapped",
+        "html",
+        "upper",
+        "url-lower-hex",
+        "collapsed",
+        "tab",
+        "no-space",
+        "short",
+        "url-of-multi-char-upper",
+    ],
 )
 def test_a_password_in_the_forms_that_got_past_exact_matching_is_masked(password: str, text: str) -> None:
     scrubbed = Redactor(credential_secrets(BasicCredentials(USER, password))).scrub(text)

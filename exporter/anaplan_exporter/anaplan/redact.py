@@ -99,15 +99,20 @@ def _escapes(char: str) -> list[str]:
     return forms
 
 
+def _written(char: str) -> str:
+    """One character as it is or in any escape (regex source)."""
+    # No encoder escapes an ASCII letter or digit (and tokens are mostly those: this keeps them small).
+    if char.isascii() and char.isalnum():
+        return re.escape(char)
+    return "(?:" + "|".join([re.escape(char), *_escapes(char)]) + ")"
+
+
 def _char_pattern(char: str) -> str:
     """One character of a secret in any case and any escape."""
+    # A case may be several characters ("ᾀ" upper-cased is "ἈΙ"), each escaped on its own; an upper-cased
+    # "é" is escaped as "%C3%89", not "%C3%A9".
     cases = dict.fromkeys((char, char.lower(), char.upper(), char.casefold()))
-    forms = [re.escape(case) for case in cases]
-    for case in cases:
-        # No encoder escapes an ASCII letter or digit (and tokens are mostly those: this keeps them small);
-        # an upper-cased "é" is escaped as "%C3%89", not "%C3%A9".
-        if len(case) == 1 and not (case.isascii() and case.isalnum()):
-            forms += _escapes(case)
+    forms = ["".join(_written(one) for one in case) for case in cases]
     if char == " ":
         forms.append(r"\+")
     return "(?:" + "|".join(forms) + ")"
