@@ -32,7 +32,8 @@ log = logging.getLogger("anaplan_exporter")
 
 EXIT_OK = 0
 EXIT_CONFIG = 1
-"""The configuration is invalid (file, web config file, TLS files), or ``--once`` had a failed poll."""
+"""The configuration is invalid (file, web config file, TLS files), or ``--once`` had a failed poll or an
+object Anaplan does not confirm."""
 EXIT_USAGE = 2
 """A bad command-line flag or value."""
 EXIT_CANNOT_START = 3
@@ -47,9 +48,9 @@ listen address:
 
 exit codes:
   {EXIT_OK}  stopped by SIGTERM or SIGINT; --check-config: valid; --check-tenant: no FAIL row; --once: every
-     poll succeeded
+     poll succeeded and Anaplan confirms every object
   {EXIT_CONFIG}  invalid configuration (one line naming the file, key and value); --check-tenant: a FAIL row;
-     --once: a poll failed
+     --once: a poll failed, or an object is not found or in a model with NO ACCESS
   {EXIT_USAGE}  bad command-line flag or value
   {EXIT_CANNOT_START}  could not start: address in use or not available, a file that cannot be written or read
 """
@@ -91,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--once",
         action="store_true",
-        help=f"poll everything once, print the metrics, exit {EXIT_CONFIG} if a poll failed",
+        help=f"poll everything once, print the metrics, exit {EXIT_CONFIG} if a poll failed or an object is "
+        "not confirmed (not found, NO ACCESS)",
     )
     parser.add_argument(
         "--web.listen-address",
@@ -226,9 +228,21 @@ def _run_once(config: Config) -> int:
     with _starting():
         exporter = Exporter(config)
     try:
-        ok = exporter.poller.tick()
+        up = exporter.poller.tick()
         sys.stdout.write(generate_latest(exporter.registry).decode())
-        return EXIT_OK if ok else EXIT_CONFIG
+        # anaplan_up leaves an object Anaplan does not confirm (and the discovery error naming it) to the
+        # object's own series; a check fails on it all the same, as on any discovery error.
+        snapshot = exporter.poller.snapshot
+        unconfirmed = [obj.ref for obj in snapshot.objects if obj.absence is not None]
+        if unconfirmed:
+            log.error(
+                "--once: Anaplan does not confirm %d object(s): %s",
+                len(unconfirmed),
+                ", ".join(
+                    f"{ref.object_type.value} {ref.object_id} of model {ref.model_id}" for ref in unconfirmed
+                ),
+            )
+        return EXIT_OK if up and not unconfirmed and not snapshot.discovery_errors else EXIT_CONFIG
     finally:
         exporter.stop()
 

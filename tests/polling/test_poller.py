@@ -210,11 +210,11 @@ def test_running_task_is_not_polled_faster_than_5s_even_with_a_short_idle_interv
     assert api.status_calls == ["P1", "P1"]  # at 1000 and 1005, not every second
 
 
-def test_configured_id_missing_from_the_model_is_watched_down_as_not_found_and_makes_anaplan_up_0() -> None:
+def test_configured_id_missing_from_the_model_is_watched_down_as_not_found_on_its_own_series() -> None:
     api = api_with_objects()
     poller = Poller(api, [target(actions=ids("117999999999"))], POLLING, clock=Clock())
-    assert not poller.tick()  # Anaplan lists no tasks for unknown IDs: only discovery can tell
+    poller.tick()  # Anaplan lists no tasks for unknown IDs: only discovery can tell
     (only,) = poller.snapshot.objects
     assert only.ref.object_id == "117999999999" and not only.up
     assert only.absence is not None and only.absence.value == "not_found"
-    assert not poller.snapshot.up
+    assert poller.snapshot.up  # it says so itself: anaplan_up leaves it to its series (test_poller_not_found)

@@ -76,7 +76,7 @@ def by_id(poller: Poller) -> dict[str, ObjectStatus]:
 def test_a_wrong_id_is_down_as_not_found_and_a_never_run_object_stays_up() -> None:
     api = Tenant()
     poller = Poller(api, [target(processes=ids(NIGHTLY, WRONG))], POLLING, clock=Clock())
-    assert not poller.tick()
+    poller.tick()
     objects = by_id(poller)
     wrong, nightly = objects[WRONG], objects[NIGHTLY]
     assert wrong.absence is Absence.NOT_FOUND and not wrong.up
@@ -126,7 +126,7 @@ def test_a_model_with_no_access_makes_its_ids_down_as_no_access_until_the_role_i
     api.add(NIGHTLY, finished("T1", 900.0))  # it runs; the mask hides it
     clock = Clock()
     poller = Poller(api, [target(processes=ids(NIGHTLY))], POLLING, clock=clock)
-    assert not poller.tick()
+    poller.tick()
     obj = by_id(poller)[NIGHTLY]
     assert obj.absence is Absence.NO_ACCESS and not obj.up
     assert any("NO ACCESS" in error for error in poller.snapshot.discovery_errors)
@@ -146,7 +146,7 @@ def test_objects_found_by_star_become_no_access_when_the_role_is_removed_and_rec
     assert by_id(poller)[SALES].up
     api.no_access = True
     clock.now += 600  # the next discovery, and the next idle poll (an empty list now)
-    poller.tick()
+    assert not poller.tick()  # a "*" cannot be resolved: what it covers now is unknown (anaplan_up 0)
     obj = by_id(poller)[SALES]
     assert obj.absence is Absence.NO_ACCESS and not obj.up
     assert obj.last_success_time == 900.0  # its last good values stay
@@ -217,3 +217,115 @@ def test_metadata_answering_404_says_nothing_while_discovery_cannot_list_the_mod
     assert not poller.tick()
     obj = by_id(poller)[NIGHTLY]
     assert obj.absence is None and obj.up
+
+
+# -- anaplan_up leaves what Anaplan does not confirm to the object's own series ------------------------------
+# One wrong ID gives one alert that names it (AnaplanTargetNotFound), not also AnaplanPollStale: neither the
+# object nor the discovery error naming it makes anaplan_up 0 or holds back the last success time. What has
+# no series of its own (a name, a "*", a failed listing, a failed poll) still does.
+
+
+def test_a_wrong_id_leaves_anaplan_up_1_and_the_success_time_current_and_its_error_listed() -> None:
+    api = Tenant()
+    clock = Clock()
+    poller = Poller(api, [target(processes=ids(NIGHTLY, WRONG))], POLLING, clock=clock)
+    assert poller.tick()
+    assert not by_id(poller)[WRONG].up  # its own series: anaplan_target_up 0, anaplan_target_not_found 1
+    assert poller.snapshot.up and poller.snapshot.last_success_time == 1_000.0
+    error = f"targets[0]: process '{WRONG}' not found in model 'Planning'"
+    assert poller.snapshot.discovery_errors == (error,)  # the status page and the log still say it
+    clock.now += 60  # discovery again (it had errors) and the next idle polls
+    assert poller.tick()
+    assert poller.snapshot.last_success_time == 1_060.0
+    assert poller.snapshot.discovery_errors == (error,) and by_id(poller)[WRONG].absence is Absence.NOT_FOUND
+
+
+def test_a_model_with_no_access_leaves_anaplan_up_1_for_the_ids_watched_there() -> None:
+    api = Tenant()
+    api.no_access = True  # its object lists and process metadata answer 404, its task lists are empty
+    poller = Poller(api, [target(processes=ids(NIGHTLY), imports=ids(SALES))], POLLING, clock=Clock())
+    assert poller.tick()
+    assert {o.absence for o in poller.snapshot.objects} == {Absence.NO_ACCESS}
+    assert len(poller.snapshot.discovery_errors) == 3  # two listings, one metadata read: all still listed
+    assert poller.snapshot.up and poller.snapshot.last_success_time == 1_000.0
+
+
+def test_a_workspace_or_model_not_listed_leaves_anaplan_up_1_when_every_object_there_is_an_id() -> None:
+    targets = [
+        target(workspace="No such workspace", processes=ids(NIGHTLY)),
+        target(model="Gone", imports=ids(SALES)),
+    ]
+    poller = Poller(Tenant(), targets, POLLING, clock=Clock())
+    assert poller.tick()
+    assert len(poller.snapshot.discovery_errors) == 2
+
+
+def test_a_metadata_404_of_a_process_discovery_lists_leaves_anaplan_up_1() -> None:
+    api = Tenant()
+    api.metadata_missing.add(NIGHTLY)
+    poller = Poller(api, [target(processes=ids(NIGHTLY))], POLLING, clock=Clock())
+    assert poller.tick()
+    assert by_id(poller)[NIGHTLY].absence is Absence.NOT_FOUND
+    (error,) = poller.snapshot.discovery_errors
+    assert error.startswith(f"process {NIGHTLY} metadata:")
+
+
+def test_a_name_not_found_still_makes_anaplan_up_0_it_has_no_series_of_its_own() -> None:
+    named = ObjectSelection(items=(ObjectSelector(NIGHTLY), ObjectSelector("No such process")))
+    poller = Poller(Tenant(), [target(processes=named)], POLLING, clock=Clock())
+    assert not poller.tick()
+    assert list(by_id(poller)) == [NIGHTLY]  # the name is watched nowhere
+    assert poller.snapshot.last_success_time is None
+
+
+def test_a_name_in_a_model_with_no_access_still_makes_anaplan_up_0() -> None:
+    api = Tenant()
+    api.no_access = True
+    named = ObjectSelection(items=(ObjectSelector(NIGHTLY), ObjectSelector("Nightly load")))
+    poller = Poller(api, [target(processes=named)], POLLING, clock=Clock())
+    assert not poller.tick()
+    assert by_id(poller)[NIGHTLY].absence is Absence.NO_ACCESS
+
+
+def test_a_star_in_a_model_not_listed_or_with_no_access_still_makes_anaplan_up_0() -> None:
+    star = ObjectSelection(all=True, items=(ObjectSelector(SALES),))
+    gone = Poller(Tenant(), [target(model="Gone", imports=star)], POLLING, clock=Clock())
+    assert not gone.tick()
+    assert by_id(gone)[SALES].absence is Absence.NOT_FOUND  # the ID has its series; the "*" has none
+    api = Tenant()
+    api.no_access = True
+    masked = Poller(api, [target(imports=star)], POLLING, clock=Clock())
+    assert not masked.tick()
+    assert by_id(masked)[SALES].absence is Absence.NO_ACCESS
+
+
+def test_an_unconfirmed_object_whose_poll_fails_still_makes_anaplan_up_0() -> None:
+    api = Tenant()
+    api.failing[WRONG] = AnaplanServerError(503, "Service Unavailable", "list_tasks")
+    clock = Clock()
+    poller = Poller(api, [target(processes=ids(NIGHTLY, WRONG))], POLLING, clock=clock)
+    assert not poller.tick()
+    wrong = by_id(poller)[WRONG]
+    assert wrong.absence is Absence.NOT_FOUND and wrong.last_error is not None
+    api.failing.clear()
+    clock.now += 60  # its next poll succeeds: only its absence is left, on its own series
+    assert poller.tick()
+    assert by_id(poller)[WRONG].absence is Absence.NOT_FOUND
+
+
+def test_a_wrong_id_another_replica_watches_leaves_this_one_up_too() -> None:
+    # Every replica discovers every target and sees the error; only the owner of the ID reports it.
+    owners = []
+    for shard in (0, 1):
+        poller = Poller(
+            Tenant(),
+            [target(processes=ids(NIGHTLY, WRONG))],
+            POLLING,
+            shard=shard,
+            shard_total=2,
+            clock=Clock(),
+        )
+        assert poller.tick(), f"shard {shard}"
+        assert len(poller.snapshot.discovery_errors) == 1
+        owners += [o.ref.object_id for o in poller.snapshot.objects if o.absence is not None]
+    assert owners == [WRONG]

@@ -4,7 +4,7 @@ to the discovery interval). Changed only on the poller's scheduling thread."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import replace
 
 from ..anaplan.lookup import Absence
@@ -28,6 +28,9 @@ class DiscoveryRecord:
         """A discovery has finished, well or not."""
         self.ok = False
         self.errors: tuple[str, ...] = ()
+        """Every error of the latest discovery (the status page and the log show them all)."""
+        self.failing: tuple[str, ...] = ()
+        """Its errors that no watched object reports on its own series (``DiscoveryResult.failing``)."""
         self.by_target: dict[int, list[WatchedObject]] = {}
         """The objects found for each target, by its index in the configured targets."""
         self._failures = 0
@@ -53,6 +56,7 @@ class DiscoveryRecord:
         self.discovered = True
         self.ok = result.ok
         self.errors = tuple(result.errors)
+        self.failing = tuple(result.failing)
         if result.ok:
             self._failures = 0
             return interval
@@ -90,6 +94,14 @@ class StepNameRecord:
     def read_at(self, key: Key) -> float:
         """When the process's step names were last read (minus infinity: never)."""
         return self._names.get(key, ({}, float("-inf")))[1]
+
+    def failing(self, resolved: Container[Key]) -> tuple[str, ...]:
+        """The errors of the reads whose latest attempt failed, but for a 404 to a process of a ``resolved``
+        target (its model's listings answered): that process is not found and says so on its own series
+        (the poller's ``_unconfirmed``)."""
+        return tuple(
+            error for key, error in self._errors.items() if key not in self._not_found or key not in resolved
+        )
 
     def absence(self, key: Key) -> Absence | None:
         """``NOT_FOUND`` while the latest read of the process's metadata answered 404."""

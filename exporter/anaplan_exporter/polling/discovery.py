@@ -22,7 +22,7 @@ from typing import Protocol, TypeVar
 from ..anaplan.errors import AnaplanError
 from ..anaplan.lookup import Absence, is_object_id, masks_no_access, matches
 from ..anaplan.models import Model, ModelObject, ObjectType, ProcessMetadata, Workspace
-from ..config.targets import TargetConfig
+from ..config.targets import ObjectSelection, TargetConfig
 from ..snapshot import ObjectRef
 
 log = logging.getLogger(__name__)
@@ -76,10 +76,19 @@ class DiscoveryResult:
     absent_targets: dict[int, Absence] = field(default_factory=dict)
     """Failed targets that Anaplan answered for: their workspace or model is not listed (``NOT_FOUND``), or
     the model is masked (``NO_ACCESS``). Whatever is watched for them is unconfirmed."""
+    reported: set[str] = field(default_factory=set)
+    """The errors (of ``errors``) that only say that Anaplan does not confirm objects which are watched under
+    their IDs all the same: each such object reports it on its own series (``anaplan_target_not_found``), so
+    these do not make ``anaplan_up`` 0. A name or a "*" that cannot be resolved has no series of its own."""
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def failing(self) -> list[str]:
+        """The errors that no object reports on its own series (they make ``anaplan_up`` 0)."""
+        return [error for error in self.errors if error not in self.reported]
 
 
 _Named = TypeVar("_Named", Workspace, Model, ModelObject)
@@ -126,6 +135,8 @@ class Discoverer:
                 errors = self._resolve_objects(index, target, workspace, model, result.objects)
             except _Absent as exc:
                 result.errors.append(f"targets[{index}]: {exc}")
+                if _by_id_alone(target.selections.values()):  # each object it names is watched by ID
+                    result.reported.add(result.errors[-1])
                 result.failed_targets.add(index)
                 result.absent_targets[index] = exc.absence
                 result.fallbacks[index] = _by_id_only(index, target, exc.absence, exc.workspace, exc.model)
@@ -135,16 +146,20 @@ class Discoverer:
                 result.failed_targets.add(index)
                 result.fallbacks[index] = _by_id_only(index, target)
                 continue
-            if errors:
-                result.errors.extend(f"targets[{index}]: {e}" for e in errors)
+            for message, reported in errors:
+                result.errors.append(f"targets[{index}]: {message}")
+                if reported:
+                    result.reported.add(result.errors[-1])
         for message in result.errors:
             log.warning("discovery: %s", message)
         return result
 
     def _resolve_objects(
         self, index: int, target: TargetConfig, workspace: Workspace, model: Model, out: list[WatchedObject]
-    ) -> list[str]:
-        errors: list[str] = []
+    ) -> list[tuple[str, bool]]:
+        """Append the target's objects to ``out``; return its errors, each with whether it only says that
+        objects watched by ID are not confirmed (``DiscoveryResult.reported``)."""
+        errors: list[tuple[str, bool]] = []
         for kind in ObjectType:
             selection = target.selections.get(kind)
             if selection is None or (not selection.all and not selection.items):
@@ -163,12 +178,12 @@ class Discoverer:
                     )
                     if selection.all:
                         raise _Absent(message, Absence.NO_ACCESS, workspace, model) from exc
-                    errors.append(message)
+                    errors.append((message, _by_id_alone([selection])))
                     unlisted = Absence.NO_ACCESS
                 else:
                     if selection.all:
                         raise
-                    errors.append(f"cannot list {kind.collection}: {exc}")
+                    errors.append((f"cannot list {kind.collection}: {exc}", False))
                     unlisted = None
                 available = []
             chosen: list[tuple[ModelObject, float | None, float | None, Absence | None]] = []
@@ -179,7 +194,8 @@ class Discoverer:
                 absence = None
                 if found is None:
                     if unlisted is Absence.NOT_FOUND:
-                        errors.append(f"{kind.value} {selector.ref!r} not found in model {model.name!r}")
+                        message = f"{kind.value} {selector.ref!r} not found in model {model.name!r}"
+                        errors.append((message, is_object_id(selector.ref)))
                     if not is_object_id(selector.ref):
                         continue
                     # Still watched under its ID: its polls will tell if the listing hides it (a run
@@ -208,6 +224,14 @@ class Discoverer:
         """A process's step names by step object ID (raises AnaplanError)."""
         metadata = self._client.process_metadata(ref.workspace_id, ref.model_id, ref.object_id)
         return {step.object_id: step.name or step.object_id for step in metadata.steps}
+
+
+def _by_id_alone(selections: Iterable[ObjectSelection]) -> bool:
+    """The selections name at least one object and only by ID (no "*", no name): each is watched under its
+    ID, so an error about them all is reported on their own series."""
+    chosen = list(selections)
+    refs = [selector.ref for selection in chosen for selector in selection.items]
+    return bool(refs) and not any(s.all for s in chosen) and all(is_object_id(ref) for ref in refs)
 
 
 def _by_id_only(

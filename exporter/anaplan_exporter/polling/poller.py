@@ -195,7 +195,8 @@ class Poller:
     # -- the synchronous form -----------------------------------------------------------------------
 
     def tick(self) -> bool:
-        """Do everything due now (discovery first), wait for it, publish; return anaplan_up."""
+        """Do everything due now (discovery first), wait for it, publish; return anaplan_up (which leaves
+        objects Anaplan does not confirm to their own series: see ``snapshot.objects``' ``absence``)."""
         self._apply_pending_targets()
         while not self._stop.is_set():
             now = self._clock()
@@ -342,8 +343,9 @@ class Poller:
         key = tracker.ref.key
         if self._watched.trackers.get(key) is not tracker:
             return  # no longer watched
+        failed = not status.up
         status = self._unconfirmed(key, tracker, status)
-        self._watched.polled(key, tracker, status, now)
+        self._watched.polled(key, tracker, status, failed, now)
         if not tracker.up and status.last_error is not None:
             self._problems.failed(tracker.ref, status.last_error.reason, status.last_error.message, now)
         schedule_next_poll(self._schedule, key, tracker, self._polling, now)
@@ -392,7 +394,8 @@ class Poller:
         """Recompute a polled object's status on the scheduling thread (only while no worker has it)."""
         statuses = self._watched.statuses
         if key in statuses and key not in self._in_flight:
-            self._watched.refreshed(key, self._unconfirmed(key, tracker, tracker.status(now)))
+            status = tracker.status(now)
+            self._watched.refreshed(key, self._unconfirmed(key, tracker, status), not status.up)
             self._publisher.changed = True
 
     def _unconfirmed(self, key: Key, tracker: ObjectTracker, status: ObjectStatus) -> ObjectStatus:
@@ -576,6 +579,7 @@ class Poller:
             used_ratio,
             self._cw.view(now),
             self._cw.healthy,
+            self._resolved,
         )
         if self._state is not None:
             self._state.save_if_due(self._watched.trackers.values(), now, self._cw.saved_states())

@@ -1,12 +1,14 @@
 """The watched objects as the scheduling thread last saw them: each one's tracker, latest status and last
-poll, which were never polled, which are down and which have a run going, and how long the latest sweep took
-(the time for every watched object to be polled once). Changed only on the poller's scheduling thread.
+poll, which were never polled, whose polls fail and which have a run going, and how long the latest sweep
+took (the time for every watched object to be polled once). Changed only on the poller's scheduling thread.
 
 The snapshot is published from them: outcomes arriving within ``PUBLISH_COALESCE`` share one snapshot, and
 one is published at least every ``PUBLISH_EVERY``. Only the scheduling thread publishes; any thread may read
 ``SnapshotPublisher.snapshot``."""
 
 from __future__ import annotations
+
+from collections.abc import Container
 
 from ..snapshot import CloudWorksView, Key, ObjectStatus, Snapshot
 from .catalog_reads import DiscoveryRecord, StepNameRecord
@@ -23,7 +25,9 @@ class WatchedObjects:
         self.last_polled: dict[Key, float] = {}
         """When each object was last polled (discovery time for objects not polled yet)."""
         self.unpolled: set[Key] = set()
-        self.down: set[Key] = set()
+        self.failing: set[Key] = set()
+        """Objects whose latest poll failed. Not those down only because Anaplan does not confirm them (not
+        found, NO ACCESS): each reports that on its own series, and ``anaplan_up`` leaves them to it."""
         self.active: set[Key] = set()
         self.sweep_duration: float | None = None
         """How long the latest complete sweep took; None until one has completed."""
@@ -44,13 +48,15 @@ class WatchedObjects:
         del self.trackers[key]
         self.statuses.pop(key, None)
         self.last_polled.pop(key, None)
-        for members in (self.unpolled, self.down, self.active, self._sweep_pending):
+        for members in (self.unpolled, self.failing, self.active, self._sweep_pending):
             members.discard(key)
 
-    def polled(self, key: Key, tracker: ObjectTracker, status: ObjectStatus, now: float) -> None:
-        """Take in a poll's outcome (an unconfirmed object's status is down); the sweep is complete once every
-        object was polled since it began."""
-        self.refreshed(key, status)
+    def polled(
+        self, key: Key, tracker: ObjectTracker, status: ObjectStatus, failed: bool, now: float
+    ) -> None:
+        """Take in a poll's outcome (an unconfirmed object's status is down; ``failed``: the poll itself
+        failed); the sweep is complete once every object was polled since it began."""
+        self.refreshed(key, status, failed)
         self.last_polled[key] = now
         self.unpolled.discard(key)
         if tracker.active_since is not None:
@@ -62,13 +68,14 @@ class WatchedObjects:
             self.sweep_duration = now - self._sweep_started
             self._sweep_started, self._sweep_pending = now, set(self.trackers)
 
-    def refreshed(self, key: Key, status: ObjectStatus) -> None:
-        """Take in a polled object's status computed again (not a poll: a rename, its absence, its steps)."""
+    def refreshed(self, key: Key, status: ObjectStatus, failed: bool) -> None:
+        """Take in a polled object's status computed again (not a poll: a rename, its absence, its steps);
+        ``failed``: its latest poll failed (``status.up`` is also False while it is not confirmed)."""
         self.statuses[key] = status
-        if status.up:
-            self.down.discard(key)
+        if failed:
+            self.failing.add(key)
         else:
-            self.down.add(key)
+            self.failing.discard(key)
 
 
 PUBLISH_COALESCE = 0.2
@@ -109,15 +116,21 @@ class SnapshotPublisher:
         budget_used_ratio: float | None,
         cloudworks: CloudWorksView | None = None,
         cloudworks_healthy: bool = True,
+        resolved: Container[Key] = frozenset(),
     ) -> None:
-        """Replace the snapshot: up when everything was discovered, every object's last poll succeeded and
-        CloudWorks (when it is read) too; ready (for good) once everything discovered was polled."""
+        """Replace the snapshot: up when discovery and every confirmed object's last poll succeeded, and
+        CloudWorks (when it is read) too; ready (for good) once everything discovered was polled.
+
+        An object Anaplan does not confirm (a wrong ID, NO ACCESS to its model), and the discovery or
+        metadata error that names it, do not make it down: the object says so on its own series, and its
+        alert (AnaplanTargetNotFound) names it; AnaplanPollStale would only repeat it for the whole exporter.
+        ``resolved``: the objects whose target the latest discovery resolved (``StepNameRecord.failing``)."""
         up = (
             cloudworks_healthy
             and discovery.discovered
-            and discovery.ok
-            and not step_names.errors
-            and not watched.down
+            and not discovery.failing
+            and not step_names.failing(resolved)
+            and not watched.failing
             and not watched.unpolled
         )
         if discovery.discovered and not watched.unpolled:

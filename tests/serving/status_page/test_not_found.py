@@ -90,3 +90,16 @@ def test_an_unconfirmed_objects_names_are_escaped() -> None:
     parsed = PageText(html)
     assert not [tag for tag, _ in parsed.tags if tag in ("script", "img")]
     assert parsed.rows[0].name == evil and "NOT FOUND" in parsed.rows[0].cells[5]
+
+
+def test_the_poll_cycle_is_up_with_them_and_says_how_many_are_not_confirmed() -> None:
+    # anaplan_up leaves them to their own series and alert: the verdict says up, and names that alert.
+    up = PageText(render_status_page(Snapshot(objects=(OK, WRONG, MASKED), ready=True, up=True), INFO))
+    assert "Poll cycle up 2 objects not confirmed by Anaplan runbook: AnaplanTargetNotFound" in up.text
+    assert "AnaplanPollStale" not in up.text
+    one = PageText(render_status_page(Snapshot(objects=(OK, WRONG), ready=True, up=True), INFO))
+    assert "Poll cycle up 1 object not confirmed by Anaplan" in one.text
+    plain = PageText(render_status_page(Snapshot(objects=(OK, NEVER), ready=True, up=True), INFO))
+    assert "Poll cycle up last fully successful" in plain.text and "not confirmed" not in plain.text
+    down = PageText(render_status_page(Snapshot(objects=(OK, WRONG), ready=True, up=False), INFO))
+    assert "Poll cycle errors runbook: AnaplanPollStale" in down.text

@@ -210,8 +210,14 @@ def exporter_facts(snapshot: Snapshot, info: PageInfo, links: Links) -> str:
         if snapshot.ready
         else badge("pending", "not ready") + " waiting for the first full poll cycle"
     )
+    unconfirmed = sum(1 for obj in snapshot.objects if obj.absence is not None)
     if snapshot.up:
         cycle = badge("up", "up")
+        if unconfirmed:  # anaplan_up leaves them to their own series and alert
+            cycle += (
+                f' <span class="warn">{unconfirmed} object{"s" if unconfirmed > 1 else ""} not confirmed by '
+                f"Anaplan</span> {links.alert('AnaplanTargetNotFound')}"
+            )
     elif snapshot.ready:
         cycle = badge("down", "errors") + " " + links.alert("AnaplanPollStale")
     else:
