@@ -1,17 +1,20 @@
 """Every object accounted for, with real processes: the simulator, the exporter and Prometheus with the
 shipped rules. A process ID the model does not list and an import in a model the user has NO ACCESS to are
 each reported on their own series (``anaplan_target_not_found{reason}``, ``anaplan_target_up 0``), on the
-status page, and by ``AnaplanTargetNotFound`` naming them; a process that never ran stays up, says "NEVER
-RAN" and raises nothing. Granting the role (the simulator's ``/__sim/access``) and correcting the ID (a
-reload) clear them without a restart.
+status page, and by ``AnaplanTargetNotFound`` naming them, and by nothing else: ``anaplan_up`` stays 1 and
+``AnaplanPollStale`` neither fires nor is pending (one wrong ID, one alert); ``--once`` exits 1 all the same.
+A process that never ran stays up, says "NEVER RAN" and raises nothing. Granting the role (the simulator's
+``/__sim/access``) and correcting the ID (a reload) clear them without a restart.
 
-The rules are the shipped file with one change: AnaplanTargetNotFound's ``for: 5m`` shortened to 1 s, so that
-the test need not wait five minutes (promtool tests the shipped duration).
+The rules are the shipped file with one change: the ``for: 5m`` of AnaplanTargetNotFound and AnaplanPollStale
+shortened to 1 s, so that the test need not wait five minutes (promtool tests the shipped durations).
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitoring.artifacts import PROMETHEUS_CONFIG, RULES
 from monitoring.servers import Server, running_prometheus, wait_for
-from support.exporter import ExporterHandle, running_exporter, simulator_config
+from support.exporter import ExporterHandle, exporter_command, running_exporter, simulator_config
 from support.net import http_get
 from support.pagetext import PageText
 from support.simulator import running_simulator
@@ -80,7 +83,8 @@ SCENARIO: dict[str, Any] = {
 def exporter_config(sim_url: str, process_ids: list[str]) -> dict[str, Any]:
     return simulator_config(
         sim_url,
-        polling={"idle_interval": 1, "active_interval": 5, "discovery_interval": 5},
+        # AnaplanPollStale's threshold is three idle intervals: 6 s, well above a success's age at a scrape.
+        polling={"idle_interval": 2, "active_interval": 5, "discovery_interval": 5},
         targets=[
             {"workspace": WS, "model": OPEN, "processes": process_ids},
             {"workspace": WS, "model": CLOSED, "imports": [IMPORT]},
@@ -99,12 +103,17 @@ def prometheus_config(exporter: ExporterHandle, rules: Path) -> dict[str, Any]:
     return config
 
 
+QUICK = ("AnaplanTargetNotFound", "AnaplanPollStale")
+
+
 def quick_rules(tmp_path: Path) -> Path:
-    """The shipped rules, with AnaplanTargetNotFound's ``for`` at 1 s."""
+    """The shipped rules, with the ``for`` of the ``QUICK`` alerts at 1 s."""
     rules = yaml.safe_load(RULES.read_text(encoding="utf-8"))
-    (rule,) = [r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "AnaplanTargetNotFound"]
-    assert rule["for"] == "5m"
-    rule["for"] = "1s"
+    quick = [r for g in rules["groups"] for r in g["rules"] if r.get("alert") in QUICK]
+    assert len(quick) == len(QUICK)
+    for rule in quick:
+        assert rule["for"] == "5m"
+        rule["for"] = "1s"
     path = tmp_path / "anaplan-rules.yml"
     path.write_text(yaml.safe_dump(rules, sort_keys=False), encoding="utf-8")
     return path
@@ -112,8 +121,12 @@ def quick_rules(tmp_path: Path) -> Path:
 
 def series(exporter: ExporterHandle) -> dict[tuple[str, str], dict[str, float]]:
     """(family, object_id) -> {reason or "": value} for anaplan_target_up and anaplan_target_not_found."""
+    return series_in(exporter.metrics())
+
+
+def series_in(exposition: str) -> dict[tuple[str, str], dict[str, float]]:
     out: dict[tuple[str, str], dict[str, float]] = {}
-    for family in text_string_to_metric_families(exporter.metrics()):
+    for family in text_string_to_metric_families(exposition):
         if family.name in ("anaplan_target_up", "anaplan_target_not_found"):
             for sample in family.samples:
                 key = (family.name, sample.labels["object_id"])
@@ -127,6 +140,18 @@ def firing(prometheus: Server) -> dict[str, dict[str, Any]]:
     return {
         a["labels"]["object_id"]: a for a in alerts if a["state"] == "firing" and "object_id" in a["labels"]
     }
+
+
+def values(prometheus: Server, expr: str) -> list[float]:
+    """The values of an instant query, one per series."""
+    answer = prometheus.get_json("/api/v1/query", query=expr)["data"]["result"]
+    return [float(item["value"][1]) for item in answer]
+
+
+def rule_expression(alert: str) -> str:
+    rules = yaml.safe_load(RULES.read_text(encoding="utf-8"))
+    (expr,) = [r["expr"] for g in rules["groups"] for r in g["rules"] if r.get("alert") == alert]
+    return str(expr)
 
 
 def status_rows(exporter: ExporterHandle) -> dict[str, list[str]]:
@@ -166,6 +191,17 @@ def test_a_wrong_id_and_a_no_access_model_are_reported_alerted_and_cleared_witho
             assert rows[WRONG][1] == "NOT FOUND" and "runbook: AnaplanTargetNotFound" in rows[WRONG][5]
             assert rows[IMPORT][1] == "NO ACCESS" and "Give the exporter's user a role" in rows[IMPORT][5]
             assert rows[NEVER][1] == "NEVER RAN" and rows[NEVER][5].startswith("UP")
+            _, body = http_get(exporter.url + "/")
+            assert "Poll cycle up 2 objects not confirmed by Anaplan" in PageText(body).text
+
+            # --once is a check: it fails on them, anaplan_up 1 or not (run while the alerts come).
+            once = subprocess.Popen(
+                [*exporter_command(), "--config", str(config_path), "--once"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "SIM_PASSWORD": "demo"},
+            )
 
             # The alert, one per object, naming it and why.
             try:
@@ -188,6 +224,27 @@ def test_a_wrong_id_and_a_no_access_model_are_reported_alerted_and_cleared_witho
                 f'The import "{IMPORT}" ({IMPORT}) of model "Closed"' in masked["annotations"]["description"]
             )
             assert "NO ACCESS" in masked["annotations"]["description"]
+
+            # And nothing exporter-wide: once AnaplanPollStale's window (three 2 s intervals, ``for`` 1 s) has
+            # passed since the start, anaplan_up has been 1 at every scrape and the rule never even pending.
+            wait_for(
+                lambda: values(prometheus, "time() - process_start_time_seconds > 9"),
+                20,
+                "AnaplanPollStale's window to pass",
+            )
+            assert values(prometheus, "anaplan_up") == [1.0]
+            assert values(prometheus, "min_over_time(anaplan_up[1h])") == [1.0]
+            assert values(prometheus, "time() - anaplan_last_poll_success_timestamp_seconds < 6") != []
+            assert values(prometheus, rule_expression("AnaplanPollStale")) == []
+            assert values(prometheus, 'count_over_time(ALERTS{alertname="AnaplanPollStale"}[1h])') == []
+
+            out, err = once.communicate(timeout=30)
+            assert once.returncode == 1, err[-3000:]
+            assert "anaplan_up 1.0" in out
+            printed = series_in(out)
+            assert printed[("anaplan_target_not_found", WRONG)] == {"not_found": 1.0}
+            assert printed[("anaplan_target_not_found", IMPORT)] == {"no_access": 1.0}
+            assert "--once: Anaplan does not confirm 2 object(s)" in err and WRONG in err and IMPORT in err
 
             # The role is granted: the import is confirmed (its runs list), its alert ends; no restart.
             sim.set_access(CLOSED, False)
