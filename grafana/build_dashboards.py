@@ -743,7 +743,8 @@ def exporter_dashboard() -> Dashboard:
     panels: list[Panel] = [
         stat_panel(
             "Last poll cycle",
-            "Whether the exporter's last poll cycle fully succeeded (anaplan_up).",
+            "Whether the exporter's last poll cycle fully succeeded (anaplan_up); an object Anaplan does not "
+            "confirm (anaplan_target_not_found) does not make it fail.",
             f"min(anaplan_up{{{INST}}})",
             steps=thresholds(("red", None), ("green", 1)),
             mappings=OK_FAILING,

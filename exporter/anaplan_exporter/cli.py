@@ -50,7 +50,7 @@ exit codes:
   {EXIT_OK}  stopped by SIGTERM or SIGINT; --check-config: valid; --check-tenant: no FAIL row; --once: every
      poll succeeded and Anaplan confirms every object
   {EXIT_CONFIG}  invalid configuration (one line naming the file, key and value); --check-tenant: a FAIL row;
-     --once: a poll failed, or an object is not found or in a model with NO ACCESS
+     --once: a poll or discovery failed, or an object is not found or in a model with NO ACCESS
   {EXIT_USAGE}  bad command-line flag or value
   {EXIT_CANNOT_START}  could not start: address in use or not available, a file that cannot be written or read
 """
