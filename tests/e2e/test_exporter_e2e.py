@@ -281,7 +281,7 @@ def test_sigterm_stops_the_exporter_within_seconds(tmp_path: Path) -> None:
             assert exporter.process.returncode == 0
 
 
-def test_once_prints_the_exposition_and_fails_when_a_poll_fails(tmp_path: Path) -> None:
+def test_once_prints_the_exposition_and_fails_on_an_object_anaplan_does_not_confirm(tmp_path: Path) -> None:
     with running_simulator(None, tmp_path) as sim:
         config = exporter_config(sim.url)
         config["targets"] = [{"workspace": WS, "model": MODEL, "processes": "*", "imports": "*"}]
@@ -297,13 +297,18 @@ def test_once_prints_the_exposition_and_fails_when_a_poll_fails(tmp_path: Path) 
         assert 'anaplan_task_state{model_id="75A40874E6B64FA3AE0743278996850F"' in ok.stdout
         assert "anaplan_up 1.0" in ok.stdout
 
-        config["targets"][0]["actions"] = ["117999999999"]  # not in the model: 404 on its tasks
+        config["targets"][0]["actions"] = ["117999999999"]  # not in the model: an empty task list
         path.write_text(yaml.safe_dump(config))
         bad = subprocess.run(
             [*exporter_command(), "--config", str(path), "--once"], capture_output=True, text=True, env=env
         )
-        assert bad.returncode == 1
-        assert "anaplan_up 0.0" in bad.stdout
+        assert bad.returncode == 1  # a check fails on it, though anaplan_up leaves it to its own series
+        assert "anaplan_up 1.0" in bad.stdout
+        assert (
+            'object_id="117999999999",object_name="117999999999",object_type="action",reason="not_found"'
+            in (bad.stdout)
+        )
+        assert "--once: Anaplan does not confirm 1 object(s): action 117999999999" in bad.stderr
 
 
 def test_bad_config_gives_a_one_line_error(tmp_path: Path) -> None:
