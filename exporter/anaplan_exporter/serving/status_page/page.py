@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from ...anaplan.auth_backoff import AuthRefusal
 from ...anaplan.lookup import Absence
-from ...anaplan.models import ObjectType, iso_time
+from ...anaplan.models import ObjectType, iso_time, readable_time
 from ...calendar_rhythm import describe, slot_after_run
 from ...snapshot import CloudWorksView, ObjectStatus, Snapshot
 from ..render_errors import describe_object, problem
@@ -567,7 +567,7 @@ def _rhythm(obj: ObjectStatus, now: float) -> str:
             facts.append(f"next run expected by {when(created + interval, now)}")
     elif obj.learned_pattern is not None:
         facts.append(f"usually {escape(describe(obj.learned_pattern))}")
-        if created is not None:
+        if created is not None and readable_time(created):  # a calendar has no slot after the year 9999
             facts.append(f"next run expected at {when(slot_after_run(obj.learned_pattern, created), now)}")
     if obj.usual_duration_seconds is not None:
         facts.append(f"usually takes {format_duration(obj.usual_duration_seconds)}")
