@@ -62,15 +62,6 @@ def poll_health(obj: ObjectStatus) -> str:
     return "down"
 
 
-def row_status(outcome: str, health: str, late: Overdue | None) -> str:
-    """What the row is sorted and coloured by: down, else failed, else overdue, else the outcome."""
-    if health == "down":
-        return DOWN
-    if outcome == FAILED:
-        return FAILED
-    return OVERDUE if late is not None else outcome
-
-
 OVERDUE_FACTOR = 1.5
 """Overdue after this many intervals without a success (``AnaplanTaskOverdue``)."""
 PATTERN_GRACE = 3600.0
@@ -108,6 +99,8 @@ def overdue(obj: ObjectStatus, now: float, started: float | None) -> Overdue | N
       interval), or
     - with no ``expected_every`` and a success due by a learned pattern: when
       ``now >= success_due_time + 3600 + usual duration`` (0 without one).
+
+    tests/monitoring/test_overdue_page_agrees.py runs this and the rule (on promtool) on the same objects.
     """
     configured = obj.ref.expected_every
     if obj.last_success_time is not None:
@@ -124,3 +117,12 @@ def overdue(obj: ObjectStatus, now: float, started: float | None) -> Overdue | N
         if now >= due + PATTERN_GRACE + (usual if usual is not None else 0.0):
             return Overdue(since, succeeded, due=due, pattern=obj.learned_pattern)
     return None
+
+
+def row_status(outcome: str, health: str, late: Overdue | None) -> str:
+    """What the row is sorted and coloured by: down, else failed, else overdue, else the outcome."""
+    if health == "down":
+        return DOWN
+    if outcome == FAILED:
+        return FAILED
+    return OVERDUE if late is not None else outcome
