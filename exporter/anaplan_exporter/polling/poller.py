@@ -576,6 +576,7 @@ class Poller:
             used_ratio,
             self._cw.view(now),
             self._cw.healthy,
+            self._state.status if self._state is not None else None,
         )
         if self._state is not None:
             self._state.save_if_due(self._watched.trackers.values(), now, self._cw.saved_states())

@@ -8,7 +8,7 @@ one is published at least every ``PUBLISH_EVERY``. Only the scheduling thread pu
 
 from __future__ import annotations
 
-from ..snapshot import CloudWorksView, Key, ObjectStatus, Snapshot
+from ..snapshot import CloudWorksView, Key, ObjectStatus, Snapshot, StateFileStatus
 from .catalog_reads import DiscoveryRecord, StepNameRecord
 from .tracker import ObjectTracker
 
@@ -109,6 +109,7 @@ class SnapshotPublisher:
         budget_used_ratio: float | None,
         cloudworks: CloudWorksView | None = None,
         cloudworks_healthy: bool = True,
+        state_file: StateFileStatus | None = None,
     ) -> None:
         """Replace the snapshot: up when everything was discovered, every object's last poll succeeded and
         CloudWorks (when it is read) too; ready (for good) once everything discovered was polled."""
@@ -137,6 +138,7 @@ class SnapshotPublisher:
             oldest_poll_age_seconds=None if oldest is None else max(0.0, now - oldest),
             budget_used_ratio=budget_used_ratio,
             cloudworks=cloudworks if cloudworks is not None else CloudWorksView(),
+            state_file=state_file,
         )
         self.changed = False
         self._last_publish = now
