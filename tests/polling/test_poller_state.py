@@ -105,6 +105,7 @@ def test_the_snapshot_says_where_the_state_is_kept_and_when_it_was_saved(tmp_pat
     api, clock = _api(), Clock()
     store = StateStore.open(path, save_interval=0.0)
     poller = Poller(api, [target(imports=ObjectSelection(all=True))], POLLING, clock=clock, state=store)
+    assert poller.snapshot.state_file == store.status  # from the start: a scrape before the first poll
     poller.tick()  # publishes, then starts the first save in the background
     store.wait(10)
     assert store.saves == 1

@@ -156,7 +156,9 @@ class Poller:
         self._step_names = StepNameRecord()
         self._next_dispatch = 0.0
         self._problems = ProblemLog()
-        self._publisher = SnapshotPublisher(polling.idle_interval)
+        self._publisher = SnapshotPublisher(
+            polling.idle_interval, state.status if state is not None else None
+        )
         self._done: queue.SimpleQueue[tuple[Hashable, Apply]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._wake = threading.Event()

@@ -81,9 +81,9 @@ PUBLISH_EVERY = 1.0
 class SnapshotPublisher:
     """Builds each snapshot and paces their publishing."""
 
-    def __init__(self, idle_interval: float) -> None:
+    def __init__(self, idle_interval: float, state_file: StateFileStatus | None = None) -> None:
         self._idle_interval = idle_interval
-        self.snapshot = Snapshot(poll_interval_seconds=idle_interval)
+        self.snapshot = Snapshot(poll_interval_seconds=idle_interval, state_file=state_file)
         """The latest published snapshot (replaced whole: a plain attribute read is safe from any thread)."""
         self.changed = False
         """Something to show arrived since the last snapshot: the next one is due sooner."""
