@@ -16,6 +16,7 @@ from anaplan_exporter.polling.state_lock import (
     LockUnsupported,
     StateFileInUse,
     StateLock,
+    lock_holder,
     lock_path,
 )
 
@@ -95,3 +96,17 @@ def test_a_file_system_that_cannot_lock_says_so(tmp_path: Path, monkeypatch: pyt
 def test_a_lock_file_that_cannot_be_created_is_the_system_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         StateLock.acquire(tmp_path / "missing" / "state.json")
+
+
+def test_asking_who_holds_the_lock_creates_and_writes_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    assert lock_holder(state) is None and not lock_path(state).exists()
+    lock = StateLock.acquire(state)
+    held = lock_holder(state)
+    assert held is not None and held.holder == os.getpid()
+    lock.release()
+    assert lock_holder(state) is None
+    assert lock_path(state).read_text() == f"{os.getpid()}\n"
+    again = StateLock.acquire(state)  # the probe left no lock behind
+    assert again.held
+    again.release()

@@ -82,3 +82,21 @@ def _read_pid(fd: int) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() else None
+
+
+def lock_holder(state_path: Path) -> StateFileInUse | None:
+    """Who holds the lock of ``state_path``, as the error a start would meet; None when nobody does (or it
+    cannot be told). Creates and writes nothing: without a lock file, no exporter holds it."""
+    try:
+        fd = os.open(lock_path(state_path), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return StateFileInUse(state_path, _read_pid(fd))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # also releases the probe's lock
+    return None
