@@ -46,6 +46,9 @@ class Exporter:
         """The exporter's own process and API metrics; ``/metrics`` renders the snapshot's separately."""
         ProcessCollector(registry=self.own_registry)
         PlatformCollector(registry=self.own_registry)
+        started = self.own_registry.get_sample_value("process_start_time_seconds")
+        self.started = started if started is not None else time.time()
+        """The process's start, as ``process_start_time_seconds`` says (AnaplanTaskOverdue counts from it)."""
         self.stats = ApiStats(self.own_registry)
         self.reloads = ReloadStats(self.own_registry)
         self.render_errors = RenderErrors(self.own_registry)
@@ -158,6 +161,7 @@ class Exporter:
             reload_time=reloads.last_time,
             reload_success_time=reloads.last_success_time,
             auth_refusal=self.client.auth_refusal,
+            started=self.started,
         )
         return render_status_page(self.poller.snapshot, info, query, self.render_errors.for_page("status"))
 

@@ -40,7 +40,7 @@ def _api_calls(http: responses.RequestsMock) -> int:
 def test_the_wait_doubles_from_one_minute_to_half_an_hour() -> None:
     assert [backoff_delay(n) for n in range(1, 9)] == [60, 120, 240, 480, 960, 1800, 1800, 1800]
     clock = FakeClock()
-    backoff = AuthBackoff(clock)
+    backoff = AuthBackoff(clock, random=lambda: 0.5)
     waits = []
     for _ in range(8):
         trial = backoff.admit()
@@ -48,6 +48,33 @@ def test_the_wait_doubles_from_one_minute_to_half_an_hour() -> None:
         waits.append(refusal.next_attempt_at - clock.now)
         clock.now = refusal.next_attempt_at
     assert waits == [60, 120, 240, 480, 960, 1800, 1800, 1800]
+
+
+@pytest.mark.parametrize(("jitter", "first", "longest"), [(0.0, 54, 1620), (1.0, 66, 1980), (0.25, 57, 1710)])
+def test_each_wait_is_up_to_a_tenth_shorter_or_longer_at_random(
+    jitter: float, first: float, longest: float
+) -> None:
+    """Replicas refused together (one password changed for all) spread their next attempts."""
+    clock = FakeClock()
+    backoff = AuthBackoff(clock, random=lambda: jitter)
+    waits = []
+    for _ in range(7):
+        refusal = backoff.refused("authenticate: HTTP 401: Login failed", trial=backoff.admit())
+        waits.append(refusal.next_attempt_at - clock.now)
+        clock.now = refusal.next_attempt_at
+    assert waits[0] == pytest.approx(first) and waits[-1] == pytest.approx(longest)
+    assert waits[1] == pytest.approx(2 * first)
+
+
+def test_a_client_draws_the_jitter_from_its_random_source(
+    http: responses.RequestsMock, make_client: MakeClient, clock: FakeClock
+) -> None:
+    http.post(AUTHENTICATE, status=401, json=REFUSED)
+    client = make_client(random=lambda: 1.0)
+    with pytest.raises(AnaplanAuthError):
+        client.list_workspaces()
+    refusal = client.auth_refusal
+    assert refusal is not None and refusal.next_attempt_at == pytest.approx(clock.now + 66)
 
 
 def test_a_refused_password_is_tried_once_per_wait_whatever_the_number_of_calls(

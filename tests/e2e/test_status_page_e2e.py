@@ -153,7 +153,7 @@ def test_status_page_in_chromium(tmp_path: Path) -> None:
             "Sales from import-sales.csv",
         ]
         assert [r.css_class for r in page.rows] == ["failed", "running", "succeeded", "succeeded"]
-        assert "0 down 1 failed 1 running 4 watched" in page.text
+        assert "0 down 1 failed 0 overdue 1 running 4 watched" in page.text
 
         # the failed process: its failed step, and the dump with every ID needed to fetch it
         failed = row(page, "Nightly Load")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 
 from anaplan_exporter.anaplan.models import ObjectType, Task, TaskResult, TaskState, iso_time
+from anaplan_exporter.calendar_rhythm import WeeklySlots
 from anaplan_exporter.serving.exposition import render_snapshot
 from anaplan_exporter.serving.metrics import SnapshotCollector
 from anaplan_exporter.serving.status_page.page import PageInfo, render_status_page
@@ -86,6 +87,8 @@ def statuses(draw: st.DrawFn, index: int) -> ObjectStatus:
         last_error=error,
         learned_interval_seconds=draw(MAYBE),
         usual_duration_seconds=draw(MAYBE),
+        learned_pattern=draw(st.none() | st.just(WeeklySlots((6 * 3600, 3 * 86400 + 6 * 3600)))),
+        success_due_time=draw(MAYBE),
     )
 
 
@@ -110,12 +113,18 @@ def _no_error(obj: ObjectStatus, exc: Exception) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(snapshots(), ANY_FLOAT, MAYBE, st.sampled_from(["", "state=problems", "state=running", "refresh=0"]))
+@given(
+    snapshots(),
+    ANY_FLOAT,
+    MAYBE,
+    st.sampled_from(["", "state=problems", "state=running", "state=overdue", "refresh=0"]),
+    MAYBE,
+)
 def test_the_status_page_draws_every_object_whatever_the_floats(
-    snapshot: Snapshot, now: float, reload_time: float | None, query: str
+    snapshot: Snapshot, now: float, reload_time: float | None, query: str, started: float | None
 ) -> None:
     info = PageInfo(version="1", now=now, reload_successful=False, reload_time=reload_time,
-                    reload_success_time=reload_time)  # fmt: skip
+                    reload_success_time=reload_time, started=started)  # fmt: skip
     html = render_status_page(snapshot, info, query, on_error=_no_error)
     assert html.endswith("</html>\n") and "could not be shown" not in html
 

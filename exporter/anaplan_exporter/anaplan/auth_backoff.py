@@ -3,7 +3,9 @@
 A refusal by the auth service (a 4xx answer to a login, or a 401 to a static token) says the credentials are
 wrong, expired or locked; trying them again on every poll of every object would only lock the account, and
 with it every other integration that uses it. So after a refusal no thread logs in until the next attempt is
-due: 1 minute after the first refusal, doubling with each refusal in a row up to 30 minutes. Meanwhile
+due: 1 minute after the first refusal, doubling with each refusal in a row up to 30 minutes, each wait
+10 % shorter or longer at random (replicas or exporters sharing the credentials, refused together, do not
+try again together and add up to a lockout's count of failed logins at the same moments). Meanwhile
 requests fail at once, without a request, with :class:`AnaplanAuthBackoffError`. When the attempt is due
 exactly one caller makes it (the "trial"); the others keep failing at once until its outcome is known. A
 success clears the refusal. A connection failure, timeout or 5xx says nothing about the credentials: the trial
@@ -13,6 +15,7 @@ changed secret file) makes the next attempt due at once.
 
 from __future__ import annotations
 
+import random as _random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,12 +29,16 @@ from .errors import AnaplanAuthBackoffError, AnaplanAuthError
 BACKOFF_INITIAL = 60.0
 """Wait after the first refusal before the next login attempt (seconds)."""
 BACKOFF_MAX = 1800.0
-"""The longest wait between two login attempts while they are refused (seconds)."""
+"""The longest wait between two login attempts while they are refused (seconds), before the jitter."""
+BACKOFF_JITTER = 0.1
+"""Each wait is this fraction shorter or longer at random."""
 
 
-def backoff_delay(refusals: int) -> float:
-    """The wait after ``refusals`` refusals in a row: 60 s, 120 s, 240 s ... up to 1800 s."""
-    return min(BACKOFF_MAX, BACKOFF_INITIAL * 2.0 ** min(max(refusals, 1) - 1, 30))
+def backoff_delay(refusals: int, jitter: float = 0.5) -> float:
+    """The wait after ``refusals`` refusals in a row: 60 s, 120 s, 240 s ... up to 1800 s at ``jitter`` 0.5;
+    ``jitter`` (0 to 1) makes it up to BACKOFF_JITTER shorter (0) or longer (1)."""
+    nominal = min(BACKOFF_MAX, BACKOFF_INITIAL * 2.0 ** min(max(refusals, 1) - 1, 30))
+    return nominal * (1.0 + BACKOFF_JITTER * (2.0 * jitter - 1.0))
 
 
 @dataclass(frozen=True)
@@ -65,9 +72,13 @@ class AuthBackoff:
     """The shared login gate of one client (thread-safe)."""
 
     def __init__(
-        self, clock: Callable[[], float] = time.time, on_refusal: Callable[[], None] | None = None
+        self,
+        clock: Callable[[], float] = time.time,
+        on_refusal: Callable[[], None] | None = None,
+        random: Callable[[], float] = _random.random,
     ) -> None:
         self._clock = clock
+        self._random = random
         self._on_refusal = on_refusal
         """Called after each refusal recorded (outside the lock)."""
         self._lock = threading.Lock()
@@ -118,7 +129,8 @@ class AuthBackoff:
                 return current
             refusals = 1 if current is None else current.refusals + 1
             since = now if current is None else current.since
-            refusal = self._refusal = AuthRefusal(since, refusals, now + backoff_delay(refusals), message)
+            due = now + backoff_delay(refusals, self._random())
+            refusal = self._refusal = AuthRefusal(since, refusals, due, message)
             self._trial = False
         if self._on_refusal is not None:
             self._on_refusal()

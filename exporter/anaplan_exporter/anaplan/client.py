@@ -200,7 +200,9 @@ class AnaplanClient:
         self._settings = settings
         self._clock = clock
         self._backoff = AuthBackoff(
-            clock, on_refusal=credential_source.mark if credential_source is not None else None
+            clock,
+            on_refusal=credential_source.mark if credential_source is not None else None,
+            random=random,
         )
         self._credential_source = credential_source
         self._credentials_lock = threading.Lock()

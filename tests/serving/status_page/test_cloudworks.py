@@ -199,7 +199,7 @@ def test_a_flow_names_its_failed_step_and_the_skipped_ones() -> None:
 
 def test_failures_are_among_the_problems_with_a_count_in_the_summary() -> None:
     shown = page(OK, cloudworks=VIEW)
-    assert "0 down 0 failed 0 running 1 watched 2 CloudWorks failed" in shown.text
+    assert "0 down 0 failed 0 overdue 0 running 1 watched 2 CloudWorks failed" in shown.text
     assert shown.by_id("count-cloudworks-failed") == {
         "class": "failed",
         "id": "count-cloudworks-failed",

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from anaplan_exporter import __version__
+import time
+
+import pytest
+
+from anaplan_exporter import __version__, app
 from anaplan_exporter.app import Exporter
 from anaplan_exporter.config.file import Config, parse_config
+from anaplan_exporter.serving.status_page.page import PageInfo
+from anaplan_exporter.snapshot import Snapshot
 from support.pagetext import PageText
 
 WS, MODEL = "8a8b8c8d8e8f8g8i", "75A40874E6B64FA3AE0743278996850F"
@@ -35,5 +41,25 @@ def test_status_page_shows_version_readiness_and_the_last_reload() -> None:
 
         assert exporter.reload(config)
         assert "Last config reload loaded" in PageText(exporter.status_page("")).text
+    finally:
+        exporter.stop()
+
+
+def test_the_page_counts_from_the_process_start_as_the_overdue_alert_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[PageInfo] = []
+
+    def render(snapshot: Snapshot, info: PageInfo, query: str = "", on_error: object = None) -> str:
+        seen.append(info)
+        return ""
+
+    monkeypatch.setattr(app, "render_status_page", render)
+    exporter = Exporter(config())
+    try:
+        exporter.status_page("")
+        started = exporter.own_registry.get_sample_value("process_start_time_seconds")
+        assert started is not None and started <= time.time()
+        assert [info.started for info in seen] == [started]
     finally:
         exporter.stop()

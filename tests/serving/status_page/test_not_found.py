@@ -50,7 +50,7 @@ def test_unconfirmed_objects_are_problems_first_and_counted_down() -> None:
     shown = page(OK, NEVER, WRONG, MASKED)
     assert shown.names()[:2] == ["112000000001", "118000000099"]
     assert [row.css_class for row in shown.rows] == ["down", "down", "none", "succeeded"]
-    assert re.search(r"2 down 0 failed 0 running 4 watched", shown.text)
+    assert re.search(r"2 down 0 failed 0 overdue 0 running 4 watched", shown.text)
     assert page(OK, NEVER, WRONG, MASKED, query="state=problems").names() == ["112000000001", "118000000099"]
 
 

@@ -102,13 +102,13 @@ def test_problems_come_first_down_failed_running_then_the_rest() -> None:
 
 def test_summary_counts_link_to_their_filter() -> None:
     shown = page(OK, NEVER, RUNNING, FAILED, DOWN)
-    assert re.search(r"1 down 1 failed 1 running 5 watched", shown.text)
+    assert re.search(r"1 down 1 failed 0 overdue 1 running 5 watched", shown.text)
     failed_card = shown.by_id("count-failed")
     assert failed_card is not None and failed_card["href"] == "?state=failed"
     # a failed object whose polls now fail counts as down and as failed, and both filters show it
     both = dataclasses.replace(FAILED, up=False, last_error=PollError("connection", "refused", NOW))
     shown = page(OK, both)
-    assert re.search(r"1 down 1 failed 0 running 2 watched", shown.text)
+    assert re.search(r"1 down 1 failed 0 overdue 0 running 2 watched", shown.text)
     assert page(OK, both, query="state=failed").names() == page(OK, both, query="state=down").names()
 
 
@@ -262,7 +262,7 @@ def test_filters_narrow_the_rows_by_workspace_model_type_state_and_name() -> Non
     nothing = page(*objects, query="workspace=elsewhere")
     assert "No object of 5 matches the filters." in nothing.text
     # the summary still counts everything
-    assert re.search(r"1 down 1 failed 1 running 5 watched", nothing.text)
+    assert re.search(r"1 down 1 failed 0 overdue 1 running 5 watched", nothing.text)
 
 
 def test_filter_form_keeps_the_chosen_values_and_ignores_unknown_ones() -> None:

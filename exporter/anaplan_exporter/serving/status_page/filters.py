@@ -11,14 +11,15 @@ from urllib.parse import parse_qs, urlencode
 
 from ...anaplan.models import ObjectType
 from ...snapshot import ObjectStatus
-from .outcomes import CANCELLED, DOWN, FAILED, NONE, RUNNING, SUCCEEDED, UNKNOWN
+from .outcomes import CANCELLED, DOWN, FAILED, NONE, OVERDUE, RUNNING, SUCCEEDED, UNKNOWN
 
 DEFAULT_REFRESH = 30
 _MAX_QUERY_VALUE = 200
 STATE_FILTERS = {
-    "problems": "problems (down or failed)",
+    "problems": "problems (down, failed or overdue)",
     DOWN: "down (polls failing, not found, no access)",
     FAILED: "failed",
+    OVERDUE: "overdue (no success in time)",
     RUNNING: "running",
     CANCELLED: "cancelled",
     SUCCEEDED: "succeeded",
@@ -85,8 +86,8 @@ class Filters:
         return bool(self.workspace or self.model or self.type or self.state or self.name)
 
 
-def matches(obj: ObjectStatus, outcome: str, health: str, filters: Filters) -> bool:
-    """Whether ``obj``, already classified (``outcome``, ``health``), passes every filter."""
+def matches(obj: ObjectStatus, outcome: str, health: str, overdue: bool, filters: Filters) -> bool:
+    """Whether ``obj``, already classified (``outcome``, ``health``, ``overdue``), passes every filter."""
     ref = obj.ref
     if filters.type and ref.object_type.value != filters.type:
         return False
@@ -96,16 +97,21 @@ def matches(obj: ObjectStatus, outcome: str, health: str, filters: Filters) -> b
         return False
     if filters.name and not _match_text(filters.name, ref.object_id, ref.object_name):
         return False
-    state = filters.state
-    if not state:
-        return True
+    return not filters.state or in_state(filters.state, outcome, health, overdue)
+
+
+def in_state(state: str, outcome: str, health: str, overdue: bool) -> bool:
+    """Whether an object so classified is in ``state`` (a key of ``STATE_FILTERS``): what the state filter
+    shows and the summary card of that state counts."""
     down = health == "down"
     if state == "problems":
-        return down or outcome == FAILED
+        return down or outcome == FAILED or overdue
     if state == DOWN:
         return down
     if state == FAILED:  # a failed run stays a failure while its object's polls fail
         return outcome == FAILED
+    if state == OVERDUE:  # as the alert: whatever else is wrong with the object
+        return overdue
     return outcome == state and not down
 
 

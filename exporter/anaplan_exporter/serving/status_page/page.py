@@ -2,8 +2,9 @@
 
 ``render_status_page(snapshot, info, query)`` reads nothing but its arguments (the clock comes in as
 ``info.now``), so tests feed it hand-made snapshots. Every string from Anaplan, the configuration or the query
-string goes through ``escape``. Problems sort first and at most ``info.max_rows`` rows are drawn, so a
-10,000-object tenant still renders in a few milliseconds; the filters (a plain GET form) narrow the rest.
+string goes through ``escape``. Problems (down, failed, then overdue as AnaplanTaskOverdue decides it) sort
+first and at most ``info.max_rows`` rows are drawn, so a 10,000-object tenant still renders in a few
+milliseconds; the filters (a plain GET form) narrow the rest.
 Links are relative (``metrics``, ``-/healthy``) so the page also works behind a proxy that adds a path prefix.
 
 The page is its sections (head, header, summary counts, the exporter's own facts, discovery errors, the
@@ -20,14 +21,29 @@ from dataclasses import dataclass
 
 from ...anaplan.auth_backoff import AuthRefusal
 from ...anaplan.lookup import Absence
-from ...anaplan.models import ObjectType, iso_time
+from ...anaplan.models import ObjectType, iso_time, readable_time
 from ...calendar_rhythm import describe, slot_after_run
 from ...snapshot import CloudWorksView, ObjectStatus, Snapshot, StateFileStatus
 from ..render_errors import describe_object, problem
 from . import cloudworks
-from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters, matches
-from .outcomes import CANCELLED, DOWN, FAILED, LABEL, NONE, RANK, RUNNING, UNKNOWN, poll_health, task_outcome
-from .pieces import Links, badge, escape, format_duration, relative_time, time_of_day, when
+from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters, in_state, matches
+from .outcomes import (
+    CANCELLED,
+    DOWN,
+    FAILED,
+    LABEL,
+    NONE,
+    OVERDUE,
+    RANK,
+    RUNNING,
+    UNKNOWN,
+    Overdue,
+    overdue,
+    poll_health,
+    row_status,
+    task_outcome,
+)
+from .pieces import Links, badge, day_and_time, escape, format_duration, relative_time, time_of_day, when
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +68,18 @@ class PageInfo:
     """The refused login that holds every login back; None while logins are allowed (or unknown)."""
     docs_url: str = DOCS_URL
     max_rows: int = MAX_ROWS
+    started: float | None = None
+    """When the exporter's process started (``process_start_time_seconds``): AnaplanTaskOverdue counts an
+    object with no success on record from then. None when unknown (such objects are then not overdue by an
+    interval)."""
 
 
 OnError = Callable[[ObjectStatus, Exception], None]
 """Told of each object whose row could not be drawn (it is shown as unreadable)."""
 
 _SortKey = tuple[int, str, str, str, str]
+_CARDS = ((DOWN, "down"), (FAILED, "failed"), (OVERDUE, "overdue"), (RUNNING, "running"))
+"""The summary's cards: a state filter and its label; each counts the objects its filter shows."""
 
 
 def render_status_page(
@@ -71,19 +93,22 @@ def render_status_page(
     filters, notes = Filters.parse(query)
     links = Links(info.docs_url)
     now = info.now
-    counts = dict.fromkeys(RANK, 0)
-    matching: list[tuple[_SortKey, ObjectStatus, str, str]] = []
+    classes: dict[tuple[str, str, bool], int] = {}  # objects by (outcome, health, overdue), for the cards
+    matching: list[tuple[_SortKey, ObjectStatus, str, str, Overdue | None]] = []
     for obj in snapshot.objects:
-        key, outcome, health, keep = _classify(obj, filters)
-        status = DOWN if health == "down" else outcome
-        counts[status] += 1
-        if status == DOWN and outcome == FAILED:
-            counts[FAILED] += 1
+        key, outcome, health, late, keep = _classify(obj, filters, now, info.started)
+        kind = (outcome, health, late is not None)
+        classes[kind] = classes.get(kind, 0) + 1
         if keep:
-            matching.append((key, obj, outcome, health))
+            matching.append((key, obj, outcome, health, late))
+    counts = {
+        state: sum(count for kind, count in classes.items() if in_state(state, *kind)) for state, _ in _CARDS
+    }
     matching.sort(key=lambda item: item[0])
     shown = matching[: max(0, info.max_rows)]
-    rows = "".join(_row(obj, outcome, health, now, links, on_error) for _, obj, outcome, health in shown)
+    rows = "".join(
+        _row(obj, outcome, health, late, now, links, on_error) for _, obj, outcome, health, late in shown
+    )
     parts = [
         head(filters),
         _section("header", lambda: header(snapshot, info, filters, links)),
@@ -100,11 +125,14 @@ def render_status_page(
     return "".join(parts)
 
 
-def _classify(obj: ObjectStatus, filters: Filters) -> tuple[_SortKey, str, str, bool]:
-    """Sort key, outcome, health and filter match of ``obj``; unknown (and shown) when its data is broken."""
+def _classify(
+    obj: ObjectStatus, filters: Filters, now: float, started: float | None
+) -> tuple[_SortKey, str, str, Overdue | None, bool]:
+    """Sort key, outcome, health, overdue reason and filter match of ``obj``; unknown (and shown) when its
+    data is broken."""
     try:
-        outcome, health = task_outcome(obj), poll_health(obj)
-        status = DOWN if health == "down" else outcome
+        outcome, health, late = task_outcome(obj), poll_health(obj), overdue(obj, now, started)
+        status = row_status(outcome, health, late)
         ref = obj.ref
         key = (
             RANK[status],
@@ -113,16 +141,22 @@ def _classify(obj: ObjectStatus, filters: Filters) -> tuple[_SortKey, str, str, 
             ref.object_type.value,
             ref.object_name.casefold(),
         )
-        return key, outcome, health, matches(obj, outcome, health, filters)
+        return key, outcome, health, late, matches(obj, outcome, health, late is not None, filters)
     except Exception:  # drawn as an unreadable row, which reports it
-        return (RANK[UNKNOWN], "", "", "", ""), UNKNOWN, "up", True
+        return (RANK[UNKNOWN], "", "", "", ""), UNKNOWN, "up", None, True
 
 
 def _row(
-    obj: ObjectStatus, outcome: str, health: str, now: float, links: Links, on_error: OnError | None
+    obj: ObjectStatus,
+    outcome: str,
+    health: str,
+    late: Overdue | None,
+    now: float,
+    links: Links,
+    on_error: OnError | None,
 ) -> str:
     try:
-        return row(obj, outcome, health, now, links)
+        return row(obj, outcome, health, now, links, late)
     except Exception as exc:  # one object's data must not break the page: say so in its row
         if on_error is not None:
             on_error(obj, exc)
@@ -182,12 +216,7 @@ def header(snapshot: Snapshot, info: PageInfo, filters: Filters, links: Links) -
 
 def summary(counts: Mapping[str, int], total: int, filters: Filters, view: CloudWorksView) -> str:
     cards = []
-    for kind, label, state in (
-        (DOWN, "down", DOWN),
-        (FAILED, "failed", FAILED),
-        (RUNNING, "running", RUNNING),
-        ("total", "watched", ""),
-    ):
+    for kind, label, state in (*((state, label, state) for state, label in _CARDS), ("total", "watched", "")):
         count = total if kind == "total" else counts[kind]
         zero = " zero" if count == 0 and kind != "total" else ""
         href = filters.href(state=state, workspace="", model="", type="", name="")
@@ -427,9 +456,12 @@ def footer(info: PageInfo) -> str:
 _MAX_MESSAGE = 500
 
 
-def row(obj: ObjectStatus, outcome: str, health: str, now: float, links: Links) -> str:
-    """The ``<tr>`` of ``obj``, already classified (``outcome``, ``health``), at the clock ``now``."""
-    status = DOWN if health == "down" else outcome
+def row(
+    obj: ObjectStatus, outcome: str, health: str, now: float, links: Links, late: Overdue | None = None
+) -> str:
+    """The ``<tr>`` of ``obj``, already classified (``outcome``, ``health``, ``late``: why it is overdue),
+    at the clock ``now``."""
+    status = row_status(outcome, health, late)
     ref = obj.ref
     obj_cell = (
         f'<b class="name">{escape(ref.object_name)}</b> <span class="muted">{ref.object_type.value} '
@@ -439,7 +471,7 @@ def row(obj: ObjectStatus, outcome: str, health: str, now: float, links: Links) 
     )
     cells = (
         obj_cell,
-        _task_cell(obj, outcome, now, links),
+        _task_cell(obj, outcome, late, now, links),
         when(obj.last_success_time, now),
         when(obj.last_failure_time, now),
         _steps_cell(obj),
@@ -485,12 +517,13 @@ def _absence(obj: ObjectStatus, links: Links) -> str:
     )
 
 
-def _task_cell(obj: ObjectStatus, outcome: str, now: float, links: Links) -> str:
+def _task_cell(obj: ObjectStatus, outcome: str, late: Overdue | None, now: float, links: Links) -> str:
     task = obj.task
     if task is None:
-        if obj.absence is not None:  # not "never ran": Anaplan would not say if it ran
-            return badge(DOWN, ABSENCE_LABEL[obj.absence])
-        return badge(NONE, LABEL[NONE])
+        # not "never ran" for an absent object: Anaplan would not say if it ran
+        absence = obj.absence
+        first = badge(DOWN, ABSENCE_LABEL[absence]) if absence is not None else badge(NONE, LABEL[NONE])
+        return first + (f"<br>{_overdue(obj, late, now, links)}" if late is not None else "")
     state = task.raw_state or task.state.value
     parts = [f'{badge(outcome, LABEL[outcome])} <span class="muted">{escape(state)}</span>']
     if outcome == RUNNING:
@@ -522,15 +555,8 @@ def _task_cell(obj: ObjectStatus, outcome: str, now: float, links: Links) -> str
             f'<span class="warn">stuck: longer than max_duration {format_duration(ref.max_duration)}</span> '
             + links.alert("AnaplanTaskStuck")
         )
-    if (
-        ref.expected_every is not None
-        and obj.last_success_time is not None
-        and now - obj.last_success_time > 1.5 * ref.expected_every
-    ):
-        every = escape(format_duration(ref.expected_every))
-        parts.append(
-            f'<span class="warn">overdue: expected every {every}</span> ' + links.alert("AnaplanTaskOverdue")
-        )
+    if late is not None:
+        parts.append(_overdue(obj, late, now, links))
     if outcome == FAILED:
         parts.append(links.alert("AnaplanTaskFailed"))
     elif outcome == CANCELLED:
@@ -538,6 +564,26 @@ def _task_cell(obj: ObjectStatus, outcome: str, now: float, links: Links) -> str
             parts.append(f'<span class="small">cancelled by {escape(task.cancelled_by)}</span>')
         parts.append(links.alert("AnaplanTaskCancelled"))
     return "<br>".join(parts)
+
+
+def _overdue(obj: ObjectStatus, late: Overdue, now: float, links: Links) -> str:
+    """Why the object is overdue, in the alert's terms: ``overdue: expected every 1 h`` (configured),
+    ``overdue: usually every 1 h, last success 3 h ago`` (learned), ``overdue: a success was due at Mon 06:00
+    UTC 27 h ago (usually Mon, Thu 06:00 UTC)`` (learned pattern); with the alert's runbook link."""
+    if late.interval is not None:
+        how = "expected" if late.configured else "usually"
+        why = f"overdue: {how} every {escape(format_duration(late.interval))}"
+        if not late.succeeded:
+            started = now - (late.since_success or 0.0)
+            why += f", no success since the exporter started {escape(relative_time(started, now))}"
+        elif not late.configured and obj.last_success_time is not None:
+            why += f", last success {escape(relative_time(obj.last_success_time, now))}"
+    else:
+        due = late.due if late.due is not None else now
+        why = f"overdue: a success was due at {day_and_time(due, now)}"
+        if late.pattern is not None:
+            why += f" (usually {escape(describe(late.pattern))})"
+    return f'<span class="warn">{why}</span> ' + links.alert("AnaplanTaskOverdue")
 
 
 def _rhythm(obj: ObjectStatus, now: float) -> str:
@@ -553,7 +599,7 @@ def _rhythm(obj: ObjectStatus, now: float) -> str:
             facts.append(f"next run expected by {when(created + interval, now)}")
     elif obj.learned_pattern is not None:
         facts.append(f"usually {escape(describe(obj.learned_pattern))}")
-        if created is not None:
+        if created is not None and readable_time(created):  # a calendar has no slot after the year 9999
             facts.append(f"next run expected at {when(slot_after_run(obj.learned_pattern, created), now)}")
     if obj.usual_duration_seconds is not None:
         facts.append(f"usually takes {format_duration(obj.usual_duration_seconds)}")
@@ -639,6 +685,7 @@ time,.rel{white-space:nowrap}
 .summary a{display:block;padding:.5em 1.1em;border-radius:6px;text-decoration:none;color:#fff;min-width:7em}
 .summary b{display:block;font-size:1.8em;line-height:1.1}
 .summary .down{background:#8b1a1a}.summary .failed{background:#d12d2d}.summary .running{background:#1f6fd1}
+.summary .overdue{background:#b35c00}
 .summary .total{background:#4b5563}.summary .zero{opacity:.45}
 dl.facts{display:grid;grid-template-columns:max-content 1fr max-content 1fr;gap:.25em 1.2em;margin:0}
 dl.facts dt{font-weight:600}dl.facts dd{margin:0}
@@ -653,6 +700,7 @@ th,td{padding:.35em .5em;text-align:left;vertical-align:top;border-bottom:1px so
 th{background:#eef1f5;position:sticky;top:0}
 tr.down td:first-child{border-left:5px solid #8b1a1a}tr.failed td:first-child{border-left:5px solid #d12d2d}
 tr.running td:first-child{border-left:5px solid #1f6fd1}
+tr.overdue td:first-child{border-left:5px solid #b35c00}
 tr.cancelled td:first-child,tr.partial td:first-child{border-left:5px solid #c98a00}
 tr.succeeded td:first-child{border-left:5px solid #2e8b57}
 tr.none td:first-child,tr.unknown td:first-child{border-left:5px solid #9ca3af}

@@ -32,6 +32,18 @@ def when(timestamp: float | None, now: float, never: str = "never") -> str:
     return f'<time datetime="{iso}">{iso}</time> <span class="rel">{ago}</span>'
 
 
+def day_and_time(timestamp: float, now: float) -> str:
+    """A ``<time>`` written as a slot of a weekly pattern, ``Mon 06:00 UTC``, with its relative age."""
+    if not readable_time(timestamp):
+        return f'<span class="muted">{INVALID_TIME}</span>'
+    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
+    ago = escape(relative_time(timestamp, now))
+    return (
+        f'<time datetime="{iso_time(timestamp)}">{moment.strftime("%a %H:%M UTC")}</time> '
+        f'<span class="rel">{ago}</span>'
+    )
+
+
 def badge(kind: str, text: str) -> str:
     return f'<span class="badge {kind}">{escape(text)}</span>'
 
