@@ -11,9 +11,13 @@ format: another ``version``, a field missing) is moved aside with one log line a
 as well. One that cannot be read at all (no permission, or a folder, named pipe, device or socket at the
 path) stops the start instead, left as it is: its counts may be good. Objects no longer watched leave the file
 after a discovery that resolved every target (a failed one cannot tell a removed object from an unreachable
-tenant); integrations and flows after a successful read of the CloudWorks lists. A save that finds the file
-written by someone else since this store last read or wrote it says so once: two exporters share the file
-(the default path is per user, not per configuration).
+tenant); integrations and flows after a successful read of the CloudWorks lists.
+
+One exporter per file: ``open`` locks it for the life of the process (``state_lock``). A second exporter on a
+configured path stops with one line; on the default path (per user, not per configuration) it keeps its
+state in memory after one warning. A save that still finds the file written by someone else since this store
+last read or wrote it (a writer that took no lock: another machine on a shared folder, a file system without
+locks) says so once. ``status`` (kept or why not, the last save, failed saves) feeds the snapshot.
 
 Saves while running are written by a short-lived background thread: the scheduling thread only takes each
 tracker's immutable saved state (a few milliseconds at 10,000 objects), so encoding and writing a file of
