@@ -4,6 +4,7 @@ folder, and each kind of finding against an in-process simulator."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from anaplan_exporter.config.cloudworks import CloudWorksMode
 from anaplan_exporter.config.file import Config, parse_config
+from anaplan_exporter.polling.state_lock import StateLock
 from anaplan_exporter.tenant_check import (
     ITEM_WIDTH,
     Load,
@@ -376,3 +378,35 @@ def test_oauth_logs_in_only_where_a_rotated_refresh_token_is_kept(
     assert "a rotated refresh token went to token_store" in kept.rows[0].detail
     assert store.read_text().strip() not in ("", "r0")  # the simulator rotates: the new one is kept
     assert kept.exit_code == 0
+
+
+def test_a_state_file_a_running_exporter_holds_is_a_warning_and_left_alone(tmp_path: Path) -> None:
+    """Its temp file is the running exporter's: the check must not create and remove one under it."""
+    path = tmp_path / "state.json"
+    lock = StateLock.acquire(path)
+    try:
+        row = state_verdict(path)
+        assert (row.verdict, row.item) == (Verdict.WARN, str(path))
+        assert row.detail == (
+            f"in use by an exporter (pid {os.getpid()}), which holds {path}.lock: an exporter started with "
+            "this configuration beside it would not get the file (give each its own state.path)"
+        )
+        home = tmp_path / "home"
+        default = home / ".local" / "state" / "anaplan-exporter" / "state.json"
+        data: dict[str, Any] = {
+            "anaplan": {"auth": {"method": "token", "token": "t"}},
+            "targets": [{"workspace": WS, "model": MODEL, "processes": "*"}],
+        }
+        config = parse_config(data, "exporter.yml", {"HOME": str(home)})
+        default.parent.mkdir(parents=True)
+        held = StateLock.acquire(default)
+        try:
+            row = state_row(config.state)
+            assert row.verdict is Verdict.WARN
+            assert row.detail.startswith("the default state file (state.path not set): in use by an exporter")
+        finally:
+            held.release()
+    finally:
+        lock.release()
+    assert state_verdict(path).verdict is Verdict.OK  # free again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "state.json.lock"]

@@ -172,5 +172,6 @@ class Exporter:
         self.stopping.set()
         if self.server is not None:
             self.server.stop()
-        self.poller.stop(timeout=2.0)
+        self.poller.stop(timeout=2.0)  # writes the state file's last word
+        self.state.close()  # then lets another exporter take the file
         self.client.close()

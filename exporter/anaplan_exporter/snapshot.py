@@ -208,6 +208,38 @@ class CloudWorksView:
     """Configured integration or flow names and IDs that matched nothing CloudWorks lists."""
 
 
+# --------------------------------------------------------------------------- the state file
+
+MEMORY_ONLY_REASONS = ("configured_off", "no_home", "default_unwritable", "in_use")
+"""Why the state is kept in memory only (``anaplan_exporter_state_file_kept{reason}``): ``state.path: ""``;
+no state path configured and neither XDG_STATE_HOME nor HOME set; the default file cannot be written; the
+default file is locked by another exporter."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateFileStatus:
+    """Whether what the trackers know survives a restart: the file it is saved to, or why it is not saved.
+
+    ``memory_only_reason`` is empty while a file is kept, else one of ``MEMORY_ONLY_REASONS``; ``path`` is the
+    file kept, or the default file that could not be used (empty when there is none). ``detail`` says why in
+    words (the lock holder's pid, the operating system's error)."""
+
+    path: str = ""
+    memory_only_reason: str = ""
+    detail: str = ""
+    last_save_time: float | None = None
+    """When this process last wrote the file (None before its first save: a save happens once something
+    changed)."""
+    save_failures: int = 0
+    """Saves that failed since the start (each is tried again ``state.save_interval`` later)."""
+    last_error: str = ""
+    """Why the latest save failed; empty once a save succeeded again."""
+
+    @property
+    def kept(self) -> bool:
+        return not self.memory_only_reason
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """The whole state the collector reads."""
@@ -229,3 +261,5 @@ class Snapshot:
     """Share of the request budget used over the last minute."""
     cloudworks: CloudWorksView = CloudWorksView()
     """The watched CloudWorks integrations and flows."""
+    state_file: StateFileStatus | None = None
+    """Where the state is kept across restarts; None when the poller has no state store (tests)."""

@@ -42,6 +42,7 @@ from .config.targets import ObjectSelector, TargetConfig
 from .logs import redact_logs
 from .polling.cloudworks import MAX_BUDGET_SHARE
 from .polling.state import StateFileError, StateStore, create_folder
+from .polling.state_lock import lock_holder, lock_path
 
 PAGE = 10
 """Runs read per task list: the newest, and enough to see whether the server honoured ``sort``."""
@@ -625,10 +626,21 @@ def budget_row(config: Config, load: Load) -> Row:
 
 def state_verdict(path: Path) -> Row:
     """Whether the exporter could keep its state at ``path``: the file readable if it exists, and a temp file
-    beside it writable (created and removed; the state file itself is not touched)."""
+    beside it writable (created and removed; the state file itself is not touched). A file a running exporter
+    holds (its lock) is a warning, and nothing beside it is touched."""
     item = str(path)
     if not path.parent.is_dir():
         return Row(Verdict.FAIL, "state", item, f"the folder {path.parent} does not exist")
+    holder = lock_holder(path)
+    if holder is not None:  # its temp file is that exporter's: not to be touched while it may be saving
+        who = "another exporter" if holder.holder is None else f"an exporter (pid {holder.holder})"
+        return Row(
+            Verdict.WARN,
+            "state",
+            item,
+            f"in use by {who}, which holds {lock_path(path)}: an exporter started with this configuration "
+            "beside it would not get the file (give each its own state.path)",
+        )
     try:
         StateStore(path).check_writable()
     except StateFileError as exc:
@@ -671,7 +683,8 @@ def default_state_verdict(path: Path) -> Row:
     then keeps its state in memory (``StateStore.open``)."""
     try:
         create_folder(path)
-        StateStore(path).check_writable()
+        if lock_holder(path) is None:  # else state_verdict says who holds it
+            StateStore(path).check_writable()
     except StateFileError as exc:
         return Row(
             Verdict.WARN,

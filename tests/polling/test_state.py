@@ -16,6 +16,7 @@ from anaplan_exporter.anaplan.models import ImportRowCounts, TaskResult
 from anaplan_exporter.anaplan.timestamps import TimeCheck
 from anaplan_exporter.polling.state import StateFileError, StateStore, decode, encode_object
 from anaplan_exporter.polling.tracker import ObjectTracker
+from anaplan_exporter.snapshot import StateFileStatus
 from support.fake_anaplan import FakeAnaplan, finished, ref, running
 
 OBJ = "118000000002"
@@ -47,6 +48,7 @@ def test_round_trip_restores_counts_outcomes_and_the_newest_task(tmp_path: Path)
     store = StateStore.open(path)
     assert store.save([tracker])
     assert json.loads(path.read_text())["version"] == 1
+    store.close()  # the exporter stops: its lock goes with it
 
     again = StateStore.open(path)
     restored = ObjectTracker(ref())
@@ -76,7 +78,7 @@ def test_written_atomically_only_when_something_changed_and_not_more_often_than_
     assert store.save_if_due([tracker], 1_016.0)
     store.wait()
     assert store.saves == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]  # no temp file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.lock"]  # no temp file
     assert decode(path.read_bytes())[ref().key].completions == {"failure": 1}
 
 
@@ -274,7 +276,7 @@ def test_a_file_without_read_permission_is_a_start_up_error_and_kept(
     monkeypatch.setattr(os, "open", denied)
     assert _start_up_error(path) == f"{path}: cannot read the state file: Permission denied"
     assert path.read_bytes() == b'{"version": 1, "objects": {}}'
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.lock"]
 
 
 def test_a_named_pipe_at_the_temp_path_fails_at_once(tmp_path: Path) -> None:
@@ -309,6 +311,7 @@ def test_objects_no_longer_watched_are_kept_until_a_discovery_prunes_them(tmp_pa
     path = tmp_path / "state.json"
     first = StateStore.open(path)
     first.save([_tracker(api, now=T + 1_000.0), _tracker(api, "112000000007", now=T + 1_000.0)])
+    first.close()
 
     second = StateStore.open(path)
     tracker = ObjectTracker(ref())
@@ -384,6 +387,7 @@ def test_a_crash_while_saving_leaves_the_previous_file_whole(
         store.save([tracker])
     monkeypatch.undo()
     assert path.read_bytes() == before
+    store.close()  # the crash ended the process
     with caplog.at_level(logging.INFO):
         restored = StateStore.open(path)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -504,14 +508,15 @@ def test_a_default_file_that_cannot_be_read_still_stops_the_start(tmp_path: Path
 def test_two_exporters_saving_to_one_file_is_one_error_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Two configurations run by one user both on the default file, or two replicas given one path: each save
-    overwrites the other's counts, so a restart may lose a failure. Said once; saving goes on."""
+    """A writer that holds no lock (a release before the lock, another machine on a file system that cannot
+    lock) saves over this exporter's counts, so a restart may lose a failure. Said once; saving goes on."""
     path = tmp_path / "state.json"
     api = FakeAnaplan()
     api.add(OBJ, finished("A", T + 100.0, ok=False))
     tracker = ObjectTracker(ref())
     tracker.poll(api, T + 200.0)
-    mine, other = StateStore.open(path), StateStore.open(path)
+    mine, other = StateStore.open(path), StateStore(path)
+    other.load()
     with caplog.at_level(logging.INFO):
         assert mine.save([tracker])
         api.add(OBJ, finished("B", T + 300.0, ok=True))
@@ -528,3 +533,113 @@ def test_two_exporters_saving_to_one_file_is_one_error_line(
         f"state file {path} was written by another process since this exporter last read or wrote it: two "
         "exporters share it and overwrite each other's counts; give each its own state.path"
     )
+
+
+# -- the lock and the health the metrics show ------------------------------------------------------------
+
+
+def test_a_configured_path_another_exporter_holds_is_a_one_line_start_up_error(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    first = StateStore.open(path)
+    with pytest.raises(StateFileError) as caught:
+        StateStore.open(path)
+    assert str(caught.value) == (
+        f"{path}: cannot use the state file: it is in use by another exporter (pid {os.getpid()}), which "
+        f"holds {path}.lock; give each exporter its own state.path"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json.lock"]  # no temp file touched
+    first.close()
+    StateStore.open(path).close()  # free once the first one stopped
+
+
+def test_a_default_path_another_exporter_holds_is_one_warning_and_the_state_in_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "anaplan-exporter" / "state.json"
+    first = StateStore.open(path, default=True)
+    api = FakeAnaplan()
+    api.add(OBJ, finished("A", T + 100.0, ok=False))
+    tracker = ObjectTracker(ref())
+    tracker.poll(api, T + 200.0)
+    assert first.save([tracker])
+    before = path.read_bytes()
+    with caplog.at_level(logging.INFO):
+        second = StateStore.open(path, default=True)
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        f"state file {path} is in use by another exporter (pid {os.getpid()}): this exporter keeps its state "
+        "in memory only: a run that fails while the exporter restarts may not page; to keep it, give each "
+        "exporter a file of its own with state.path (or ANAPLAN_EXPORTER_STATE_PATH)"
+    )
+    assert second.path is None and not second.save([tracker])
+    assert not second.restore(ObjectTracker(ref()), T + 300.0)  # the first one's counts are not taken
+    assert second.status == StateFileStatus(
+        str(path), "in_use", f"in use by another exporter (pid {os.getpid()})"
+    )
+    assert not second.status.kept
+    assert path.read_bytes() == before
+    assert first.status.kept and first.status.path == str(path)
+    first.close()
+
+
+def test_the_status_says_why_the_state_is_in_memory_only(tmp_path: Path) -> None:
+    assert StateStore.open(None).status == StateFileStatus("", "configured_off", 'state.path is ""')
+    assert StateStore.open(None, default=True).status == StateFileStatus(
+        "", "no_home", "neither XDG_STATE_HOME nor HOME set"
+    )
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    path = home / ".local" / "state" / "anaplan-exporter" / "state.json"
+    status = StateStore.open(path, default=True).status
+    assert (status.path, status.memory_only_reason) == (str(path), "default_unwritable")
+    assert status.detail.startswith("cannot write the state file: ") and "\n" not in status.detail
+
+
+def test_saves_show_when_they_last_succeeded_and_how_many_failed(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    clock = [T]
+    store = StateStore(folder / "state.json", clock=lambda: clock[0])
+    assert store.status == StateFileStatus(str(folder / "state.json"))  # kept, not saved yet
+    api = FakeAnaplan()
+    api.add(OBJ, finished("A", 100.0))
+    tracker = _tracker(api)
+    assert store.save([tracker])
+    assert store.status.last_save_time == T and store.status.save_failures == 0
+    folder.rename(tmp_path / "gone")
+    api.add(OBJ, finished("B", 1_001.0, ok=False))
+    tracker.poll(api, 1_002.0)
+    clock[0] = T + 10
+    assert not store.save([tracker])
+    assert not store.save([tracker])
+    failing = store.status
+    assert (failing.last_save_time, failing.save_failures) == (T, 2)
+    assert failing.last_error == "No such file or directory"
+    (tmp_path / "gone").rename(folder)
+    clock[0] = T + 20
+    assert store.save([tracker])
+    assert store.status == StateFileStatus(str(folder / "state.json"), last_save_time=T + 20, save_failures=2)
+
+
+def test_a_file_system_that_cannot_lock_is_one_warning_and_the_file_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import fcntl
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    path = tmp_path / "state.json"
+    with caplog.at_level(logging.INFO):
+        store = StateStore.open(path)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        f"state file {path}: cannot lock {path}.lock (No locks available): two exporters given this file "
+        "would overwrite each other's counts unnoticed until a save"
+    ]
+    assert store.status.kept and store.path == path
+    api = FakeAnaplan()
+    api.add(OBJ, finished("A", 100.0))
+    assert store.save([_tracker(api)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import math
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
@@ -17,7 +18,7 @@ from anaplan_exporter.anaplan.lookup import Absence
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
 from anaplan_exporter.serving.exposition import make_metrics_app, render_snapshot
 from anaplan_exporter.serving.metrics import FAMILIES, SnapshotCollector, build_families
-from anaplan_exporter.snapshot import ObjectStatus, Snapshot, StepStatus
+from anaplan_exporter.snapshot import ObjectStatus, Snapshot, StateFileStatus, StepStatus
 from support.fake_anaplan import finished, ref, running
 
 from .test_metrics import SNAPSHOT
@@ -122,7 +123,9 @@ PROMETHEUS_ACCEPT = (
 def test_app_serves_what_make_wsgi_app_would_in_every_format() -> None:
     own = CollectorRegistry()
     Counter("anaplan_api_retries", "Retries.", ["reason"], registry=own).labels("connection").inc()
-    collector = SnapshotCollector(lambda: SNAPSHOT, "1.2.3")
+    saving = StateFileStatus("/state.json", last_save_time=1677624600.0, save_failures=2, last_error="Full")
+    snapshot = replace(SNAPSHOT, state_file=saving)
+    collector = SnapshotCollector(lambda: snapshot, "1.2.3")
     reference = CollectorRegistry()
     reference.register(collector)
     reference.register(own)
@@ -143,6 +146,7 @@ def test_app_serves_what_make_wsgi_app_would_in_every_format() -> None:
             assert status == "200 OK"
             assert headers["Content-Type"] == content_type
             assert body == encoder(reference), (accept, encoding)
+    assert b"anaplan_exporter_state_file_save_failures_total 2.0" in call(app)[2]
     _, _, filtered = call(app, query="name[]=anaplan_api_retries_total")
     assert filtered == generate_latest(own.restricted_registry(["anaplan_api_retries_total"]))
     assert b"anaplan_api_retries_total" in filtered and b"anaplan_task_state" not in filtered

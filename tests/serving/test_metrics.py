@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
@@ -9,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from anaplan_exporter.anaplan.lookup import Absence
 from anaplan_exporter.anaplan.models import ImportRowCounts, ObjectType, Task, TaskResult, TaskState
 from anaplan_exporter.serving.metrics import ApiStats, SnapshotCollector
-from anaplan_exporter.snapshot import ObjectStatus, Snapshot, StepStatus
+from anaplan_exporter.snapshot import MEMORY_ONLY_REASONS, ObjectStatus, Snapshot, StateFileStatus, StepStatus
 from support.fake_anaplan import finished, ref, running
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -223,3 +225,23 @@ def test_result_of_cancelled_task_is_reported() -> None:
     _, s = scrape(Snapshot(objects=(cancelled,)))
     assert value(s, "anaplan_task_state", state="CANCELLED") == 1
     assert value(s, "anaplan_task_success") == 0
+
+
+def test_the_state_file_kept_its_last_save_and_failed_saves() -> None:
+    kept = StateFileStatus(
+        "/var/lib/anaplan-exporter/state.json",
+        last_save_time=1677624600.0,
+        save_failures=3,
+    )
+    text, s = scrape(dataclasses.replace(SNAPSHOT, state_file=kept))
+    assert value(s, "anaplan_exporter_state_file_kept") == 1
+    assert value(s, "anaplan_exporter_state_file_last_save_timestamp_seconds") == 1677624600.0
+    assert value(s, "anaplan_exporter_state_file_save_failures_total") == 3
+    assert "/var/lib" not in text  # the path is for the log and the status page, not a label
+    for reason in MEMORY_ONLY_REASONS:
+        _, s = scrape(dataclasses.replace(SNAPSHOT, state_file=StateFileStatus("/x", reason, "why")))
+        assert value(s, "anaplan_exporter_state_file_kept", reason=reason) == 0
+        assert value(s, "anaplan_exporter_state_file_last_save_timestamp_seconds") is None  # never saved
+        assert value(s, "anaplan_exporter_state_file_save_failures_total") == 0
+    _, s = scrape(SNAPSHOT)  # a poller without a store (tests): nothing said
+    assert value(s, "anaplan_exporter_state_file_kept") is None

@@ -156,7 +156,9 @@ class Poller:
         self._step_names = StepNameRecord()
         self._next_dispatch = 0.0
         self._problems = ProblemLog()
-        self._publisher = SnapshotPublisher(polling.idle_interval)
+        self._publisher = SnapshotPublisher(
+            polling.idle_interval, state.status if state is not None else None
+        )
         self._done: queue.SimpleQueue[tuple[Hashable, Apply]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -579,7 +581,8 @@ class Poller:
             used_ratio,
             self._cw.view(now),
             self._cw.healthy,
-            self._resolved,
+            self._state.status if self._state is not None else None,
+            resolved=self._resolved,
         )
         if self._state is not None:
             self._state.save_if_due(self._watched.trackers.values(), now, self._cw.saved_states())

@@ -11,9 +11,13 @@ format: another ``version``, a field missing) is moved aside with one log line a
 as well. One that cannot be read at all (no permission, or a folder, named pipe, device or socket at the
 path) stops the start instead, left as it is: its counts may be good. Objects no longer watched leave the file
 after a discovery that resolved every target (a failed one cannot tell a removed object from an unreachable
-tenant); integrations and flows after a successful read of the CloudWorks lists. A save that finds the file
-written by someone else since this store last read or wrote it says so once: two exporters share the file
-(the default path is per user, not per configuration).
+tenant); integrations and flows after a successful read of the CloudWorks lists.
+
+One exporter per file: ``open`` locks it for the life of the process (``state_lock``). A second exporter on a
+configured path stops with one line; on the default path (per user, not per configuration) it keeps its
+state in memory after one warning. A save that still finds the file written by someone else since this store
+last read or wrote it (a writer that took no lock: another machine on a shared folder, a file system without
+locks) says so once. ``status`` (kept or why not, the last save, failed saves) feeds the snapshot.
 
 Saves while running are written by a short-lived background thread: the scheduling thread only takes each
 tracker's immutable saved state (a few milliseconds at 10,000 objects), so encoding and writing a file of
@@ -31,7 +35,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +43,16 @@ from ..anaplan.models import ImportRowCounts, Task, TaskResult, TaskState
 from ..anaplan.nesting import loads_json
 from ..anaplan.timestamps import TimeCheck
 from ..config.file import STATE_PATH_ENV
-from ..snapshot import CloudWorksRunError
+from ..snapshot import MEMORY_ONLY_REASONS, CloudWorksRunError, StateFileStatus
 from .cloudworks_item import CloudWorksItem, CloudWorksState
 from .rhythm import Rhythm
+from .state_lock import LockUnsupported, StateFileInUse, StateLock, lock_path
 from .tracker import ObjectTracker, TrackerState
 
 log = logging.getLogger(__name__)
 
 VERSION = 1
+OFF, NO_HOME, UNWRITABLE, IN_USE = MEMORY_ONLY_REASONS
 Key = tuple[str, str, str, str]
 
 
@@ -103,15 +109,24 @@ class StateStore:
         self._seen: _Stamp = _UNKNOWN
         """The file as this store last read or wrote it; different at a save: another process writes it."""
         self._shared = False
+        self._file_lock: StateLock | None = None
+        """This process's lock on the file (``open`` takes it; held until ``close`` or the process ends)."""
+        self._status = (
+            StateFileStatus(str(path)) if path is not None else StateFileStatus(memory_only_reason=OFF)
+        )
 
     @classmethod
     def open(cls, path: Path | None, save_interval: float = 5.0, *, default: bool = False) -> StateStore:
-        """Check that ``path`` can be written (raising StateFileError), then read what it holds.
+        """Lock ``path`` and check that it can be written (raising StateFileError), then read what it holds.
+
+        The lock (``state_lock``) is held until ``close`` or the end of the process: a second exporter given
+        the same path stops with one line naming it and the first one's pid.
 
         ``default``: ``path`` is the conventional default, not configured. Its folders are created, and when
-        they or the file cannot be written the state is kept in memory after one warning naming the path and
-        the reason: a default the user never chose should not stop the exporter, which works without it. A
-        default file that exists but cannot be read still stops the start (it may hold good counts)."""
+        they or the file cannot be written, or another exporter holds it, the state is kept in memory after
+        one warning naming the path and the reason: a default the user never chose should not stop the
+        exporter, which works without it. A default file that exists but cannot be read still stops the
+        start (it may hold good counts)."""
         if path is None:
             if default:
                 log.warning(
@@ -119,21 +134,83 @@ class StateStore:
                     "only%s",
                     _MEMORY_ONLY,
                 )
-            return cls(None, save_interval)
+                return cls._memory_only(save_interval, NO_HOME, None, "neither XDG_STATE_HOME nor HOME set")
+            return cls._memory_only(save_interval, OFF, None, 'state.path is ""')
         store = cls(path, save_interval)
+        _check_not_special(path)  # a named pipe, device or socket is never opened, default or not
         try:
             if default:
                 create_folder(path)
+            store._take_lock(default)  # before the temp file: the holder may be writing its own right now
             store.check_writable()
+        except StateFileInUse as exc:  # only for the default: a configured path raised StateFileError
+            log.warning(
+                "state file %s is in use by %s: this exporter keeps its state in memory only%s; to keep it, "
+                "give each exporter a file of its own with state.path (or %s)",
+                path,
+                _holder(exc.holder),
+                _AT_RISK,
+                STATE_PATH_ENV,
+            )
+            return cls._memory_only(save_interval, IN_USE, path, f"in use by {_holder(exc.holder)}")
         except StateFileError as exc:
+            store.close()
             if not default:
                 raise
             log.warning("%s; the state is kept in memory only%s", exc, _MEMORY_ONLY)
-            return cls(None, save_interval)
-        store.load()
+            return cls._memory_only(save_interval, UNWRITABLE, path, str(exc).removeprefix(f"{path}: "))
+        try:
+            store.load()
+        except BaseException:
+            store.close()
+            raise
         return store
 
+    @classmethod
+    def _memory_only(cls, save_interval: float, reason: str, path: Path | None, detail: str) -> StateStore:
+        store = cls(None, save_interval)
+        store._status = StateFileStatus("" if path is None else str(path), reason, detail)
+        return store
+
+    @property
+    def status(self) -> StateFileStatus:
+        """Whether the state is kept in a file, and how its saves go (read by the poller for the snapshot)."""
+        return self._status
+
+    def close(self) -> None:
+        """Release the file's lock (after the last save): another exporter may take the file from now on."""
+        if self._file_lock is not None:
+            self._file_lock.release()
+            self._file_lock = None
+
     # -- start-up -------------------------------------------------------------------------------------
+
+    def _take_lock(self, default: bool) -> None:
+        """Lock the file for this process: StateFileInUse (default path) or StateFileError (configured) when
+        another process holds it. A file system that cannot lock (some network ones) is one warning: the
+        exporter works on without the lock, as it did before there was one."""
+        assert self.path is not None
+        try:
+            self._file_lock = StateLock.acquire(self.path)
+        except StateFileInUse as exc:
+            if default:
+                raise
+            raise StateFileError(
+                self.path,
+                f"it is in use by {_holder(exc.holder)}, which holds {lock_path(self.path)}; give each "
+                "exporter its own state.path",
+                "use",
+            ) from None
+        except LockUnsupported as exc:
+            log.warning(
+                "state file %s: cannot lock %s (%s): two exporters given this file would overwrite each "
+                "other's counts unnoticed until a save",
+                self.path,
+                lock_path(self.path),
+                exc,
+            )
+        except OSError as exc:
+            raise StateFileError(self.path, f"{exc.strerror or exc} (in {self.path.parent})") from None
 
     @property
     def _temp(self) -> Path:
@@ -305,8 +382,9 @@ class StateStore:
             cloudworks = ",".join(
                 f"{json.dumps(key)}:{encode_cloudworks(state)}" for key, state in save.cloudworks.items()
             )
+            saved_at = self._clock()
             text = (
-                f'{{"version":{VERSION},"saved_at":{self._clock()!r},"objects":{{{",".join(parts)}}},'
+                f'{{"version":{VERSION},"saved_at":{saved_at!r},"objects":{{{",".join(parts)}}},'
                 f'"cloudworks":{{{cloudworks}}}}}\n'
             )
             self._check_not_shared(path)
@@ -319,10 +397,15 @@ class StateStore:
                 if not self._failing:
                     log.error("state file %s not saved: %s (trying again)", path, exc.strerror or exc)
                 self._failing = True
+                failed = self._status
+                self._status = replace(
+                    failed, save_failures=failed.save_failures + 1, last_error=str(exc.strerror or exc)
+                )
                 return False
             if self._failing:
                 log.info("state file %s saved again", path)
             self._failing = False
+            self._status = replace(self._status, last_save_time=saved_at, last_error="")
             self._rewrite = False
             self._written = save.wanted
             self._cloudworks_written = save.cloudworks
@@ -354,11 +437,29 @@ class StateStore:
         return fragment
 
 
+_AT_RISK = ": a run that fails while the exporter restarts may not page"
 _MEMORY_ONLY = (
-    ": a run that fails while the exporter restarts may not page. Set state.path (or "
-    f'{STATE_PATH_ENV}) to a writable file, or state.path to "" to keep the state in memory without this '
-    "warning"
+    f"{_AT_RISK}. Set state.path (or {STATE_PATH_ENV}) to a writable file, or state.path to "
+    '"" to keep the state in memory without this warning'
 )
+
+
+def _holder(pid: int | None) -> str:
+    return "another exporter" if pid is None else f"another exporter (pid {pid})"
+
+
+def _check_not_special(path: Path) -> None:
+    """StateFileError for a named pipe, device or socket at ``path`` (a folder is left to the write check):
+    checked before the lock, so that nothing is created beside what someone left there."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing, or not readable: the checks after the lock say which
+    if not stat.S_ISDIR(mode):
+        try:
+            _check_regular(mode)
+        except _NotAFile as exc:
+            raise StateFileError(path, str(exc), "read") from None
 
 
 def create_folder(path: Path) -> None:

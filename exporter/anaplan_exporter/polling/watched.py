@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Container
 
-from ..snapshot import CloudWorksView, Key, ObjectStatus, Snapshot
+from ..snapshot import CloudWorksView, Key, ObjectStatus, Snapshot, StateFileStatus
 from .catalog_reads import DiscoveryRecord, StepNameRecord
 from .tracker import ObjectTracker
 
@@ -88,9 +88,9 @@ PUBLISH_EVERY = 1.0
 class SnapshotPublisher:
     """Builds each snapshot and paces their publishing."""
 
-    def __init__(self, idle_interval: float) -> None:
+    def __init__(self, idle_interval: float, state_file: StateFileStatus | None = None) -> None:
         self._idle_interval = idle_interval
-        self.snapshot = Snapshot(poll_interval_seconds=idle_interval)
+        self.snapshot = Snapshot(poll_interval_seconds=idle_interval, state_file=state_file)
         """The latest published snapshot (replaced whole: a plain attribute read is safe from any thread)."""
         self.changed = False
         """Something to show arrived since the last snapshot: the next one is due sooner."""
@@ -116,6 +116,7 @@ class SnapshotPublisher:
         budget_used_ratio: float | None,
         cloudworks: CloudWorksView | None = None,
         cloudworks_healthy: bool = True,
+        state_file: StateFileStatus | None = None,
         resolved: Container[Key] = frozenset(),
     ) -> None:
         """Replace the snapshot: up when discovery and every confirmed object's last poll succeeded, and
@@ -150,6 +151,7 @@ class SnapshotPublisher:
             oldest_poll_age_seconds=None if oldest is None else max(0.0, now - oldest),
             budget_used_ratio=budget_used_ratio,
             cloudworks=cloudworks if cloudworks is not None else CloudWorksView(),
+            state_file=state_file,
         )
         self.changed = False
         self._last_publish = now

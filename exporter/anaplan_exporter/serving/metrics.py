@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from ..anaplan.auth_backoff import AuthRefusal
 from ..anaplan.models import TaskState
 from ..anaplan.timestamps import BAD_TIMESTAMP
-from ..snapshot import COMPLETION_RESULTS, ERROR_REASONS, ObjectStatus, Snapshot, StepStatus
+from ..snapshot import COMPLETION_RESULTS, ERROR_REASONS, ObjectStatus, Snapshot, StateFileStatus, StepStatus
 from .cloudworks_metrics import cloudworks_families
 
 OBJECT_LABELS = (
@@ -375,9 +375,34 @@ def exporter_families(snapshot: Snapshot, version: str) -> Iterator[Metric]:
             "Expiry time of the cached Anaplan token.",
             value=snapshot.token_expires_at,
         )
+    if snapshot.state_file is not None:
+        yield from state_file_families(snapshot.state_file)
     build = GaugeMetricFamily("anaplan_exporter_build_info", "Version of the exporter.", labels=["version"])
     build.add_metric([version], 1.0)
     yield build
+
+
+def state_file_families(state: StateFileStatus) -> Iterator[Metric]:
+    """Whether the state survives a restart: kept in a file (and how its saves go), or why not."""
+    kept = GaugeMetricFamily(
+        "anaplan_exporter_state_file_kept",
+        "1 while the state (counts, last success and failure) is kept in a file across restarts; 0 when it "
+        "is kept in memory only, with the reason (configured_off, no_home, default_unwritable, in_use).",
+        labels=["reason"],
+    )
+    kept.add_metric([state.memory_only_reason], 1.0 if state.kept else 0.0)
+    yield kept
+    if state.last_save_time is not None:
+        yield GaugeMetricFamily(
+            "anaplan_exporter_state_file_last_save_timestamp_seconds",
+            "When the state file was last written (a save happens when something changed).",
+            value=state.last_save_time,
+        )
+    yield CounterMetricFamily(
+        "anaplan_exporter_state_file_save_failures",
+        "Saves of the state file that failed (each is tried again at the next save interval).",
+        value=state.save_failures,
+    )
 
 
 class SnapshotCollector(Collector):

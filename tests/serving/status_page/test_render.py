@@ -19,6 +19,7 @@ from anaplan_exporter.snapshot import (
     ObjectStatus,
     PollError,
     Snapshot,
+    StateFileStatus,
     StepStatus,
 )
 from support.pagetext import PageText
@@ -401,3 +402,29 @@ def test_cloudworks_watched_and_off() -> None:
     assert "CloudWorks up 1 integration, 0 flows; lists read" in page(OK, cloudworks=view).text
     assert "no match for Nope" in page(OK, cloudworks=view).text
     assert "CloudWorks not read" in page(OK).text
+
+
+def test_the_state_file_line_says_where_and_when_it_was_saved_or_why_memory_only() -> None:
+    path = "/home/ops/.local/state/anaplan-exporter/state.json"
+    saved = page(OK, state_file=StateFileStatus(path, last_save_time=NOW - 30)).text
+    assert f"State file saved {path}; last saved {iso_time(NOW - 30)} 30 s ago" in saved
+    fresh = page(OK, state_file=StateFileStatus(path)).text
+    assert f"State file saved {path}; last saved not yet (saved once something changes)" in fresh
+    failing = StateFileStatus(path, last_save_time=NOW - 600, save_failures=7, last_error="No space left")
+    text = page(OK, state_file=failing).text
+    saved_at = iso_time(NOW - 600)
+    assert f"State file not saving {path}; last saved {saved_at} 10 min ago ; 7 failed saves" in text
+    assert "the latest: No space left runbook: AnaplanExporterStateNotSaved" in text
+    in_use = StateFileStatus(path, "in_use", "in use by another exporter (pid 4242)")
+    text = page(OK, state_file=in_use).text
+    assert (
+        f"State file memory only {path}: in use by another exporter (pid 4242); a restart forgets what was "
+        "counted: give each exporter a file of its own with state.path runbook: AnaplanExporterStateNotSaved"
+    ) in text
+    unwritable = StateFileStatus(path, "default_unwritable", "cannot write the state file: <Read-only>")
+    shown = page(OK, state_file=unwritable)
+    assert "<Read-only>; a restart forgets what was counted: set state.path to a writable" in shown.text
+    assert "<Read-only>" not in render_status_page(Snapshot(state_file=unwritable), INFO)  # escaped
+    off = page(OK, state_file=StateFileStatus("", "configured_off", 'state.path is ""')).text
+    assert 'State file none: kept in memory only (state.path is "")' in off
+    assert "State file n/a" in page(OK).text

@@ -23,7 +23,7 @@ from ...anaplan.auth_backoff import AuthRefusal
 from ...anaplan.lookup import Absence
 from ...anaplan.models import ObjectType, iso_time, readable_time
 from ...calendar_rhythm import describe, slot_after_run
-from ...snapshot import CloudWorksView, ObjectStatus, Snapshot
+from ...snapshot import CloudWorksView, ObjectStatus, Snapshot, StateFileStatus
 from ..render_errors import describe_object, problem
 from . import cloudworks
 from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters, in_state, matches
@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 DOCS_URL = "https://github.com/anaplan-exporter/anaplan-exporter/blob/main/"
 """Where the README and docs/ are read. The runbook is not: the exporter serves it itself (``runbook``)."""
 MAX_ROWS = 500
+STATE_ALERT = "AnaplanExporterStateNotSaved"
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,7 @@ def exporter_facts(snapshot: Snapshot, info: PageInfo, links: Links) -> str:
         ("Last config reload", reload),
         ("Watched objects", str(len(snapshot.objects))),
         ("CloudWorks", _cloudworks(snapshot.cloudworks, now)),
+        ("State file", _state_file(snapshot.state_file, now, links)),
     )
     cells = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
     return f'<section class="box" id="exporter"><dl class="facts">{cells}</dl></section>\n'
@@ -312,6 +314,36 @@ def _authentication(info: PageInfo, links: Links) -> str:
         + f"{when(refusal.since, info.now)}: "
         + f'<span class="error">{escape(refusal.message)}</span> {links.alert("AnaplanAuthFailing")}'
     )
+
+
+def _state_file(state: StateFileStatus | None, now: float, links: Links) -> str:
+    """The file the state is kept in and when it was last saved, or why the state is kept in memory only."""
+    if state is None:
+        return '<span class="muted">n/a</span>'
+    alert = links.alert(STATE_ALERT)
+    if not state.kept:
+        if state.memory_only_reason == "configured_off":
+            return '<span class="muted">none: kept in memory only (state.path is "")</span>'
+        where = f" {escape(state.path)}" if state.path else ""
+        fix = (
+            "give each exporter a file of its own with state.path"
+            if state.memory_only_reason == "in_use"
+            else "set state.path to a writable file"
+        )
+        return (
+            badge("down", "memory only")
+            + f"{where}: {escape(state.detail)}; a restart forgets what was counted: {fix} {alert}"
+        )
+    saved = when(state.last_save_time, now, "not yet (saved once something changes)")
+    line = f"{escape(state.path)}; last saved {saved}"
+    if state.last_error:
+        failures = f"{state.save_failures} failed save{'s' * (state.save_failures != 1)}"
+        return (
+            badge("failed", "not saving")
+            + f" {line}; {failures}, the latest: "
+            + f'<span class="error">{escape(state.last_error)}</span> {alert}'
+        )
+    return badge("up", "saved") + f" {line}"
 
 
 def _cloudworks(view: CloudWorksView, now: float) -> str:
