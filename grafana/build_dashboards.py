@@ -748,6 +748,7 @@ def exporter_dashboard() -> Dashboard:
             f"min(anaplan_up{{{INST}}})",
             steps=thresholds(("red", None), ("green", 1)),
             mappings=OK_FAILING,
+            width=3,
         ),
         stat_panel(
             "Since last successful poll",
@@ -755,6 +756,7 @@ def exporter_dashboard() -> Dashboard:
             f"max(time() - anaplan_last_poll_success_timestamp_seconds{{{INST}}})",
             unit="s",
             steps=thresholds(("green", None), ("orange", 300)),
+            width=3,
         ),
         stat_panel(
             "Token expires in",
@@ -762,6 +764,18 @@ def exporter_dashboard() -> Dashboard:
             f"min(anaplan_auth_token_expiry_timestamp_seconds{{{INST}}} - time())",
             unit="s",
             steps=thresholds(("red", None), ("orange", 60), ("green", 300)),
+            width=3,
+        ),
+        stat_panel(
+            "State file",
+            "Whether the exporter keeps its state (counts, runs seen) in a file, so that a failure during a "
+            "restart pages once (anaplan_exporter_state_file_kept; its reason label says why not: "
+            "configured_off, in_use, default_unwritable, no_home). Failing saves fire "
+            "AnaplanExporterStateNotSaved.",
+            f"min(anaplan_exporter_state_file_kept{{{INST}}})",
+            steps=thresholds(("orange", None), ("green", 1)),
+            mappings=value_map((1, "Kept", "green"), (0, "Memory only", "orange")),
+            width=3,
         ),
         stat_panel(
             "Auth failures",

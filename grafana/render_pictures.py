@@ -137,12 +137,13 @@ def demo_stack(scrape_interval: int, workdir: Path) -> Iterator[str]:
     """Simulator, exporter and Prometheus running; yields Prometheus' URL."""
     from monitoring.servers import running_prometheus
     from support.exporter import running_exporter
-    from support.simulator import running_simulator
+    from support.simulator import DEFAULT_PASSWORD, running_simulator
 
     scenario = demo_scenario()
     with running_simulator(scenario, workdir) as simulator:
         config = exporter_config(simulator.url, scenario)
-        with running_exporter(config, workdir) as exporter:
+        # The demo scenario's password, not the tests' scenarios' one that running_exporter gives by default.
+        with running_exporter(config, workdir, env={"SIM_PASSWORD": DEFAULT_PASSWORD}) as exporter:
             address = exporter.url.split("://", 1)[1]
             with running_prometheus(prometheus_config(address, scrape_interval), workdir) as prometheus:
                 yield prometheus.url
