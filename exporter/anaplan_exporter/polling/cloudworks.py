@@ -377,7 +377,7 @@ class CloudWorksWatch:
 
     def view(self, now: float) -> CloudWorksView:
         if self.hints_only:
-            return CloudWorksView(hints=self.enabled and not self.forbidden)
+            return CloudWorksView(hints=self.enabled and self.readable and not self.forbidden)
         items = tuple(self.items[key].status(now) for key in self.items if key in self.selected)
         return CloudWorksView(
             enabled=self.exported,
