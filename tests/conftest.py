@@ -49,6 +49,7 @@ LONGEST_FIRST = (
     "e2e/test_nesting_e2e.py",
     "e2e/test_state_path_e2e.py",
     "e2e/test_rhythm_e2e.py",
+    "e2e/test_cloudworks_shards_e2e.py",
     "e2e/test_not_found_e2e.py",
     "e2e/test_status_page_e2e.py",
     "e2e/test_status_page_cloudworks_e2e.py",

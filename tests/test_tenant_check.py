@@ -128,6 +128,20 @@ def test_the_cloudworks_lists_count_with_their_interval_up_to_their_share_of_the
     assert "CloudWorks" not in budget_row(_config(), _load(100)).detail
 
 
+def test_replicas_other_than_0_add_their_reads_of_the_integration_list_and_their_objects() -> None:
+    config = dataclasses.replace(_config(), shard_total=4)
+    alone = dataclasses.replace(_load(100, running=2), cloudworks_list_requests=2)
+    hinted = dataclasses.replace(alone, cloudworks_hint_requests=1, cloudworks_linked=10)
+    before, row = budget_row(config, alone), budget_row(config, hinted)
+    # Replica 0's lists: 2 every 5 s, capped at a quarter of its share (0.25 x 4.55 / 4 = 0.28); each of the 3
+    # others: 1 page every 5 s and the Anaplan objects of 10 integrations a day.
+    assert "0.28 CloudWorks lists)" in before.detail and "hints" not in before.detail
+    assert "0.28 CloudWorks lists, 0.60 CloudWorks hints on 3 other replicas)" in row.detail
+    assert row.detail.startswith("needs 3.36 req/s") and before.detail.startswith("needs 2.76 req/s")
+    one_shard = budget_row(_config(), hinted)
+    assert "hints" not in one_shard.detail  # a single replica reads CloudWorks once
+
+
 def test_shards_share_the_deployments_budget() -> None:
     config = dataclasses.replace(_config(), shard_total=4)
     row = budget_row(config, _load(500))
@@ -321,6 +335,40 @@ def test_cloudworks_is_reported_and_fails_only_when_required(simulator: Simulato
         default.verdict is Verdict.INFO
         and "not checked: anaplan.cloudworks_url is Anaplan's" in default.detail
     )
+
+
+def test_with_shards_the_budget_counts_the_hint_reads_of_the_other_replicas() -> None:
+    other = "B" * 32
+    scenario = parse_scenario(
+        {
+            "users": [{"username": "u@example.com", "password": "pw"}],
+            "workspaces": [
+                {
+                    "id": WS,
+                    "name": "W",
+                    "models": [
+                        {"id": MODEL, "name": "Plan", "processes": [_process("118000000002", "Load")]},
+                        {"id": other, "name": "Other", "processes": [_process("118000000009", "Elsewhere")]},
+                    ],
+                }
+            ],
+            "cloudworks": {
+                "integrations": [
+                    {"name": "Load", "object": "118000000002"},
+                    {"name": "Elsewhere", "object": "118000000009"},
+                ]
+            },
+        }
+    )
+    targets = [{"workspace": WS, "model": MODEL, "processes": ["Load"]}]
+    with serve_in_thread(scenario) as server:
+        config = _sim_config(server, targets, cloudworks_url=f"{server.url}/cloudworks/2/0")
+        report = check_tenant(dataclasses.replace(config, shard_total=3))
+    assert _by_check(report, "cloudworks")[0].detail == "readable: 2 integrations, 0 flows"
+    (budget,) = _by_check(report, "budget")
+    # Replica 0: the two lists every 5 s; each of the 2 others: the integration list every 5 s and the
+    # Anaplan objects of the one integration in the watched model once a day.
+    assert "0.40 CloudWorks lists, 0.40 CloudWorks hints on 2 other replicas)" in budget.detail
 
 
 def test_an_empty_state_path_warns(simulator: SimulatorServer) -> None:

@@ -206,6 +206,9 @@ class CloudWorksView:
     items: tuple[CloudWorksStatus, ...] = ()
     unmatched: tuple[str, ...] = ()
     """Configured integration or flow names and IDs that matched nothing CloudWorks lists."""
+    hints: bool = False
+    """A replica other than 0 reads the integration list only to poll its own objects when a linked run starts
+    or ends (``enabled`` False: replica 0 shows CloudWorks)."""
 
 
 # --------------------------------------------------------------------------- the state file

@@ -219,6 +219,10 @@ class _Check:
         self.tally = _Tally()
         self.cloudworks_list_requests = 0
         """Requests of one read of the CloudWorks lists, once they were read."""
+        self.cloudworks_hint_requests = 0
+        """Requests of one read of the integration list alone (what replicas other than 0 read for hints)."""
+        self.cloudworks_linked = 0
+        """Integrations in the watched models (replicas other than 0 read their Anaplan objects)."""
         self.watched: list[_Watched] = []
         self._explicit: dict[ObjectKey, str] = {}
         self._models: dict[str, list[Model]] = {}
@@ -504,6 +508,8 @@ class _Check:
             processes=self.tally.processes,
             catalog_requests=self.log.count("list_workspaces", "list_models", "list_objects"),
             cloudworks_list_requests=self.cloudworks_list_requests,
+            cloudworks_hint_requests=self.cloudworks_hint_requests,
+            cloudworks_linked=self.cloudworks_linked,
         )
         self.rows.append(budget_row(self.config, load))
 
@@ -535,6 +541,10 @@ class _Check:
         self.cloudworks_list_requests = _pages(len(integrations), cloudworks.page_size) + _pages(
             len(flows), cloudworks.page_size
         )
+        if not self.config.cloudworks.integrations.empty:
+            models = {key[1].upper() for key in self.tally.watched}
+            self.cloudworks_hint_requests = _pages(len(integrations), cloudworks.page_size)
+            self.cloudworks_linked = sum(1 for i in integrations if i.model_id.upper() in models)
         self.add(
             Verdict.OK,
             "cloudworks",
@@ -563,6 +573,12 @@ class Load:
     """Requests of one discovery (workspaces, models, object lists), made every ``discovery_interval``."""
     cloudworks_list_requests: int = 0
     """Requests of one read of CloudWorks' integration and flow lists (0: CloudWorks is not read)."""
+    cloudworks_hint_requests: int = 0
+    """Requests of one read of the integration list alone, which each replica other than 0 makes for hints
+    (0: not read)."""
+    cloudworks_linked: int = 0
+    """Integrations in the watched models: each replica other than 0 may read their Anaplan objects (one
+    request each) every ``metadata_refresh_interval``."""
 
 
 def _pages(items: int, page_size: int) -> int:
@@ -586,13 +602,19 @@ def budget_row(config: Config, load: Load) -> Row:
         + load.processes / polling.metadata_refresh_interval
     )
     # Replica 0 reads the CloudWorks lists each list_interval, or less often to stay within a quarter of its
-    # share of the budget.
-    cloudworks = min(
-        load.cloudworks_list_requests / config.cloudworks.list_interval,
-        MAX_BUDGET_SHARE * sustained / config.shard_total,
+    # share of the budget; every other replica reads the integration list the same way for hints, and the
+    # Anaplan objects of the integrations in its models every metadata_refresh_interval.
+    replica_cap = MAX_BUDGET_SHARE * sustained / config.shard_total
+    interval = config.cloudworks.list_interval
+    cloudworks = min(load.cloudworks_list_requests / interval, replica_cap)
+    hints = (config.shard_total - 1) * (
+        min(load.cloudworks_hint_requests / interval, replica_cap)
+        + load.cloudworks_linked / polling.metadata_refresh_interval
     )
-    need = idle + running + steady + cloudworks
+    need = idle + running + steady + cloudworks + hints
     lists = f", {cloudworks:.2f} CloudWorks lists" if cloudworks else ""
+    if hints:
+        lists += f", {hints:.2f} CloudWorks hints on {_count(config.shard_total - 1, 'other replica')}"
     start = 1 + load.catalog_requests + load.objects + load.with_runs + load.processes
     shards = f", {config.shard_total} shards" if config.shard_total > 1 else ""
     every = _number(polling.idle_interval)
@@ -608,7 +630,7 @@ def budget_row(config: Config, load: Load) -> Row:
         return Row(Verdict.OK, "budget", item, detail)
     if share <= 1.0:
         return Row(Verdict.WARN, "budget", item, detail + "; little room left for running tasks' checks")
-    spare = sustained - running - steady - cloudworks
+    spare = sustained - running - steady - cloudworks - hints
     sweep = load.objects / spare if spare > 0 else math.inf
     if sweep <= BEHIND_FACTOR * polling.idle_interval:
         return Row(

@@ -1,5 +1,6 @@
 """CloudWorks in the poller: selection, access (403 in auto and true), reloads, counting each run once (also
-across a restart), schedules, the linked Anaplan object polled at once, flow steps and run errors.
+across a restart), schedules, the linked Anaplan object polled at once, flow steps and run errors; with
+sharding, a replica other than 0 polls its own linked objects at once too, and exports nothing of CloudWorks.
 
 An injected clock, an in-memory Anaplan and CloudWorks (``support.fake_cloudworks``); no sleeps, no HTTP.
 """
@@ -27,10 +28,11 @@ from anaplan_exporter.config.cloudworks import CloudWorksConfig, CloudWorksMode,
 from anaplan_exporter.config.file import PollingConfig
 from anaplan_exporter.config.targets import ObjectSelection, ObjectSelector, TargetConfig
 from anaplan_exporter.polling.cloudworks import CloudWorksWatch, ListsResult
-from anaplan_exporter.polling.poller import Poller
+from anaplan_exporter.polling.poller import Poller, shard_of
 from anaplan_exporter.polling.state import StateStore
-from anaplan_exporter.snapshot import CloudWorksStatus, Snapshot
-from support.fake_anaplan import MODEL, FakeAnaplan, finished, running
+from anaplan_exporter.serving.cloudworks_metrics import cloudworks_families
+from anaplan_exporter.snapshot import CloudWorksStatus, ObjectRef, Snapshot
+from support.fake_anaplan import MODEL, WS, FakeAnaplan, finished, running
 from support.fake_cloudworks import FakeCloudWorks, daily, done, going, integration, step
 
 T = 1_780_000_000.0  # 2026-05-28T20:26:40Z
@@ -514,3 +516,213 @@ def test_the_lists_take_at_most_a_quarter_of_the_request_budget() -> None:
         cw.add(integration(f"{n:032x}", f"Integration {n}"))
     watch.lists_done(ListsResult(cw.list_integrations(), []), T, (), lambda item: None)
     assert watch.interval(1.1) == pytest.approx(4 * 1.1 / 0.25)  # 3 pages and the flows: every 17.6 s
+
+
+# -- sharding: replicas other than 0 read the integration list for hints only --------------------------------
+
+
+def owned_by(shard: int, object_type: ObjectType, prefix: str) -> str:
+    """An object ID (``prefix`` and a number) that ``shard`` of 2 owns."""
+    for n in range(1, 100):
+        object_id = f"{prefix}{n:07d}"
+        ref = ObjectRef(WS, "Finance", MODEL, "Planning", object_type, object_id, object_id)
+        if shard_of(ref, 2) == shard:
+            return object_id
+    raise AssertionError("no such ID")
+
+
+MINE = owned_by(1, ObjectType.PROCESS, "11800")
+"""A process replica 1 of 2 owns."""
+THEIRS = owned_by(0, ObjectType.PROCESS, "11800")
+IMPORT_MINE = owned_by(1, ObjectType.IMPORT, "11200")
+
+
+def replica(
+    cw: FakeCloudWorks,
+    clock: Clock,
+    api: FakeAnaplan,
+    config: CloudWorksConfig = ALL,
+    shard: int = 1,
+    state: StateStore | None = None,
+) -> Poller:
+    every = TargetConfig(
+        workspace="Finance",
+        model=MODEL,
+        selections={
+            ObjectType.PROCESS: ObjectSelection(all=True),
+            ObjectType.IMPORT: ObjectSelection(all=True),
+        },
+    )
+    return Poller(
+        api,
+        [every],
+        POLLING,
+        shard=shard,
+        shard_total=2,
+        clock=clock,
+        cloudworks=cw,
+        cloudworks_config=config,
+        scrub=Redactor().scrub,
+        state=state,
+    )
+
+
+def sharded() -> tuple[FakeAnaplan, FakeCloudWorks]:
+    """Two processes (one per replica) and an import replica 1 owns, each run by an integration; one
+    integration in a model no replica watches."""
+    api = FakeAnaplan()
+    api.objects = {
+        ObjectType.PROCESS: [
+            ModelObject(MINE, "Mine", ObjectType.PROCESS),
+            ModelObject(THEIRS, "Theirs", ObjectType.PROCESS),
+        ],
+        ObjectType.IMPORT: [ModelObject(IMPORT_MINE, "Sales.csv", ObjectType.IMPORT)],
+    }
+    for object_id in (MINE, THEIRS, IMPORT_MINE):
+        api.add(object_id, finished(f"{object_id}-1", T - 3600))
+    cw = FakeCloudWorks()
+    cw.add(integration(SALES, "Mine", process_id=MINE, run=done(T - 3600, T - 3500)))
+    cw.add(integration(ORGS, "Theirs", process_id=THEIRS, run=done(T - 3600, T - 3500)))
+    cw.add(integration("c" * 32, "Sales.csv", kind=IntegrationType.IMPORT, run=done(T - 3600, T - 3500)))
+    cw.jobs["c" * 32] = (IntegrationJob("AmazonS3ToAnaplan", action_ids=(IMPORT_MINE,)),)
+    elsewhere = integration("d" * 32, "Elsewhere", kind=IntegrationType.IMPORT, run=done(T - 60, T - 50))
+    cw.add(replace(elsewhere, model_id="E" * 32))
+    cw.flows[FLOW_ID] = Flow(id=FLOW_ID, name="Nightly flow", latest_run=done(T - 600, T - 500))
+    return api, cw
+
+
+def test_replica_1_polls_its_own_object_at_once_when_a_linked_run_starts() -> None:
+    api, cw = sharded()
+    clock = Clock()
+    p = replica(cw, clock, api)
+    p.tick()
+    assert {o.ref.object_id for o in p.snapshot.objects} == {MINE, IMPORT_MINE}
+    listed = api.list_calls
+    cw.run(SALES, going(T + 3))
+    api.add(MINE, running("P2", T + 3))
+    clock.now = T + 5  # the process itself is not due for another 55 s
+    p.tick()
+    assert api.list_calls == listed + 1
+    mine = next(o for o in p.snapshot.objects if o.ref.object_id == MINE)
+    assert mine.task is not None and mine.task.task_id == "P2" and mine.task.state.value != "COMPLETE"
+
+
+def test_replica_1_reads_the_integration_list_alone_and_exports_no_cloudworks_series() -> None:
+    api, cw = sharded()
+    clock = Clock()
+    p = replica(cw, clock, api)
+    p.tick()
+    cw.run(SALES, going(T + 3))
+    cw.run(SALES, done(T + 3, T + 4, ok=False))
+    clock.now = T + 5
+    p.tick()
+    # The list, and the Anaplan objects of the three integrations in its model, once: no flows, no run
+    # history, no run errors, nothing of the integration in another model.
+    assert cw.calls == {"integrations": 2, "integration": 3}
+    view = p.snapshot.cloudworks
+    assert not view.enabled and not view.items and view.hints and not view.forbidden
+    assert list(cloudworks_families(view)) == []
+    assert p.snapshot.up
+    clock.now = T + 5 + POLLING.metadata_refresh_interval
+    p.tick()
+    assert cw.calls["integration"] == 6  # their jobs are read again only every metadata_refresh_interval
+
+
+def test_replica_1_polls_an_import_linked_through_the_jobs_of_its_integration() -> None:
+    api, cw = sharded()
+    clock = Clock()
+    p = replica(cw, clock, api)
+    p.tick()
+    cw.run("c" * 32, going(T + 3))
+    api.add(IMPORT_MINE, running("I2", T + 3))
+    clock.now = T + 5
+    p.tick()
+    task = next(o for o in p.snapshot.objects if o.ref.object_id == IMPORT_MINE).task
+    assert task is not None and task.task_id == "I2"
+
+
+def test_replica_1_leaves_the_objects_of_replica_0_alone() -> None:
+    api, cw = sharded()
+    clock = Clock()
+    p = replica(cw, clock, api)
+    p.tick()
+    listed = api.list_calls
+    cw.run(ORGS, going(T + 3))
+    api.add(THEIRS, running("P3", T + 3))
+    clock.now = T + 5
+    p.tick()
+    assert api.list_calls == listed  # replica 0 polls THEIRS
+
+
+def test_replica_0_still_watches_cloudworks_in_full_and_polls_its_own_object() -> None:
+    api, cw = sharded()
+    clock = Clock()
+    p = replica(cw, clock, api, shard=0)
+    p.tick()
+    assert {o.ref.object_id for o in p.snapshot.objects} == {THEIRS}
+    cw.run(ORGS, going(T + 3))
+    api.add(THEIRS, running("P3", T + 3))
+    clock.now = T + 5
+    p.tick()
+    task = p.snapshot.objects[0].task
+    assert task is not None and task.task_id == "P3"
+    view = p.snapshot.cloudworks
+    assert (
+        view.enabled
+        and not view.hints
+        and names(p.snapshot)
+        == {
+            "Mine",
+            "Theirs",
+            "Sales.csv",
+            "Elsewhere",
+            "Nightly flow",
+        }
+    )
+    assert "flows" in cw.calls and "history" in cw.calls
+
+
+@pytest.mark.parametrize("mode", [CloudWorksMode.AUTO, CloudWorksMode.ON])
+def test_a_403_on_replica_1_quietly_stops_its_hints(
+    mode: CloudWorksMode, caplog: pytest.LogCaptureFixture
+) -> None:
+    api, cw = sharded()
+    cw.forbid()
+    clock = Clock()
+    p = replica(cw, clock, api, CloudWorksConfig(mode=mode))
+    with caplog.at_level(logging.INFO):
+        assert p.tick()  # replica 0 reports the 403 (and keeps anaplan_up at 0 when required); not this one
+        clock.now += 5.0
+        p.tick()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert caplog.text.count("CloudWorks answers 403 on this replica") == 1
+    view = p.snapshot.cloudworks
+    assert not view.forbidden and not view.enabled and not view.hints
+    assert list(cloudworks_families(view)) == []
+    assert cw.calls == {"integrations": 1}  # tried again only after the discovery interval
+    cw.failing = None
+    clock.now += POLLING.discovery_interval
+    p.tick()
+    assert cw.calls["integrations"] == 2 and p.snapshot.cloudworks.hints
+
+
+def test_cloudworks_off_or_no_integration_selected_is_never_asked_on_replica_1() -> None:
+    for config in (
+        CloudWorksConfig(mode=CloudWorksMode.OFF),
+        CloudWorksConfig(integrations=CloudWorksSelection()),  # flows alone: replica 0's business
+    ):
+        api, cw = sharded()
+        p = replica(cw, Clock(), api, config)
+        assert p.tick()
+        assert cw.calls == {} and not p.snapshot.cloudworks.hints
+
+
+def test_replica_1_keeps_no_cloudworks_state(tmp_path: Path) -> None:
+    api, cw = sharded()
+    clock = Clock()
+    store = StateStore(tmp_path / "state.json", clock=clock)
+    p = replica(cw, clock, api, state=store)
+    p.tick()
+    p.stop()
+    saved = (tmp_path / "state.json").read_text()
+    assert MINE in saved and SALES not in saved  # its objects are kept, no integration

@@ -13,6 +13,13 @@ is one log line, ``anaplan_cloudworks_forbidden`` 1 and a line on the status pag
 side carries on; the lists are tried again every discovery interval. ``true`` is the same, but the 403 is
 an error and keeps ``anaplan_up`` at 0. ``false`` never asks.
 
+With sharding, replica 0 watches CloudWorks as above. The other replicas watch it *for hints only*
+(``hints_only``): they read the integration list alone (no flows), keep only the integrations in the models of
+their own objects, and read such an integration's Anaplan objects (``GET /integrations/{id}``) once and every
+``metadata_refresh_interval``, within their own budget share, so that a run's start or end polls the linked
+object at once on whichever replica owns it. They read no history nor errors, count nothing, keep nothing in
+the state file, export no series and report nothing (a 403 is one info line: replica 0 reports it).
+
 The workers only read (:func:`read_lists`, :func:`follow_up`); everything here is changed on the poller's
 scheduling thread.
 """
@@ -126,8 +133,13 @@ class ListsApplied:
 class CloudWorksWatch:
     """The watched integrations and flows and the state of CloudWorks access. Scheduling thread only."""
 
-    def __init__(self, config: CloudWorksConfig, scrub: Scrub, *, page_size: int = 5000) -> None:
+    def __init__(
+        self, config: CloudWorksConfig, scrub: Scrub, *, page_size: int = 5000, hints_only: bool = False
+    ) -> None:
         self.config = config
+        self.hints_only = hints_only
+        """A replica other than 0: the integration list is read only to poll this replica's own objects when
+        a linked integration's run starts or ends (see the module's docstring)."""
         self._scrub = scrub
         self._page_size = max(1, page_size)
         self.items: dict[CloudWorksKey, CloudWorksItem] = {}
@@ -148,11 +160,21 @@ class CloudWorksWatch:
 
     @property
     def enabled(self) -> bool:
+        """Whether the lists are read: CloudWorks on, and (for hints) integrations selected."""
+        if self.hints_only:
+            return self.config.enabled and not self.config.integrations.empty
         return self.config.enabled
+
+    @property
+    def read_config(self) -> CloudWorksConfig:
+        """What :func:`read_lists` is asked for: for hints, the integration list alone."""
+        if self.hints_only:
+            return replace(self.config, flows=CloudWorksSelection())
+        return self.config
 
     def reconfigure(self, config: CloudWorksConfig) -> None:
         self.config = config
-        if not config.enabled:
+        if not self.enabled:
             self.items.clear()
             self.selected.clear()
 
@@ -170,13 +192,17 @@ class CloudWorksWatch:
         now: float,
         target_models: Collection[str],
         restore: Callable[[CloudWorksItem], object],
+        own_models: Collection[str] = (),
     ) -> ListsApplied:
-        """Take in a read of the lists: failure, or every item's latest run and which are selected."""
+        """Take in a read of the lists: failure, or every item's latest run and which are selected. For hints,
+        only the integrations in ``own_models`` (those of this replica's objects) are kept."""
         if result.error is not None:
             self._failed(result.error)
             return ListsApplied()
         if self.failures:
-            log.info("CloudWorks: the lists are readable again")
+            log.info(
+                "CloudWorks: the %s readable again", "integration list is" if self.hints_only else "lists are"
+            )
         self.forbidden, self.forbidden_message, self.failures = False, "", 0
         continuous = self.last_read is not None and (
             now - self.last_read <= GAP_AFTER_INTERVALS * self.config.list_interval + GAP_SLACK
@@ -184,15 +210,16 @@ class CloudWorksWatch:
         self.readable, self.up, self.last_read, self.last_error = True, True, now, ""
         integrations = result.integrations or []
         flows = result.flows or []
-        self._requests = max(1, math.ceil(len(integrations) / self._page_size)) + max(
-            1, math.ceil(len(flows) / self._page_size)
-        )
+        self._requests = self._pages(result.integrations) + self._pages(result.flows)
         config = self.config
         models = {m.upper() for m in target_models}
         in_targets = {i.id for i in integrations if i.model_id and i.model_id.upper() in models}
+        owned = {m.upper() for m in own_models}
         wanted: dict[CloudWorksKey, Integration | Flow] = {}
         matched: set[str] = set()
         for integration in integrations:
+            if self.hints_only and integration.model_id.upper() not in owned:
+                continue  # it cannot run an object of this replica
             if _chosen(config.integrations, integration.id, integration.name, matched) or (
                 config.integrations.targets and integration.id in in_targets
             ):
@@ -210,7 +237,8 @@ class CloudWorksWatch:
                     wanted[key] = flow
                 elif in_targets.intersection(steps):
                     wanted[key] = flow
-        self._report_unmatched(matched)
+        if not self.hints_only:
+            self._report_unmatched(matched)
         removed = tuple(key for key in self.items if key not in wanted)
         for key in removed:
             del self.items[key]
@@ -219,7 +247,8 @@ class CloudWorksWatch:
             item = self.items.get(key)
             if item is None:
                 item = self.items[key] = CloudWorksItem(key[0], key[1], listed.name)
-                restore(item)
+                if not self.hints_only:
+                    restore(item)
             if isinstance(listed, Integration):
                 moved = item.observe_integration(listed, self._scrub, continuous)
             else:
@@ -228,6 +257,10 @@ class CloudWorksWatch:
                 changed.append(item)
         self.selected = set(wanted) - candidates
         return ListsApplied(tuple(changed), tuple(self.items.values()), removed)
+
+    def _pages(self, listed: list[Integration] | list[Flow] | None) -> int:
+        """Requests one read of a list took (none when it was not asked for)."""
+        return 0 if listed is None else max(1, math.ceil(len(listed) / self._page_size))
 
     def _failed(self, exc: Exception) -> None:
         """A failed read of the lists: counted, and logged once per spell of failures (a 403 as the one
@@ -239,6 +272,17 @@ class CloudWorksWatch:
         self.up = False
         self.last_error = str(exc)
         self.failures += 1
+        if self.hints_only:  # replica 0 reports CloudWorks; here only the hints stop
+            if isinstance(exc, CloudWorksAccessError) and not self.forbidden:
+                log.info(
+                    "CloudWorks answers %s on this replica: its objects wait for their own polls when a "
+                    "linked integration runs (replica 0 reports CloudWorks)",
+                    exc.status,
+                )
+            elif not isinstance(exc, CloudWorksAccessError) and self.failures == 1:
+                log.info("CloudWorks: reading the integration list for hints failed (%s): %s", reason, exc)
+            self.forbidden = isinstance(exc, CloudWorksAccessError)
+            return
         if isinstance(exc, CloudWorksAccessError):
             if not self.forbidden:
                 required = self.config.mode is CloudWorksMode.ON
@@ -279,6 +323,23 @@ class CloudWorksWatch:
 
     # -- follow-ups ---------------------------------------------------------------------------------------
 
+    def plan(self, item: CloudWorksItem, now: float, active_interval: float) -> FollowUp | None:
+        """What to read now for ``item`` (None: nothing). For hints, only an integration's Anaplan objects,
+        once and every ``detail_every``: no history, no errors, no flow steps."""
+        if not self.hints_only:
+            return item.plan(now, active_interval)
+        if item.kind != INTEGRATION or now < item.detail_due:
+            return None
+        return FollowUp(INTEGRATION, item.id, detail=True)
+
+    def next_follow_up(self, item: CloudWorksItem, now: float, active_interval: float) -> float | None:
+        """When :meth:`plan` next has something to do for ``item`` without a new read of the lists."""
+        if not self.hints_only:
+            return item.next_follow_up(now, active_interval)
+        if self.plan(item, now, active_interval) is not None:
+            return now
+        return item.detail_due if item.kind == INTEGRATION and math.isfinite(item.detail_due) else None
+
     def follow_up_done(
         self, outcome: FollowUpResult, now: float, detail_every: float
     ) -> CloudWorksItem | None:
@@ -287,7 +348,8 @@ class CloudWorksWatch:
             reason = error_reason(outcome.error)
             if reason != "stopped":
                 self.errors[reason] = self.errors.get(reason, 0) + 1
-                log.warning("CloudWorks: %s %s: %s", outcome.plan.kind, outcome.plan.id, outcome.error)
+                level = logging.INFO if self.hints_only else logging.WARNING
+                log.log(level, "CloudWorks: %s %s: %s", outcome.plan.kind, outcome.plan.id, outcome.error)
         if item is None:
             return None
         item.apply(outcome, now, self._scrub, detail_every)
@@ -297,20 +359,25 @@ class CloudWorksWatch:
 
     @property
     def exported(self) -> bool:
-        """Whether CloudWorks series are shown: on, and (with ``auto``) readable at least once."""
-        return self.enabled and (self.config.mode is CloudWorksMode.ON or self.readable)
+        """Whether CloudWorks series are shown: on, and (with ``auto``) readable at least once; never for
+        hints (replica 0 shows them)."""
+        return (
+            not self.hints_only and self.enabled and (self.config.mode is CloudWorksMode.ON or self.readable)
+        )
 
     @property
     def healthy(self) -> bool:
         """False when failing CloudWorks reads should keep ``anaplan_up`` at 0: required and not up, or
-        (``auto``) readable once and now failing for another reason than a 403."""
-        if not self.enabled:
+        (``auto``) readable once and now failing for another reason than a 403. Hints never are."""
+        if not self.enabled or self.hints_only:
             return True
         if self.config.mode is CloudWorksMode.ON:
             return self.up
         return self.up or not self.readable or self.forbidden
 
     def view(self, now: float) -> CloudWorksView:
+        if self.hints_only:
+            return CloudWorksView(hints=self.enabled and self.readable and not self.forbidden)
         items = tuple(self.items[key].status(now) for key in self.items if key in self.selected)
         return CloudWorksView(
             enabled=self.exported,
@@ -326,7 +393,9 @@ class CloudWorksWatch:
         )
 
     def saved_states(self) -> dict[str, CloudWorksState]:
-        """What the state file keeps: every item that has taken its first look."""
+        """What the state file keeps: every item that has taken its first look (nothing for hints)."""
+        if self.hints_only:
+            return {}
         return {
             f"{kind}/{item_id}": item.saved_state()
             for (kind, item_id), item in self.items.items()

@@ -15,7 +15,9 @@ its task list lists no run; a run listed confirms it, and so does the next disco
 After a poll, ``schedule_next_poll`` says when the object is due again: on the active interval while its
 newest run is unfinished, else after the idle interval, and also just after the next slot of its learned
 rhythm, so that a scheduled run shows within seconds of its start. With sharding, each replica polls only its
-share of the objects (``shard_of``, a stable hash of the object's IDs).
+share of the objects (``shard_of``, a stable hash of the object's IDs). Replica 0 watches CloudWorks; the
+others read its integration list for hints only (``CloudWorksWatch.hints_only``), so that a CloudWorks run
+polls its Anaplan object at once on whichever replica owns the object.
 
 Threads: only the scheduling thread changes the poller's state. A worker owns the tracker (or discovery) it
 was handed until it returns a closure, which the scheduling thread applies. What the poller needs from the
@@ -124,11 +126,12 @@ class Poller:
         scrub: Callable[[str], str] = lambda text: text,
     ) -> None:
         self._client = client
-        self._cloudworks = cloudworks if shard == 0 else None
-        """The CloudWorks reader (None: CloudWorks is not read here; with sharding, shard 0 reads it)."""
+        self._cloudworks = cloudworks
+        """The CloudWorks reader (None: CloudWorks is not read here)."""
         config = cloudworks_config or CloudWorksConfig(mode=CloudWorksMode.OFF)
         page_size = cloudworks.page_size if cloudworks is not None else 5000
-        self._cw = CloudWorksWatch(config, scrub, page_size=page_size)
+        self._cw = CloudWorksWatch(config, scrub, page_size=page_size, hints_only=shard != 0)
+        """With sharding, replica 0 watches CloudWorks; the others read the integration list for hints."""
         self._repoll: set[Key] = set()
         """Objects whose CloudWorks integration started or ended while they were being polled."""
         self._state = state
@@ -302,10 +305,10 @@ class Poller:
         if key == DISCOVERY:
             return self._targets
         if key == CLOUDWORKS_LISTS:
-            return self._cw.config
+            return self._cw.read_config
         if isinstance(key, _CloudWorksFollowUp):
             item = self._cw.items.get((key.kind, key.id))
-            return None if item is None else item.plan(self._clock(), self._polling.active_interval)
+            return None if item is None else self._cw.plan(item, self._clock(), self._polling.active_interval)
         if isinstance(key, _Metadata):
             tracker = self._watched.trackers.get(key.key)
             return tracker.ref if tracker is not None else None
@@ -482,13 +485,14 @@ class Poller:
 
     def _reconfigure_cloudworks(self, config: CloudWorksConfig) -> None:
         """A reload's ``cloudworks:``: the lists are read again at once (or no longer read)."""
-        for kind, item_id in list(self._cw.items):
-            if not config.enabled:
-                self._schedule.remove(_CloudWorksFollowUp(kind, item_id))
+        before = list(self._cw.items)
         self._cw.reconfigure(config)
+        if not self._cw.enabled:
+            for kind, item_id in before:
+                self._schedule.remove(_CloudWorksFollowUp(kind, item_id))
         if self._cloudworks is None:
             return
-        if not config.enabled:
+        if not self._cw.enabled:
             self._schedule.remove(CLOUDWORKS_LISTS)
         elif CLOUDWORKS_LISTS not in self._in_flight:
             self._schedule.put(CLOUDWORKS_LISTS, Urgency.ACTIVE, self._clock())
@@ -497,17 +501,17 @@ class Poller:
     def _cloudworks_lists_done(self, lists: ListsResult, now: float) -> None:
         if not self._cw.enabled:
             return  # switched off by a reload meanwhile
-        models = {key[1] for key in self._watched.trackers}
-        models.update(target.model for target in self._targets)
+        own = {key[1] for key in self._watched.trackers}
+        models = own | {target.model for target in self._targets}
         restore = self._state.restore_cloudworks if self._state is not None else _no_restore
-        applied = self._cw.lists_done(lists, now, models, restore)
+        applied = self._cw.lists_done(lists, now, models, restore, own_models=own)
         for key in applied.removed:
             self._schedule.remove(_CloudWorksFollowUp(*key))
         for item in applied.changed:
             self._poll_linked(item, now)
         for item in applied.items:
             self._cloudworks_schedule(_CloudWorksFollowUp(item.kind, item.id), now)
-        if lists.error is None and self._state is not None:
+        if lists.error is None and self._state is not None and not self._cw.hints_only:
             self._state.prune_cloudworks(self._cw.saved_states())
         budget = self._budget.interval if self._budget is not None else None
         wait = self._cw.retry_in(self._cw.interval(budget), self._polling.discovery_interval)
@@ -540,14 +544,14 @@ class Poller:
             self._schedule.put(key, Urgency.LOW, now + FOLLOW_UP_RETRY)
             return
         active = self._polling.active_interval
-        plan = item.plan(now, active)
+        plan = self._cw.plan(item, now, active)
         if plan is not None:
             if plan.history or (item.kind == FLOW and item.latest is not None and not _first(item)):
                 self._schedule.put(key, Urgency.ACTIVE, now)
             else:
                 self._schedule.put(key, Urgency.NEW if _first(item) else Urgency.LOW, now)
             return
-        due = item.next_follow_up(now, active)
+        due = self._cw.next_follow_up(item, now, active)
         if due is None:
             self._schedule.remove(key)
         else:

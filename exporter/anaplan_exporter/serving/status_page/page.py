@@ -353,6 +353,8 @@ def _cloudworks(view: CloudWorksView, now: float) -> str:
             badge("failed" if view.required else "pending", "forbidden")
             + f" {escape(view.forbidden_message)}"
         )
+    if view.hints:
+        return '<span class="muted">shown by replica 0; read here to poll linked objects at once</span>'
     if not view.enabled:
         return '<span class="muted">not read</span>'
     integrations = sum(1 for item in view.items if item.kind == "integration")
