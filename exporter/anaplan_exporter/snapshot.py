@@ -213,7 +213,13 @@ class CloudWorksView:
 
 # --------------------------------------------------------------------------- the state file
 
-MEMORY_ONLY_REASONS = ("configured_off", "no_home", "default_unwritable", "in_use")
+CONFIGURED_OFF, NO_HOME, DEFAULT_UNWRITABLE, IN_USE = (
+    "configured_off",
+    "no_home",
+    "default_unwritable",
+    "in_use",
+)
+MEMORY_ONLY_REASONS = (CONFIGURED_OFF, NO_HOME, DEFAULT_UNWRITABLE, IN_USE)
 """Why the state is kept in memory only (``anaplan_exporter_state_file_kept{reason}``): ``state.path: ""``;
 no state path configured and neither XDG_STATE_HOME nor HOME set; the default file cannot be written; the
 default file is locked by another exporter."""

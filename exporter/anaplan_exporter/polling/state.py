@@ -43,7 +43,14 @@ from ..anaplan.models import ImportRowCounts, Task, TaskResult, TaskState
 from ..anaplan.nesting import loads_json
 from ..anaplan.timestamps import TimeCheck
 from ..config.file import STATE_PATH_ENV
-from ..snapshot import MEMORY_ONLY_REASONS, CloudWorksRunError, StateFileStatus
+from ..snapshot import (
+    CONFIGURED_OFF,
+    DEFAULT_UNWRITABLE,
+    IN_USE,
+    NO_HOME,
+    CloudWorksRunError,
+    StateFileStatus,
+)
 from .cloudworks_item import CloudWorksItem, CloudWorksState
 from .rhythm import Rhythm
 from .state_lock import LockUnsupported, StateFileInUse, StateLock, lock_path
@@ -52,7 +59,6 @@ from .tracker import ObjectTracker, TrackerState
 log = logging.getLogger(__name__)
 
 VERSION = 1
-OFF, NO_HOME, UNWRITABLE, IN_USE = MEMORY_ONLY_REASONS
 Key = tuple[str, str, str, str]
 
 
@@ -112,7 +118,9 @@ class StateStore:
         self._file_lock: StateLock | None = None
         """This process's lock on the file (``open`` takes it; held until ``close`` or the process ends)."""
         self._status = (
-            StateFileStatus(str(path)) if path is not None else StateFileStatus(memory_only_reason=OFF)
+            StateFileStatus(str(path))
+            if path is not None
+            else StateFileStatus(memory_only_reason=CONFIGURED_OFF)
         )
 
     @classmethod
@@ -135,7 +143,7 @@ class StateStore:
                     _MEMORY_ONLY,
                 )
                 return cls._memory_only(save_interval, NO_HOME, None, "neither XDG_STATE_HOME nor HOME set")
-            return cls._memory_only(save_interval, OFF, None, 'state.path is ""')
+            return cls._memory_only(save_interval, CONFIGURED_OFF, None, 'state.path is ""')
         store = cls(path, save_interval)
         _check_not_special(path)  # a named pipe, device or socket is never opened, default or not
         try:
@@ -158,7 +166,9 @@ class StateStore:
             if not default:
                 raise
             log.warning("%s; the state is kept in memory only%s", exc, _MEMORY_ONLY)
-            return cls._memory_only(save_interval, UNWRITABLE, path, str(exc).removeprefix(f"{path}: "))
+            return cls._memory_only(
+                save_interval, DEFAULT_UNWRITABLE, path, str(exc).removeprefix(f"{path}: ")
+            )
         try:
             store.load()
         except BaseException:

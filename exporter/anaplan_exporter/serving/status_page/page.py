@@ -23,7 +23,7 @@ from ...anaplan.auth_backoff import AuthRefusal
 from ...anaplan.lookup import Absence
 from ...anaplan.models import ObjectType, iso_time, readable_time
 from ...calendar_rhythm import describe, slot_after_run
-from ...snapshot import CloudWorksView, ObjectStatus, Snapshot, StateFileStatus
+from ...snapshot import CONFIGURED_OFF, IN_USE, CloudWorksView, ObjectStatus, Snapshot, StateFileStatus
 from ..render_errors import describe_object, problem
 from . import cloudworks
 from .filters import DEFAULT_REFRESH, STATE_FILTERS, Filters, in_state, matches
@@ -322,12 +322,12 @@ def _state_file(state: StateFileStatus | None, now: float, links: Links) -> str:
         return '<span class="muted">n/a</span>'
     alert = links.alert(STATE_ALERT)
     if not state.kept:
-        if state.memory_only_reason == "configured_off":
+        if state.memory_only_reason == CONFIGURED_OFF:
             return '<span class="muted">none: kept in memory only (state.path is "")</span>'
         where = f" {escape(state.path)}" if state.path else ""
         fix = (
             "give each exporter a file of its own with state.path"
-            if state.memory_only_reason == "in_use"
+            if state.memory_only_reason == IN_USE
             else "set state.path to a writable file"
         )
         return (
